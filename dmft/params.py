@@ -1,0 +1,46 @@
+r"""Parameters of the extensive-width model (spec: DMFT dynamics Sec. 1; stationary theory Sec. 1).
+
+Student width m = kappa d, teacher width m* = kappa* d, n = alpha d^2 samples, l2 strength lam, label-noise
+variance Delta. Inputs x ~ N(0, I_d); sensing matrix Z(x) = (x x^T - I)/sqrt(d); teacher S* = W*^T W*/m*
+(W* iid N(0,1), Marchenko-Pastur spectrum of ratio 1/kappa*, mean eigenvalue 1); student S = W^T W/m,
+yhat = Tr(S Z); labels y = Tr(S* Z) + sqrt(Delta) xi. Loss
+
+    L(W) = kappa/(8 alpha) sum_mu (y_mu - yhat_mu)^2 + (lam/2) ||W||_F^2 ,
+
+test error (excess) eps_test = (2/d) Tr(S - S*)^2, train error = MSE on the noisy training labels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from odes.common import check
+
+
+@dataclass(frozen=True)
+class ExtensiveWidthParams:
+    """Validated (alpha, kappa, kappa*, lam, Delta). ``kappa = inf`` means an unconstrained-rank student."""
+
+    alpha: float
+    kappa: float
+    kappa_star: float
+    lam: float = 0.0
+    noise: float = 0.0
+
+    def __post_init__(self) -> None:
+        s = lambda k, v: object.__setattr__(self, k, v)
+        s("alpha", check.positive("alpha", self.alpha))
+        s("kappa", check.positive("kappa", self.kappa, allow_inf=True))
+        s("kappa_star", check.positive("kappa_star", self.kappa_star))
+        s("lam", check.nonnegative("lam", self.lam))
+        s("noise", check.nonnegative("noise", self.noise))
+
+    @property
+    def full_rank(self) -> bool:
+        """kappa >= 1: the student can represent any PSD S (convex Burer-Monteiro regime)."""
+        return self.kappa >= 1.0
+
+    @property
+    def kappa_label(self) -> str:
+        return "inf" if math.isinf(self.kappa) else f"{self.kappa:g}"

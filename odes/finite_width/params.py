@@ -1,0 +1,152 @@
+r"""Parameters of the finite-width model (one-pass SGD, student width p, teacher width p*).
+
+Model (spec: finite-width ODEs, Sec. 1). Inputs :math:`x\sim\mathcal N(0,I_N)`, fresh at every step; time
+:math:`\alpha` = steps/N. Pre-activations :math:`\lambda_j = w_j\cdot x/\sqrt N`, :math:`\nu_k = w^*_k\cdot x/\sqrt N`;
+activation :math:`\sigma(z) = z^2 - c` (``centered=True``: c = 1). Teacher
+:math:`y = \sum_k b_k\sigma(\nu_k) + \sqrt\Delta\,\zeta`; student :math:`\hat y = \sum_j a_j \sigma(\lambda_j)` with
+**fixed** second-layer weights. Loss :math:`\tfrac12(\hat y-y)^2`; SGD with per-unit rates :math:`\eta_j` and
+weight decay :math:`\kappa`:
+
+.. math:: w_j \leftarrow (1-\eta_j\kappa/N)\,w_j - (\eta_j/\sqrt N)\,2a_j\lambda_j r\,x, \qquad r=\hat y-y.
+
+Order parameters :math:`Q=WW^\top/N` (p x p), :math:`M = WW^{*\top}/N` (p x p*), :math:`T = W^*W^{*\top}/N`
+(constant). Matrices :math:`A=\mathrm{diag}(a)`, :math:`B=\mathrm{diag}(b)`, :math:`H=\mathrm{diag}(\eta)`,
+effective rate :math:`\Gamma = HA`, offset :math:`c_0 = c(\mathrm{tr}A-\mathrm{tr}B)`.
+
+**Default convention**: a = 1/p, b = 1/p*, T = I, :math:`\eta_j = \gamma/a_j = p\gamma` so that
+:math:`\Gamma=\gamma I` (the escape rate is then p-independent). Give ``gamma`` (default convention for the
+rates) *or* an explicit per-unit ``eta``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from odes.common import check
+from odes.common.errors import ParameterError
+
+
+@dataclass(frozen=True, eq=False)
+class FiniteWidthParams:
+    """Validated parameters of the finite-width model; arrays are normalised at construction.
+
+    Parameters
+    ----------
+    p, p_star : student and teacher widths (integers >= 1).
+    gamma : effective learning rate, Gamma = gamma I (sets eta_j = gamma / a_j). Exclusive with ``eta``
+        unless consistent with it.
+    eta : per-unit learning rates eta_j (shape (p,), > 0).
+    a, b : second-layer weights, shapes (p,), (p*,); defaults 1/p and 1/p*.
+    noise : label-noise variance Delta >= 0.
+    weight_decay : kappa >= 0 (the decay is eta_j kappa / N per step).
+    centered : activation z^2 - 1 instead of z^2 (matters only through c0).
+    T : teacher Gram matrix W* W*^T / N, p* x p* symmetric positive definite; default I.
+    check_stability : reject learning rates beyond the plateau-existence / zero-loss stability limits
+        (default True; see :func:`odes.finite_width.stability.check_learning_rate`).
+    """
+
+    p: int
+    p_star: int
+    gamma: float | None = None
+    eta: np.ndarray | None = None
+    a: np.ndarray | None = None
+    b: np.ndarray | None = None
+    noise: float = 0.0
+    weight_decay: float = 0.0
+    centered: bool = False
+    T: np.ndarray | None = None
+    check_stability: bool = True
+    _derived: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        s = lambda k, v: object.__setattr__(self, k, v)
+        p = check.integer("p", self.p, lo=1)
+        ps = check.integer("p_star", self.p_star, lo=1)
+        s("p", p)
+        s("p_star", ps)
+        a = np.full(p, 1.0 / p) if self.a is None else check.array("a", self.a, shape=(p,))
+        b = np.full(ps, 1.0 / ps) if self.b is None else check.array("b", self.b, shape=(ps,))
+        if np.any(a == 0):
+            raise ParameterError("a", "second-layer weights must be non-zero")
+        s("a", a)
+        s("b", b)
+        if self.eta is None:
+            if self.gamma is None:
+                raise ParameterError("gamma", "give the effective learning rate gamma > 0 or per-unit eta")
+            g = check.positive("gamma", self.gamma)
+            eta = g / a
+            if np.any(eta <= 0):
+                raise ParameterError("a", "with the gamma convention (eta_j = gamma/a_j) all a_j must be > 0")
+            s("gamma", g)
+            s("eta", eta)
+        else:
+            eta = check.array("eta", self.eta, shape=(p,), lo=0.0, lo_open=True)
+            s("eta", eta)
+            if self.gamma is not None:
+                g = check.positive("gamma", self.gamma)
+                if not np.allclose(eta * a, g, rtol=1e-12, atol=0):
+                    raise ParameterError("gamma", "inconsistent with eta (need eta_j a_j = gamma); give one")
+                s("gamma", g)
+            elif np.allclose(eta * a, eta[0] * a[0], rtol=1e-12, atol=0):
+                s("gamma", float(eta[0] * a[0]))
+        s("noise", check.nonnegative("noise", self.noise))
+        s("weight_decay", check.nonnegative("weight_decay", self.weight_decay))
+        s("centered", bool(self.centered))
+        T = np.eye(ps) if self.T is None else check.symmetric_psd("T", self.T, ps, definite=True)
+        s("T", T)
+        s("check_stability", bool(self.check_stability))
+        if self.check_stability:
+            from odes.finite_width.stability import check_learning_rate
+
+            check_learning_rate(self)
+
+    # ---- derived matrices ------------------------------------------------------------------------------
+    @property
+    def A(self) -> np.ndarray:
+        """diag(a), p x p."""
+        return np.diag(self.a)
+
+    @property
+    def B(self) -> np.ndarray:
+        """diag(b), p* x p*."""
+        return np.diag(self.b)
+
+    @property
+    def H(self) -> np.ndarray:
+        """diag(eta), p x p."""
+        return np.diag(self.eta)
+
+    @property
+    def Gamma(self) -> np.ndarray:
+        """Effective learning rate diag(eta_j a_j), p x p."""
+        return np.diag(self.eta * self.a)
+
+    @property
+    def c(self) -> float:
+        """Activation offset: sigma(z) = z^2 - c."""
+        return 1.0 if self.centered else 0.0
+
+    @property
+    def c0(self) -> float:
+        """c0 = c (tr A - tr B)."""
+        return self.c * (float(self.a.sum()) - float(self.b.sum()))
+
+    @property
+    def isotropic_rate(self) -> bool:
+        """True when Gamma = gamma I (the default convention)."""
+        return self.gamma is not None
+
+    def replace(self, **changes) -> FiniteWidthParams:
+        """A copy with some fields changed (validated again)."""
+        kw = {k: getattr(self, k) for k in ("p", "p_star", "gamma", "eta", "a", "b", "noise",
+                                              "weight_decay", "centered", "T", "check_stability")}
+        if "gamma" in changes and "eta" not in changes:
+            kw["eta"] = None
+        if "eta" in changes and "gamma" not in changes:
+            kw["gamma"] = None
+        if "a" in changes and "eta" not in changes and kw.get("gamma") is not None:
+            kw["eta"] = None
+        kw.update(changes)
+        return FiniteWidthParams(**kw)

@@ -1,0 +1,1 @@
+"""quadnet.validation -- finite-size simulators, theory-vs-simulation comparisons, plots and the CLI."""

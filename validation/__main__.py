@@ -1,0 +1,7 @@
+"""``python -m validation`` is the same as the ``quadnet`` command."""
+
+import sys
+
+from validation.cli import main
+
+sys.exit(main())

@@ -1,0 +1,103 @@
+"""Argument helpers shared by the ``quadnet`` subcommands (parsing lists/matrices, JSON output)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from odes.common.errors import DivergenceError, ParameterError
+
+
+def add_common(parser: argparse.ArgumentParser, *, seed: bool = True) -> None:
+    """``--json``, ``--out FILE.h5``, ``--quiet`` (no progress bar) and ``--seed``."""
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--out", metavar="FILE.h5", default=None, help="also save the result to HDF5")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    if seed:
+        parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def set_handler(parser: argparse.ArgumentParser, handler: Callable[[argparse.Namespace], int | None]) -> None:
+    parser.set_defaults(handler=handler)
+
+
+def float_list(name: str, text: str) -> list[float]:
+    """Parse ``"0,5,10"`` (or a JSON list) into floats; error names the option."""
+    text = text.strip()
+    try:
+        vals = json.loads(text) if text.startswith("[") else [float(t) for t in text.split(",") if t.strip()]
+        vals = [float(v) for v in vals]
+    except (ValueError, TypeError):
+        raise ParameterError(name, f"must be a comma-separated list of numbers, got {text!r}") from None
+    if not vals:
+        raise ParameterError(name, "must contain at least one number")
+    if not all(math.isfinite(v) for v in vals):
+        raise ParameterError(name, "must contain only finite numbers")
+    return vals
+
+
+def int_list(name: str, text: str) -> list[int]:
+    """Parse ``"500,1000,2000"`` into ints."""
+    vals = float_list(name, text)
+    if not all(float(v).is_integer() for v in vals):
+        raise ParameterError(name, f"must be a comma-separated list of integers, got {text!r}")
+    return [int(v) for v in vals]
+
+
+def matrix(name: str, text: str) -> np.ndarray:
+    """Parse a JSON matrix ``'[[0.2],[0.1]]'`` (or vector, read as a column) into a 2-D float array."""
+    try:
+        arr = np.array(json.loads(text), dtype=float)
+    except (ValueError, TypeError):
+        raise ParameterError(name, f"must be a JSON matrix such as '[[0.2],[0.1]]', got {text!r}") from None
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ParameterError(name, f"must be a 2-D matrix, got an array of shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ParameterError(name, "must contain only finite numbers")
+    return arr
+
+
+def float_or_inf(text: str) -> float:
+    """argparse type accepting ``inf``."""
+    return float("inf") if text.strip().lower() in ("inf", "infinity", "+inf") else float(text)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """numpy -> plain Python, recursively."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def emit_json(payload: dict[str, Any]) -> None:
+    """Print one JSON object. Non-finite numbers are refused: a NaN curve is an error, never output.
+    (Represent an intentionally infinite value, e.g. ``kappa = inf``, as the string ``"inf"``.)"""
+    try:
+        text = json.dumps(to_jsonable(payload), allow_nan=False)
+    except ValueError:
+        raise DivergenceError("result contains NaN or inf; refusing to print it") from None
+    print(text)
+
+
+def print_table(header: list[str], rows: list[list[Any]], *, floatfmt: str = ".6g") -> None:
+    """A plain aligned text table on stdout."""
+    cells = [[h for h in header]] + [[f"{v:{floatfmt}}" if isinstance(v, float) else str(v) for v in r]
+                                     for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    for j, r in enumerate(cells):
+        print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+        if j == 0:
+            print("  ".join("-" * w for w in widths))
