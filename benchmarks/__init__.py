@@ -1,0 +1,1 @@
+"""quadnet benchmarks: ``python -m benchmarks [--quick]`` prints one table per topic."""
