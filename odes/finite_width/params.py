@@ -45,6 +45,9 @@ class FiniteWidthParams:
     T : teacher Gram matrix W* W*^T / N, p* x p* symmetric positive definite; default I.
     check_stability : reject learning rates beyond the plateau-existence / zero-loss stability limits
         (default True; see :func:`odes.finite_width.stability.check_learning_rate`).
+    offset : explicit constant c0 of the residual r0 = lambda^T A lambda - nu^T B nu - c0 (a label offset).
+        Default None: c0 = c (tr A - tr B) from the activation. Only needed for non-standard set-ups (the
+        spec's single-RHS oracle R1 uses c0 = 0.1 with tr A = tr B).
     """
 
     p: int
@@ -58,6 +61,7 @@ class FiniteWidthParams:
     centered: bool = False
     T: np.ndarray | None = None
     check_stability: bool = True
+    offset: float | None = None
     _derived: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -97,6 +101,8 @@ class FiniteWidthParams:
         T = np.eye(ps) if self.T is None else check.symmetric_psd("T", self.T, ps, definite=True)
         s("T", T)
         s("check_stability", bool(self.check_stability))
+        if self.offset is not None:
+            s("offset", check.real("offset", self.offset))
         if self.check_stability:
             from odes.finite_width.stability import check_learning_rate
 
@@ -130,7 +136,9 @@ class FiniteWidthParams:
 
     @property
     def c0(self) -> float:
-        """c0 = c (tr A - tr B)."""
+        """c0 = c (tr A - tr B), or the explicit ``offset`` when given."""
+        if self.offset is not None:
+            return self.offset
         return self.c * (float(self.a.sum()) - float(self.b.sum()))
 
     @property
@@ -141,7 +149,8 @@ class FiniteWidthParams:
     def replace(self, **changes) -> FiniteWidthParams:
         """A copy with some fields changed (validated again)."""
         kw = {k: getattr(self, k) for k in ("p", "p_star", "gamma", "eta", "a", "b", "noise",
-                                              "weight_decay", "centered", "T", "check_stability")}
+                                              "weight_decay", "centered", "T", "check_stability",
+                                              "offset")}
         if "gamma" in changes and "eta" not in changes:
             kw["eta"] = None
         if "eta" in changes and "gamma" not in changes:

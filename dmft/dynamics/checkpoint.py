@@ -1,0 +1,70 @@
+r"""Checkpoint / resume of a DMFT run (HDF5 via :func:`odes.common.hdf5io.write_mapping`).
+
+File layout: attribute ``quadnet_kind = "dmft-checkpoint"``; groups ``params`` and ``settings`` (the run's
+parameter objects, as mappings) and ``state`` (:class:`dmft.dynamics.state.SolverState`: all histories, the
+two-time matrices, the step counter and the JSON-encoded bit-generator states). The file is written to a
+temporary name and atomically renamed, so an interrupted write never corrupts the previous checkpoint.
+
+A checkpoint can only be resumed by a run with the same model parameters and the same numerical settings
+(all of :meth:`DMFTSettings.numerics_key`; ``checkpoint_every`` may differ): otherwise ParameterError.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import h5py
+
+from dmft.dynamics.settings import DMFTSettings
+from dmft.dynamics.state import SolverState
+from dmft.params import ExtensiveWidthParams
+from odes.common import hdf5io
+from odes.common.errors import ParameterError
+from odes.common.version import __version__
+
+KIND = "dmft-checkpoint"
+
+
+def _params_key(params: ExtensiveWidthParams) -> dict:
+    return {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
+
+
+def save_checkpoint(path: str | Path, params: ExtensiveWidthParams, settings: DMFTSettings,
+                    state: SolverState) -> Path:
+    """Write the full state (atomic replace). Returns the path."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with h5py.File(tmp, "w") as f:
+        f.attrs["quadnet_kind"] = KIND
+        f.attrs["quadnet_version"] = __version__
+        hdf5io.write_mapping(f.create_group("params"), _params_key(params))
+        hdf5io.write_mapping(f.create_group("settings"), settings.numerics_key())
+        hdf5io.write_mapping(f.create_group("state"), state.to_mapping())
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: str | Path, params: ExtensiveWidthParams, settings: DMFTSettings) -> SolverState:
+    """Read a checkpoint written by :func:`save_checkpoint` for the same (params, settings).
+
+    Raises ParameterError('resume') if the file is not a DMFT checkpoint or its parameters/settings differ."""
+    path = Path(path)
+    if not path.exists():
+        raise ParameterError("resume", f"checkpoint file {str(path)!r} does not exist")
+    with h5py.File(path, "r") as f:
+        kind = f.attrs.get("quadnet_kind")
+        kind = kind.decode() if isinstance(kind, bytes) else kind
+        if kind != KIND:
+            raise ParameterError("resume", f"{str(path)!r} is not a DMFT checkpoint (kind {kind!r})")
+        saved_p = hdf5io.read_mapping(f["params"])
+        saved_s = hdf5io.read_mapping(f["settings"])
+        diffs = [f"{k}: checkpoint {saved_p.get(k)!r} != run {v!r}" for k, v in _params_key(params).items()
+                 if saved_p.get(k) != v]
+        diffs += [f"{k}: checkpoint {saved_s.get(k)!r} != run {v!r}" for k, v in settings.numerics_key().items()
+                  if saved_s.get(k) != v]
+        if diffs:
+            raise ParameterError("resume", "checkpoint does not match this run (" + "; ".join(diffs) + ")")
+        state = SolverState.from_mapping(hdf5io.read_mapping(f["state"]))
+    return state

@@ -1,0 +1,119 @@
+r"""numba kernels of the DMFT solver's hot loops (``cache=True``; plain-numpy twins in ``kernels_reference``).
+
+Conventions: one trajectory (sample) of the d x d effective process; histories are C-contiguous arrays
+indexed by time first. ``B`` is the (T+1) x (T+1) lower-triangular matrix B = (I - K)^{-1}, whose strictly lower
+part is the discrete memory kernel R_e(i, l) (it carries the step eta).
+
+1. :func:`adjoint_sweep` -- hot loop #1/#2 of the spec (Sec. 3.3). For a target time k and a probe U, the
+   backward recursion (l = k-1 .. 0)
+
+       Psi^l = -eta (S^l P_l Lam^{l+1} + Lam^{l+1} P_l S^l)                     (= Q_l^*(Lam^{l+1}))
+       r[l]  = <Psi^l, U>/p,   p = d(d+1)/2                                   (estimates R_S(k, l))
+       Lam^l = P_l Lam^{l+1} P_l + Psi^l + sum_{i=l+1}^{k-1} B(i, l) Psi^i,    Lam^k = U
+
+   is the adjoint of the tangent dynamics V^{l+1} = P_l V^l P_l + Q_l(V^l + sum_{i<l} B(l,i) V^i),
+   Q_l(X) = -eta (X S^l P_l + P_l S^l X), so r[l] = <U, J(k,l) U>/p exactly, J(k,l) = dS^k/dG^l (the field
+   added to G_eff at step l). The memory sum is blocked: for the block [lo, hi) the part i >= hi is one GEMM
+   B[hi:k, lo:hi]^T @ Psi[hi:k] done on entering the block, the in-block part a short loop.
+   Cost O(k d^3) (3 matmuls per l) + O(k^2 d^2) (memory sum).
+2. :func:`history_contract` -- the memory and noise history contractions of one forward step (fused, one
+   pass): mem = sum_{j<k} b_j D^j, noise = sum_{l<=k} c_l Gamma^l. O(k d^2), memory-bound.
+3. :func:`gram_row` -- one sample's row of C_S: cs[l] = <D^k, D^l>/d (l <= k). O(k d^2). (It cannot be fused
+   with 2.: the coefficients b, c of step k need the C_S row of step k first.)
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+
+@nb.njit(cache=True)
+def adjoint_sweep(k: int, P: np.ndarray, SP: np.ndarray, B: np.ndarray, U: np.ndarray, eta: float,
+                  block: int, psi: np.ndarray) -> np.ndarray:
+    """R_S(k, l) estimates r[l] = <Psi^l, U>/p for l = 0..k-1 (shape (k,)). ``psi``: work buffer (>= k, d, d).
+
+    P, SP: (>= k, d, d) histories of P_l and S^l P_l; B: (T+1, T+1); U: (d, d) symmetric probe."""
+    d = U.shape[0]
+    dd = d * d
+    p = d * (d + 1) / 2.0
+    r = np.zeros(k)
+    lam = U.copy()
+    tmp = np.empty((d, d))
+    tmp2 = np.empty((d, d))
+    far = np.empty((block, dd))
+    psi2 = psi.reshape(psi.shape[0], dd)
+    hi = k
+    while hi > 0:
+        lo = max(0, hi - block)
+        nbk = hi - lo
+        if k > hi:
+            coef = np.ascontiguousarray(B[hi:k, lo:hi].T)
+            far[:nbk] = np.dot(coef, psi2[hi:k])
+        else:
+            far[:nbk] = 0.0
+        for l in range(hi - 1, lo - 1, -1):
+            np.dot(SP[l], lam, tmp)  # S P Lam
+            ps = psi[l]
+            acc = 0.0
+            for a in range(d):
+                for b in range(d):
+                    v = -eta * (tmp[a, b] + tmp[b, a])
+                    ps[a, b] = v
+                    acc += v * U[a, b]
+            r[l] = acc / p
+            if l == 0:
+                break
+            np.dot(P[l], lam, tmp)
+            np.dot(tmp, P[l], tmp2)
+            fl = far[l - lo]
+            for a in range(d):
+                for b in range(d):
+                    tmp2[a, b] += ps[a, b] + fl[a * d + b]
+            for i in range(l + 1, hi):
+                c = B[i, l]
+                if c != 0.0:
+                    pi = psi[i]
+                    for a in range(d):
+                        for b in range(d):
+                            tmp2[a, b] += c * pi[a, b]
+            lam[:, :] = tmp2
+        hi = lo
+    return r
+
+
+@nb.njit(cache=True)
+def history_contract(D: np.ndarray, G: np.ndarray, k: int, bcoef: np.ndarray, ccoef: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(mem, noise): mem = sum_{j<k} bcoef[j] D[j], noise = sum_{l<=k} ccoef[l] G[l] in one fused pass.
+
+    D, G: (>= k+1, d, d) histories of D^j = S^j - S* and of the GOE innovations; bcoef (>= k,), ccoef (>= k+1,)."""
+    d = D.shape[1]
+    mem = np.zeros((d, d))
+    noise = np.zeros((d, d))
+    for j in range(k + 1):
+        dj = D[j]
+        gj = G[j]
+        b = bcoef[j] if j < k else 0.0
+        c = ccoef[j]
+        for a in range(d):
+            for e in range(d):
+                mem[a, e] += b * dj[a, e]
+                noise[a, e] += c * gj[a, e]
+    return mem, noise
+
+
+@nb.njit(cache=True)
+def gram_row(D: np.ndarray, k: int) -> np.ndarray:
+    """cs[l] = <D^k, D^l>/d = (1/d) Tr(D^k D^l) for l = 0..k (one sample's row of C_S). D: (>= k+1, d, d)."""
+    d = D.shape[1]
+    cs = np.zeros(k + 1)
+    dk = D[k]
+    for j in range(k + 1):
+        dj = D[j]
+        acc = 0.0
+        for a in range(d):
+            for e in range(d):
+                acc += dj[a, e] * dk[a, e]
+        cs[j] = acc / d
+    return cs

@@ -1,0 +1,92 @@
+r"""Solver settings of the discrete-time DMFT of gradient descent (validated once, frozen).
+
+The model parameters (alpha, kappa, kappa*, lam, Delta) live in :class:`dmft.params.ExtensiveWidthParams`;
+this object holds everything that belongs to the *numerical method* (and the init scale sigma0, which is a
+property of the dynamics rather than of the ERM problem):
+
+* ``eta`` -- GD step; t_k = k eta, k = 0..steps. Must satisfy the explicit stability bound
+  eta * 2 s_max h_max < 2 with s_max = (1 + 1/sqrt(kappa*))^2 (top MP edge of S*) and
+  h_max = (1 + 1/sqrt(2 alpha))^2 (checked by :func:`check_step`, which needs the model parameters).
+* ``steps`` -- number of GD steps T.
+* ``d_eff`` -- size of the d_eff x d_eff effective matrix process (finite-d_eff bias ~ 1.5/d_eff).
+* ``samples`` -- population size Ns (>= 2: the error bars are a jackknife over samples).
+* ``probes`` -- Hutchinson probes per sample and target time (nb = samples * probes adjoint sweeps).
+* ``sigma0`` -- init scale, S(0) = sigma0^2 Wishart(1/kappa) (kappa = inf: S(0) = sigma0^2 I).
+* ``seed`` -- root seed (numpy SeedSequence; init, noise and probe streams are spawned from it).
+* ``checkpoint_every`` -- write a checkpoint every k steps when a checkpoint path is given (0: never).
+* ``ensemble`` -- ``"quantile"``: S*, S(0) with exact Marchenko-Pastur quantile spectra (first two moments
+  matched exactly) and Haar eigenvectors; ``"wishart"``: iid Wishart matrices W^T W/m (as in the real model).
+* ``block`` -- block size of the blocked memory sum in the adjoint sweep (performance only).
+* ``runs`` -- independent runs (seeds spawned from ``seed``); error bars then include run-to-run spread.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from odes.common import check
+from odes.common.errors import ParameterError
+
+ENSEMBLES = ("quantile", "wishart")
+
+
+@dataclass(frozen=True)
+class DMFTSettings:
+    """Validated numerical settings of :func:`dmft.dynamics.solve` (see module docstring)."""
+
+    eta: float = 0.05
+    steps: int = 200
+    d_eff: int = 40
+    samples: int = 4
+    probes: int = 1
+    sigma0: float = 1.0
+    seed: int = 0
+    checkpoint_every: int = 0
+    ensemble: str = "quantile"
+    block: int = 24
+    runs: int = 1
+
+    def __post_init__(self) -> None:
+        s = lambda k, v: object.__setattr__(self, k, v)
+        s("eta", check.positive("eta", self.eta))
+        s("steps", check.integer("steps", self.steps, lo=1))
+        s("d_eff", check.integer("d_eff", self.d_eff, lo=2))
+        s("samples", check.integer("samples", self.samples, lo=2))
+        s("probes", check.integer("probes", self.probes, lo=1))
+        s("sigma0", check.positive("sigma0", self.sigma0))
+        s("seed", check.integer("seed", self.seed, lo=0))
+        s("checkpoint_every", check.integer("checkpoint_every", self.checkpoint_every, lo=0))
+        s("block", check.integer("block", self.block, lo=1))
+        s("runs", check.integer("runs", self.runs, lo=1))
+        if self.ensemble not in ENSEMBLES:
+            raise ParameterError("ensemble", f"must be one of {ENSEMBLES}, got {self.ensemble!r}")
+
+    @property
+    def times(self):
+        """Time grid t_k = k eta, k = 0..steps (shape (steps+1,))."""
+        import numpy as np
+
+        return self.eta * np.arange(self.steps + 1)
+
+    def numerics_key(self) -> dict:
+        """Fields that must agree between a checkpoint and the run that resumes it."""
+        return {k: getattr(self, k) for k in ("eta", "steps", "d_eff", "samples", "probes", "sigma0", "seed",
+                                              "ensemble", "block", "runs")}
+
+
+def step_bound(alpha: float, kappa_star: float) -> float:
+    r"""Largest stable GD step of the explicit scheme: eta_max = 1/(s_max h_max),
+    s_max = (1 + 1/sqrt(kappa*))^2, h_max = (1 + 1/sqrt(2 alpha))^2 (spec Sec. 3.1: eta 2 s_max h_max < 2)."""
+    s_max = (1.0 + 1.0 / math.sqrt(kappa_star)) ** 2
+    h_max = (1.0 + 1.0 / math.sqrt(2.0 * alpha)) ** 2
+    return 1.0 / (s_max * h_max)
+
+
+def check_step(params, eta: float) -> None:
+    """Raise ParameterError('eta') if eta violates the explicit stability bound eta * 2 s_max h_max < 2."""
+    bound = step_bound(params.alpha, params.kappa_star)
+    if not eta < bound:
+        raise ParameterError(
+            "eta", f"step {eta:g} violates the explicit stability bound eta * 2 s_max h_max < 2, i.e. eta < "
+                   f"{bound:.6g} (s_max = (1+1/sqrt(kappa*))^2, h_max = (1+1/sqrt(2 alpha))^2)")

@@ -1,0 +1,332 @@
+r"""Stationary (t -> infinity) solution of the extensive-width model = the l2-regularised ERM reached by GD.
+
+Equations (conventions of :mod:`dmft.params`; ``gamma = 1/kappa*``, ``M`` GOE of radius 2):
+
+    S_inf = f(Y),  Y = S* + sigma M,   f(y) = (y - theta) 1{y > c},   theta = lam / a,
+    c = theta                        (kappa >= 1: soft threshold + PSD projection, convex problem)
+    c = max(theta, omega)            (kappa < 1: only the top kappa d eigenvalues, omega = upper kappa-quantile
+                                      of rho_Y; the rank-constrained prox reached by GD from small init)
+    sigma^2 = (Delta + 2 C_S) / (4 alpha)
+    D  = int int rho_Y(x) rho_Y(y) [f(x) - f(y)]/(x - y) dx dy           (normalised divergence)
+    a  = 1 - D / (2 alpha)
+    C_S = int rho_Y (f(y) - y)^2 dy + sigma^2 (2 D - 1)                  (Stein form, no cancellation)
+        = int rho_Y f^2 - 2 [int rho_Y y f - sigma^2 D] + (1 + 1/kappa*)
+    test = 2 C_S,   train = a^2 (2 C_S + Delta),   rank fraction = int_{y > c} rho_Y,
+
+with ``rho_Y = MP(1/kappa*) [+] SC(sigma^2)`` (:mod:`dmft.spectra`).
+
+Algorithm: for fixed ``sigma^2`` the calibration equation ``g(a) = a - 1 + D(sigma^2, lam/a)/(2 alpha) = 0`` has a
+unique root in (0, 1] (g is increasing, g(0+) = -1, g(1) >= 0): Brent. The outer equation
+``h(sigma^2) = (Delta + 2 C_S)/(4 alpha) - sigma^2 = 0`` is bracketed by a geometric scan upward from a point
+where h > 0 (the smallest root is taken) and solved by Brent in ``log sigma^2``. The quadrature (tanh-sinh, step
+``h``) is exponentially convergent; ``quadrature_check=True`` re-solves at ``h/2`` and stores the change.
+
+``lam = 0``: theta = 0 and a is explicit; a solution requires ``D < 2 alpha`` (above the interpolation threshold),
+otherwise a :class:`ParameterError` explains that ``lam = 0`` has no stationary solution there (use ``lam > 0``).
+``lam = 0, Delta = 0, alpha >= alpha_c``: the exact solution is perfect recovery (sigma^2 = 0).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import brentq
+
+from dmft.params import ExtensiveWidthParams
+from dmft.spectra import FreeConvolution
+from odes.common import hdf5io
+from odes.common.errors import ConvergenceError, ParameterError
+
+__all__ = ["StationarySolution", "solve_stationary", "stationary_map", "dof_line", "FLAG_TEXT"]
+
+FLAG_TEXT = {
+    "kappa_below_kappa_star": "kappa < kappa*: the top-kappa-d prediction is NOT validated (finite-d GD train loss "
+                              "5-8% below it at every d); treat as unreliable",
+    "interpolation_beyond_parameter_count": "predicted interpolation beyond the parameter count: the degrees "
+                                            "of freedom of the fit D/2 (per d^2) exceed the student's "
+                                            "kappa - kappa^2/2, or the train error is below half the "
+                                            "least-squares bound Delta (1 - (kappa - kappa^2/2)/alpha); finite-d "
+                                            "GD ends elsewhere (local minima) -- prediction unreliable",
+    "rank_constrained": "kappa < 1: non-convex rank-constrained branch (top kappa d eigenvalues); validated "
+                        "against finite-d GD only in the active/inactive regimes, within 2-6%",
+    "rank_constraint_active": "the rank constraint rank S <= kappa d is active (cut at the kappa-quantile omega)",
+}
+
+
+def dof_line(kappa: float) -> float:
+    """Parameter count per d^2 of a rank-kappa d symmetric PSD matrix: ``kappa - kappa^2/2`` (1/2 for kappa >= 1)."""
+    k = min(kappa, 1.0)
+    return k - 0.5 * k * k
+
+
+@dataclass(frozen=True)
+class StationarySolution:
+    """Solution of the stationary equations (fields documented in :mod:`dmft.stationary`).
+
+    ``grid``/``density``: density of the non-zero eigenvalues of ``S_inf`` (continuous part,
+    ``rho_S(s) = rho_Y(s + theta)`` for ``s > c - theta``), ``atom``: mass of the zero eigenvalue
+    (``1 - rank_fraction``). ``spectral_gap = c - theta`` (smallest non-zero eigenvalue; 0 when the rank
+    constraint is inactive). ``flags``: keys of :data:`FLAG_TEXT`; ``warning``: their text (``""`` if none)."""
+
+    params: ExtensiveWidthParams
+    test_error: float
+    train_error: float
+    rank_fraction: float
+    sigma2: float
+    a: float | None  # None only for the exact perfect-recovery solution (lam = Delta = 0)
+    D: float | None
+    C_S: float
+    threshold: float
+    cut: float
+    omega: float | None
+    spectral_gap: float
+    iterations: int
+    residual: float
+    grid: np.ndarray
+    density: np.ndarray
+    atom: float
+    flags: tuple = ()
+    warning: str = ""
+    quadrature_h: float = 0.05
+    quadrature_change: float | None = None
+    solver: dict = field(default_factory=dict)
+
+    @property
+    def reliable(self) -> bool:
+        return not ({"kappa_below_kappa_star", "interpolation_beyond_parameter_count"} & set(self.flags))
+
+    def summary(self) -> dict:
+        """JSON-ready summary (the CLI output)."""
+        return {
+            "alpha": self.params.alpha, "kappa": "inf" if math.isinf(self.params.kappa) else self.params.kappa,
+            "kappa_star": self.params.kappa_star, "lam": self.params.lam, "noise": self.params.noise,
+            "test_error": self.test_error, "train_error": self.train_error, "rank_fraction": self.rank_fraction,
+            "sigma2": self.sigma2, "a": self.a, "D": self.D, "C_S": self.C_S, "threshold": self.threshold,
+            "cut": self.cut, "omega": self.omega, "spectral_gap": self.spectral_gap,
+            "iterations": self.iterations, "residual": self.residual, "flags": list(self.flags),
+            "warning": self.warning, "reliable": self.reliable,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        return hdf5io.save(self, path)
+
+    load = staticmethod(hdf5io.load)
+
+    def plot(self, ax=None):
+        from dmft.plots_stationary import plot_spectrum
+        return plot_spectrum(self, ax=ax)
+
+
+# ----------------------------------------------------------------------------------------------------------
+def stationary_map(params: ExtensiveWidthParams, sigma2: float, a: float, *, h: float = 0.05) -> dict:
+    r"""One evaluation of the right-hand sides at (sigma^2, a): returns ``D, C_S, P (rank fraction), theta, c,
+    omega`` and the updated ``sigma2_new = (Delta + 2 C_S)/(4 alpha)``, ``a_new = 1 - D/(2 alpha)``."""
+    fc = FreeConvolution(params.kappa_star, sigma2, h=h)
+    omega = fc.quantile_upper(params.kappa) if params.kappa < 1.0 else None
+    theta = params.lam / a if params.lam > 0 else 0.0
+    ti = fc.threshold_integrals(theta, omega)
+    cs = ti["resid2"] + sigma2 * (2.0 * ti["D"] - 1.0)
+    return {"D": ti["D"], "C_S": cs, "P": ti["P"], "theta": theta, "c": ti["c"], "omega": omega,
+            "sigma2_new": (params.noise + 2.0 * cs) / (4.0 * params.alpha),
+            "a_new": 1.0 - ti["D"] / (2.0 * params.alpha), "fc": fc}
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.n = 0
+
+
+def _calibrate(params: ExtensiveWidthParams, fc: FreeConvolution, omega: float | None, cnt: _Counter,
+               xtol: float) -> tuple[float, dict]:
+    """Solve a = 1 - D(lam/a)/(2 alpha) for fixed sigma^2 (unique root in (0, 1])."""
+    alpha, lam = params.alpha, params.lam
+    if lam == 0.0:
+        cnt.n += 1
+        ti = fc.threshold_integrals(0.0, omega)
+        return 1.0 - ti["D"] / (2.0 * alpha), ti
+
+    cache: dict[float, dict] = {}
+
+    def g(a: float) -> float:
+        cnt.n += 1
+        ti = fc.threshold_integrals(lam / a, omega)
+        cache[a] = ti
+        return a - 1.0 + ti["D"] / (2.0 * alpha)
+
+    top = fc.edges[1]
+    a_lo = lam / (top + 1.0)  # theta above the spectrum: D = 0, g = a - 1 < 0
+    g1 = g(1.0)
+    if g1 <= 0.0:
+        return 1.0, cache[1.0]
+    a = brentq(g, a_lo, 1.0, xtol=xtol * 1e-3, rtol=4 * np.finfo(float).eps, maxiter=200)
+    if a not in cache:
+        g(a)
+    return a, cache[a]
+
+
+def _solve(params: ExtensiveWidthParams, h: float, xtol: float, max_scan: int, cnt: _Counter
+           ) -> tuple[float, float, dict, float]:
+    alpha, delta = params.alpha, params.noise
+
+    def evaluate(s2: float) -> tuple[float, float, dict, float | None]:
+        fc = FreeConvolution(params.kappa_star, s2, h=h)
+        omega = fc.quantile_upper(params.kappa) if params.kappa < 1.0 else None
+        a, ti = _calibrate(params, fc, omega, cnt, xtol)
+        cs = ti["resid2"] + s2 * (2.0 * ti["D"] - 1.0)
+        return (delta + 2.0 * cs) / (4.0 * alpha) - s2, a, ti, omega
+
+    memo: dict[float, tuple] = {}
+
+    def hfun(logs: float) -> float:
+        r = evaluate(math.exp(logs))
+        memo[logs] = r
+        return r[0] / math.exp(logs)
+
+    # lower point with h > 0
+    lo = math.log(delta / (4.0 * alpha)) if delta > 0 else math.log(1e-2)
+    k = 0
+    while hfun(lo) <= 0.0:
+        lo -= math.log(10.0)
+        k += 1
+        if k > 30:
+            raise ConvergenceError("stationary solver: no sigma^2 > 1e-30 with positive residual (no solution "
+                                   "bracket); for Delta = 0, lam = 0 above alpha_c the solution is sigma^2 = 0",
+                                   residual=memo[lo][0], iterations=cnt.n)
+    hi = lo
+    for _ in range(max_scan):
+        nxt = hi + math.log(2.0)
+        if hfun(nxt) < 0.0:
+            lo, hi = hi, nxt
+            break
+        hi = nxt
+    else:
+        raise ConvergenceError(f"stationary solver: sigma^2 grows without bound (scanned to {math.exp(hi):.3g}); "
+                               "no stationary solution found", residual=memo[hi][0], iterations=cnt.n)
+    logs = brentq(hfun, lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=200)
+    if logs not in memo:
+        hfun(logs)
+    res, a, ti, omega = memo[logs]
+    s2 = math.exp(logs)
+    return s2, a, {**ti, "omega": omega, "res_sigma": abs(res) / s2}, res
+
+
+def solve_stationary(params: ExtensiveWidthParams, *, h: float = 0.05, xtol: float = 1e-13, tol: float = 1e-9,
+                     quadrature_check: bool = False, n_grid: int = 400, max_scan: int = 80) -> StationarySolution:
+    r"""Solve the stationary equations for ``params`` (see module docstring).
+
+    Options: ``h`` tanh-sinh step of all quadratures; ``xtol`` Brent tolerance in ``log sigma^2`` and ``a``;
+    ``tol`` maximal accepted final residual (relative residual of the sigma^2 equation, absolute residual of the
+    a equation), else ConvergenceError;
+    ``quadrature_check`` re-solve with ``h/2`` and store ``quadrature_change`` (max relative change of
+    test/train); ``n_grid`` points of the stored eigenvalue density of S_inf.
+
+    Raises ParameterError when ``lam = 0`` and no solution with ``a > 0`` exists (below the interpolation
+    threshold), ConvergenceError when the iteration does not meet ``tol``.
+    """
+    if not isinstance(params, ExtensiveWidthParams):
+        raise ParameterError("params", "must be an ExtensiveWidthParams")
+    alpha, delta, lam = params.alpha, params.noise, params.lam
+    cnt = _Counter()
+    if lam == 0.0 and delta == 0.0:
+        from dmft.thresholds import alpha_c as _alpha_c
+        if params.kappa < params.kappa_star:
+            raise ParameterError("lam", "lam = 0 with Delta = 0 and kappa < kappa* has no stationary solution "
+                                        "(no recovery); use lam > 0")
+        if params.kappa >= params.kappa_star:
+            ac = _alpha_c(params.kappa, params.kappa_star).alpha_c
+            if alpha >= ac:
+                return _perfect_recovery(params, h, n_grid)
+            raise ParameterError("lam", f"lam = 0 with Delta = 0 below alpha_c = {ac:.6g} has no unique stationary "
+                                        "solution (many interpolators); use lam > 0 (e.g. 1e-4)")
+    if lam == 0.0:
+        from dmft.thresholds import interpolation_threshold
+        ai = interpolation_threshold(params.kappa, params.kappa_star, delta, h=h).alpha_interp
+        if alpha <= ai:
+            raise ParameterError("lam", f"lam = 0 has no stationary solution at alpha = {alpha:g}: the fixed point "
+                                        "needs a = 1 - D/(2 alpha) > 0, i.e. alpha above the interpolation threshold "
+                                        f"alpha_interp = {ai:.6g} (below it the noisy labels are interpolated and "
+                                        "the solution is not unique); use lam > 0")
+    s2, a, ti, res = _solve(params, h, xtol, max_scan, cnt)
+    if lam == 0.0 and a <= 0.0:
+        raise ConvergenceError(f"lam = 0: fixed point with a = {a:.3g} <= 0 (alpha too close to interpolation)",
+                               residual=abs(a), iterations=cnt.n)
+    # final residuals of both equations at the solution
+    m = stationary_map(params, s2, a, h=h)
+    cnt.n += 1
+    r_sigma = abs(m["sigma2_new"] - s2) / s2
+    r_a = abs(m["a_new"] - a) if lam > 0 else 0.0  # absolute (a in (0, 1]; its relative error is r_a / a)
+    residual = max(r_sigma, r_a)
+    if not (residual <= tol) or not math.isfinite(residual):
+        raise ConvergenceError("stationary solver did not converge", residual=residual, iterations=cnt.n)
+    sol = _build(params, s2, a, m, cnt.n, residual, h, n_grid)
+    if quadrature_check:
+        sol2 = solve_stationary(params, h=h / 2, xtol=xtol, tol=tol, n_grid=n_grid, max_scan=max_scan)
+        change = max(abs(sol2.test_error / sol.test_error - 1.0) if sol.test_error else 0.0,
+                     abs(sol2.train_error / sol.train_error - 1.0) if sol.train_error else 0.0)
+        object.__setattr__(sol, "quadrature_change", float(change))
+    return sol
+
+
+def _flags(params: ExtensiveWidthParams, train: float, active: bool, D: float | None
+           ) -> tuple[tuple[str, ...], str]:
+    flags: list[str] = []
+    if params.kappa < 1.0:
+        flags.append("rank_constrained")
+        if active:
+            flags.append("rank_constraint_active")
+        if params.kappa < params.kappa_star:
+            flags.append("kappa_below_kappa_star")
+        dof = dof_line(params.kappa)
+        over_dof = D is not None and 0.5 * D > dof
+        too_small = params.alpha > dof and train < 0.5 * params.noise * (1.0 - dof / params.alpha)
+        if params.noise > 0 and (over_dof or too_small):
+            flags.append("interpolation_beyond_parameter_count")
+    bad = [f for f in flags if f in ("kappa_below_kappa_star", "interpolation_beyond_parameter_count")]
+    text = "; ".join(FLAG_TEXT[f] for f in bad)
+    if text:
+        warnings.warn("stationary solution unreliable: " + text, stacklevel=3)
+    return tuple(flags), text
+
+
+def _build(params: ExtensiveWidthParams, s2: float, a: float, m: dict, iterations: int, residual: float,
+           h: float, n_grid: int) -> StationarySolution:
+    fc: FreeConvolution = m["fc"]
+    cs = m["C_S"]
+    theta, c = m["theta"], m["c"]
+    test = 2.0 * cs
+    train = a * a * (2.0 * cs + params.noise)
+    if not all(math.isfinite(v) for v in (test, train, s2, a)):
+        raise ConvergenceError("stationary solution is not finite", residual=float("nan"), iterations=iterations)
+    top = fc.edges[1]
+    lo = max(c, fc.edges[0])
+    if top > lo:
+        yy = lo + (top - lo) * (0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, n_grid)))
+        grid, dens = yy - theta, fc.density(yy)
+    else:
+        grid, dens = np.zeros(0), np.zeros(0)
+    active = m["omega"] is not None and m["omega"] > theta
+    flags, text = _flags(params, train, active, float(m["D"]))
+    return StationarySolution(
+        params=params, test_error=float(test), train_error=float(train), rank_fraction=float(m["P"]),
+        sigma2=float(s2), a=float(a), D=float(m["D"]), C_S=float(cs), threshold=float(theta), cut=float(c),
+        omega=None if m["omega"] is None else float(m["omega"]), spectral_gap=float(c - theta),
+        iterations=int(iterations), residual=float(residual), grid=grid, density=dens,
+        atom=float(1.0 - m["P"]), flags=flags, warning=text, quadrature_h=h, solver={"method": "nested brent"})
+
+
+def _perfect_recovery(params: ExtensiveWidthParams, h: float, n_grid: int) -> StationarySolution:
+    """lam = 0, Delta = 0, alpha >= alpha_c: S_inf = S* exactly (sigma^2 = 0, test = train = 0)."""
+    from dmft.spectra import mp_density, mp_edges
+    lo, hi = mp_edges(params.kappa_star)
+    rank = min(params.kappa_star, 1.0)
+    yy = lo + (hi - lo) * (0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, n_grid)))
+    flags, text = _flags(params, 0.0, False, None)
+    return StationarySolution(
+        params=params, test_error=0.0, train_error=0.0, rank_fraction=rank, sigma2=0.0, a=None,
+        D=None, C_S=0.0, threshold=0.0, cut=0.0, omega=None, spectral_gap=float(lo), iterations=0,
+        residual=0.0, grid=yy, density=mp_density(yy, params.kappa_star), atom=1.0 - rank, flags=flags,
+        warning=text, quadrature_h=h, solver={"method": "exact perfect recovery (lam = Delta = 0, alpha >= alpha_c)"})

@@ -1,0 +1,229 @@
+r"""Thresholds of the extensive-width model: perfect recovery alpha_c(kappa, kappa*) and interpolation.
+
+**Perfect recovery** (Delta = 0, lam -> 0+). With r = kappa*, the standard semicircle ``sc`` on [-2, 2] and its
+truncated moments (b in [-2, 2])
+
+    m0(b) = int_b^2 sc   = 1/2 - b sqrt(4 - b^2)/(4 pi) - arcsin(b/2)/pi
+    m1(b) = int_b^2 u sc = (4 - b^2)^(3/2) / (6 pi)
+    m2(b) = int_b^2 u^2 sc = 1/2 - sqrt(4 - b^2)(b^3 - 2b)/(8 pi) - arcsin(b/2)/pi
+
+let omega solve m0(omega) = (min(kappa, 1) - r)/(1 - r) (omega = -2 for kappa >= 1) and
+
+    M(s) = 2r - r^2 + r(1 - r) s^2 + (1 - r)^2 [m2(b) - 2 s m1(b) + s^2 m0(b)],   b = max(s, omega),
+    alpha_c = (1/2) min_{s in [0, 2]} M(s).
+
+M'(s) = 2(1 - r) phi(s), phi(s) = r s - (1 - r)(m1(b) - s m0(b)) is increasing (phi' = r + (1 - r) m0(b) > 0)
+with phi(0) <= 0 < phi(2) = 2r, so the minimiser is the unique root of phi in [0, 2] (Brent, xtol 1e-15).
+Special cases: kappa = kappa* gives r - r^2/2; r >= 1 gives 1/2; kappa < kappa* is undefined (ParameterError).
+For kappa slightly above kappa* the formula exceeds the parameter count kappa - kappa^2/2 (fitting without
+recovery, impossible): the result is then flagged ``unreliable``.
+
+**Interpolation threshold** (lam -> 0+, Delta >= 0): the alpha at which the calibration a of the stationary
+equations (:mod:`dmft.stationary`) reaches 0 with threshold theta = lam/a -> 0, i.e. D = 2 alpha. With theta = 0
+the two remaining equations reduce to one in sigma^2 (``resid2 = int rho_Y (f - y)^2``):
+
+    2 sigma^2 (1 - D(sigma^2)) = Delta + 2 resid2(sigma^2),   alpha_interp = D/2,   C_S = resid2 + sigma^2 (2D - 1).
+
+Solved by a geometric scan in sigma^2 from Delta/2 (where the residual is negative) and Brent in log sigma^2.
+As Delta -> 0+ it tends (for kappa >= 1) to the PSD-feasibility threshold ``alpha_feas = r - r^2/2 + (1-r)^2/4``
+(:func:`alpha_feasibility`, returned for Delta = 0), NOT to alpha_c: between alpha_c and alpha_feas noiseless data are
+recovered exactly, but slightly noisy data are still interpolated by a PSD matrix.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import brentq
+
+from dmft.stationary import dof_line
+from odes.common import check
+from odes.common.errors import ConvergenceError, ParameterError
+
+__all__ = ["m0", "m1", "m2", "M_function", "alpha_c", "alpha_c_grid", "AlphaC", "InterpolationThreshold",
+           "interpolation_threshold", "interpolation_threshold_grid", "alpha_feasibility"]
+
+
+def m0(b):
+    b = np.asarray(b, dtype=float)
+    return 0.5 - b * np.sqrt(np.clip(4 - b * b, 0, None)) / (4 * np.pi) - np.arcsin(np.clip(b / 2, -1, 1)) / np.pi
+
+
+def m1(b):
+    b = np.asarray(b, dtype=float)
+    return np.clip(4 - b * b, 0, None) ** 1.5 / (6 * np.pi)
+
+
+def m2(b):
+    b = np.asarray(b, dtype=float)
+    return (0.5 - np.sqrt(np.clip(4 - b * b, 0, None)) * (b ** 3 - 2 * b) / (8 * np.pi)
+            - np.arcsin(np.clip(b / 2, -1, 1)) / np.pi)
+
+
+def _validate(kappa: float, kappa_star: float) -> tuple[float, float]:
+    kappa = check.positive("kappa", kappa, allow_inf=True)
+    kappa_star = check.positive("kappa_star", kappa_star)
+    if kappa < kappa_star:
+        raise ParameterError("kappa", f"must be >= kappa_star = {kappa_star:g} for a recovery threshold "
+                                      f"(no recovery for kappa < kappa*), got {kappa:g}")
+    return kappa, kappa_star
+
+
+def _omega(kappa: float, r: float) -> float:
+    if kappa >= 1.0:
+        return -2.0
+    target = (kappa - r) / (1.0 - r)
+    if target <= 0.0:
+        return 2.0
+    return brentq(lambda b: float(m0(b)) - target, -2.0, 2.0, xtol=1e-15, rtol=1e-15, maxiter=200)
+
+
+def M_function(s, kappa: float, kappa_star: float):
+    """M(s) of the module docstring (vectorised over s)."""
+    kappa, r = _validate(kappa, kappa_star)
+    w = _omega(kappa, r)
+    s = np.asarray(s, dtype=float)
+    b = np.maximum(s, w)
+    return 2 * r - r * r + r * (1 - r) * s * s + (1 - r) ** 2 * (m2(b) - 2 * s * m1(b) + s * s * m0(b))
+
+
+@dataclass(frozen=True)
+class AlphaC:
+    """alpha_c with its minimiser ``s_star``, ``omega``, the parameter-count line ``dof = kappa - kappa^2/2`` and
+    ``unreliable`` (alpha_c > dof: fitting without recovery predicted, impossible)."""
+
+    kappa: float
+    kappa_star: float
+    alpha_c: float
+    s_star: float
+    omega: float
+    dof: float
+    unreliable: bool
+
+    @property
+    def note(self) -> str:
+        if not self.unreliable:
+            return ""
+        return (f"alpha_c = {self.alpha_c:.6g} exceeds the parameter count kappa - kappa^2/2 = {self.dof:.6g}: "
+                "the formula predicts fitting without recovery (impossible); unreliable for kappa slightly above "
+                "kappa*")
+
+
+def alpha_c(kappa: float, kappa_star: float) -> AlphaC:
+    """Perfect-recovery threshold alpha_c(kappa, kappa*) (``kappa = inf`` allowed); see module docstring."""
+    kappa, r = _validate(kappa, kappa_star)
+    dof = dof_line(kappa)
+    if r >= 1.0:
+        return AlphaC(kappa, r, 0.5, 0.0, -2.0, dof, False)
+    w = _omega(kappa, r)
+
+    def phi(s: float) -> float:
+        b = max(s, w)
+        return r * s - (1 - r) * (float(m1(b)) - s * float(m0(b)))
+
+    if phi(0.0) >= 0.0:
+        s = 0.0
+    else:
+        s = brentq(phi, 0.0, 2.0, xtol=1e-15, rtol=1e-15, maxiter=200)
+    b = max(s, w)
+    val = 0.5 * (2 * r - r * r + r * (1 - r) * s * s
+                 + (1 - r) ** 2 * (float(m2(b)) - 2 * s * float(m1(b)) + s * s * float(m0(b))))
+    return AlphaC(kappa, r, float(val), float(s), float(w), dof, bool(kappa < 1.0 and val > dof + 1e-12))
+
+
+def alpha_c_grid(kappa, kappa_star) -> np.ndarray:
+    """alpha_c on broadcast grids of kappa and kappa* (NaN where kappa < kappa*: undefined)."""
+    k, ks = np.broadcast_arrays(np.asarray(kappa, dtype=float), np.asarray(kappa_star, dtype=float))
+    out = np.full(k.shape, np.nan)
+    for idx in np.ndindex(k.shape):
+        if k[idx] >= ks[idx]:
+            out[idx] = alpha_c(float(k[idx]), float(ks[idx])).alpha_c
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InterpolationThreshold:
+    """alpha_interp and the stationary quantities there (lam -> 0+, a -> 0, theta -> 0)."""
+
+    kappa: float
+    kappa_star: float
+    noise: float
+    alpha_interp: float
+    sigma2: float
+    C_S: float
+    D: float
+
+    @property
+    def test_error(self) -> float:
+        return 2.0 * self.C_S
+
+
+def alpha_feasibility(kappa_star: float) -> float:
+    r"""``r - r^2/2 + (1 - r)^2/4`` (r = min(kappa*, 1)): statistical dimension / d^2 of the tangent cone of the PSD
+    cone at a rank-r d matrix (``r d - r^2 d^2/2`` free directions plus the PSD cone of the (1 - r) d null space,
+    half of its ``(1 - r)^2 d^2/2`` dimensions). Above it the affine set {S: Tr S Z_mu = y_mu} meets the PSD cone
+    only at S* (noiseless); it is the Delta -> 0+ limit of the interpolation threshold for kappa >= 1, which
+    is therefore larger than alpha_c for kappa* < 1."""
+    r = min(check.positive("kappa_star", kappa_star), 1.0)
+    return r - 0.5 * r * r + 0.25 * (1.0 - r) ** 2
+
+
+def interpolation_threshold(kappa: float, kappa_star: float, noise: float, *, h: float = 0.05,
+                            xtol: float = 1e-14) -> InterpolationThreshold:
+    """Interpolation threshold alpha_interp(kappa, kappa*, Delta) at lam -> 0+ (module docstring)."""
+    from dmft.spectra import FreeConvolution
+    kappa = check.positive("kappa", kappa, allow_inf=True)
+    kappa_star = check.positive("kappa_star", kappa_star)
+    noise = check.nonnegative("noise", noise)
+    if noise == 0.0:
+        if kappa < 1.0:
+            raise ParameterError("noise", "the Delta -> 0+ limit of the interpolation threshold is only available "
+                                          "in closed form for kappa >= 1; use a small Delta > 0")
+        af = alpha_feasibility(kappa_star)
+        return InterpolationThreshold(kappa, kappa_star, 0.0, af, 0.0, 0.0, 2.0 * af)
+
+    memo: dict[float, tuple] = {}
+
+    def res(logs: float) -> float:
+        s2 = math.exp(logs)
+        fc = FreeConvolution(kappa_star, s2, h=h)
+        omega = fc.quantile_upper(kappa) if kappa < 1.0 else None
+        ti = fc.threshold_integrals(0.0, omega)
+        memo[logs] = (s2, ti)
+        return (2.0 * s2 * (1.0 - ti["D"]) - noise - 2.0 * ti["resid2"]) / s2
+
+    lo = math.log(noise / 2.0)
+    if res(lo) >= 0.0:
+        raise ConvergenceError("interpolation threshold: residual not negative at sigma^2 = Delta/2",
+                               residual=res(lo))
+    hi = lo
+    for _ in range(80):
+        nxt = hi + math.log(2.0)
+        if res(nxt) > 0.0:
+            lo, hi = hi, nxt
+            break
+        hi = nxt
+    else:
+        raise ConvergenceError(f"interpolation threshold: no sign change up to sigma^2 = {math.exp(hi):.3g}",
+                               residual=res(hi))
+    logs = brentq(res, lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=200)
+    if logs not in memo:
+        res(logs)
+    s2, ti = memo[logs]
+    D = ti["D"]
+    return InterpolationThreshold(kappa, kappa_star, noise, 0.5 * D, s2, ti["resid2"] + s2 * (2 * D - 1), D)
+
+
+def interpolation_threshold_grid(kappa, kappa_star, noise, **kw) -> np.ndarray:
+    """alpha_interp on broadcast grids (NaN where undefined)."""
+    k, ks, dn = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (kappa, kappa_star, noise)))
+    out = np.full(k.shape, np.nan)
+    for idx in np.ndindex(k.shape):
+        try:
+            out[idx] = interpolation_threshold(float(k[idx]), float(ks[idx]), float(dn[idx]), **kw).alpha_interp
+        except ParameterError:
+            pass
+    return out

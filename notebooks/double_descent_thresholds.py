@@ -1,0 +1,122 @@
+# %% [markdown]
+# # Double descent and perfect-recovery thresholds (extensive width, long times)
+#
+# Stationary theory of `dmft.stationary`: $S_\infty = f(Y)$, $Y = S^* + \sigma M$, soft threshold at
+# $\lambda/a$ (top $\kappa d$ eigenvalues for $\kappa<1$), $\sigma^2 = (\Delta + 2C_S)/(4\alpha)$,
+# $a = 1 - D/(2\alpha)$, test $=2C_S$. With label noise and small $\lambda$ the test error peaks at the
+# interpolation threshold $\alpha_{\rm interp}$ (where $a\to0$) and decreases beyond it; finite-$d$ ERM
+# (FISTA on $S$, real sensing $Z = (xx^\top - I)/\sqrt d$) shows the same shape.
+# Then the perfect-recovery threshold $\alpha_c(\kappa,\kappa^*)$ with the degrees-of-freedom line.
+#
+# Environment: `QUADNET_FAST=1` (small sizes), `QUADNET_FIGDIR` (figure directory).
+
+# %%
+import math
+import os
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from dmft.params import ExtensiveWidthParams
+from dmft.stationary import dof_line, solve_stationary
+from dmft.thresholds import alpha_c, alpha_feasibility, interpolation_threshold
+from validation.erm import make_instance, solve_convex, solve_gd_rank
+
+FAST = os.environ.get("QUADNET_FAST", "0") == "1"
+FIGDIR = Path(os.environ.get("QUADNET_FIGDIR", "notebooks/figures"))
+FIGDIR.mkdir(parents=True, exist_ok=True)
+warnings.simplefilter("ignore")  # unreliable-regime warnings are shown as markers below
+
+# %% [markdown]
+# ## 1. Test error vs $\alpha$ ($\kappa \ge 1$, $\kappa^* = 0.25$, $\Delta = 0.5$)
+
+# %%
+KS, DELTA = 0.25, 0.5
+LAMS = (0.01, 0.001)
+alphas = np.linspace(0.12, 1.2, 8 if FAST else 36)
+ai = interpolation_threshold(1.0, KS, DELTA)
+print(f"alpha_interp = {ai.alpha_interp:.10f}, C_S there = {ai.C_S:.10f} (test {ai.test_error:.4f})")
+curves = {lam: np.array([solve_stationary(ExtensiveWidthParams(a, 1.0, KS, lam, DELTA)).test_error
+                         for a in alphas]) for lam in LAMS}
+
+d_erm = 20 if FAST else 40
+seeds = 1 if FAST else 3
+alphas_erm = np.array([0.2, 0.32, 0.6]) if FAST else np.array([0.15, 0.25, 0.3, 0.35, 0.45, 0.6, 0.8, 1.0])
+erm = np.zeros((alphas_erm.size, seeds))
+for i, a in enumerate(alphas_erm):
+    prm = ExtensiveWidthParams(float(a), 1.0, KS, LAMS[0], DELTA)
+    for s in range(seeds):
+        r = solve_convex(make_instance(prm, d_erm, 100 + s, "wishart"), prm.lam, tol=1e-6, max_iter=20000,
+                         raise_on_fail=False)
+        erm[i, s] = r.test_error
+
+fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+for lam, c in curves.items():
+    ax[0].plot(alphas, c, label=f"theory, lam={lam:g}")
+ax[0].errorbar(alphas_erm, erm.mean(1), erm.std(1) / math.sqrt(seeds) if seeds > 1 else None, fmt="o",
+               label=f"ERM d={d_erm}, lam={LAMS[0]:g}")
+ax[0].axvline(ai.alpha_interp, ls=":", color="k", label=f"alpha_interp={ai.alpha_interp:.4f}")
+ax[0].set_yscale("log")
+ax[0].set_xlabel("alpha")
+ax[0].set_ylabel("test error (excess)")
+ax[0].set_title(f"kappa>=1, kappa*={KS}, Delta={DELTA}")
+ax[0].legend(fontsize=7)
+
+# %% [markdown]
+# ## 2. Test error vs $\kappa$ at fixed $\alpha$ (rank-constrained branch, flagged where unreliable)
+
+# %%
+ALPHA_K, KS_K, LAM_K, D_K = 0.3, 0.1, 0.01, 0.5
+kappas = np.linspace(0.12, 1.0, 6 if FAST else 22)
+sols = [solve_stationary(ExtensiveWidthParams(ALPHA_K, float(k), KS_K, LAM_K, D_K)) for k in kappas]
+te = np.array([s.test_error for s in sols])
+bad = np.array([not s.reliable for s in sols])
+ax[1].plot(kappas, te, "-", label="theory")
+ax[1].plot(kappas[bad], te[bad], "x", color="r", label="flagged unreliable")
+k_gd = [0.3] if FAST else [0.2, 0.3, 0.5, 0.8]
+gd = []
+for k in k_gd:
+    prm = ExtensiveWidthParams(ALPHA_K, k, KS_K, LAM_K, D_K)
+    r = solve_gd_rank(make_instance(prm, d_erm, 300, "wishart"), k, LAM_K, tol=1e-5,
+                      max_steps=3000 if FAST else 20000)
+    gd.append(r.test_error)
+ax[1].plot(k_gd, gd, "o", label=f"GD on W, d={d_erm}")
+ax[1].set_xlabel("kappa")
+ax[1].set_yscale("log")
+ax[1].set_title(f"alpha={ALPHA_K}, kappa*={KS_K}, lam={LAM_K}, Delta={D_K}")
+ax[1].legend(fontsize=7)
+fig.tight_layout()
+fig.savefig(FIGDIR / "double_descent.png", dpi=110)
+
+# %% [markdown]
+# ## 3. Perfect-recovery threshold $\alpha_c(\kappa)$
+# For $\kappa=\kappa^*$ it equals the degrees-of-freedom count $\kappa^*-\kappa^{*2}/2$; it saturates at
+# $\kappa\ge$ a value below 1. Points where $\alpha_c$ exceeds the student's parameter count
+# $\kappa-\kappa^2/2$ (just above $\kappa^*$) are flagged unreliable. Also shown: the $\Delta\to0^+$ limit of the
+# interpolation threshold (PSD-feasibility threshold), which lies above $\alpha_c$.
+
+# %%
+fig, ax = plt.subplots(figsize=(6, 4))
+for ks in (0.1, 0.25, 0.5):
+    kk = np.linspace(ks, 1.2, 40 if FAST else 200)
+    res = [alpha_c(float(k), ks) for k in kk]
+    ac = np.array([r.alpha_c for r in res])
+    unrel = np.array([r.unreliable for r in res])
+    line, = ax.plot(kk, ac, label=f"alpha_c, kappa*={ks}")
+    ax.plot(kk[unrel], ac[unrel], ".", color="r", ms=3)
+    ax.axhline(ks - ks * ks / 2, color=line.get_color(), ls=":", lw=1)
+    ax.axhline(alpha_feasibility(ks), color=line.get_color(), ls="--", lw=0.8)
+kk = np.linspace(0.05, 1.2, 100)
+ax.plot(kk, [dof_line(k) for k in kk], color="gray", lw=1, label="kappa - kappa^2/2")
+ax.set_xlabel("kappa")
+ax.set_ylabel("alpha")
+ax.set_title("alpha_c (solid), dof line kappa*-kappa*^2/2 (dotted), feasibility (dashed)", fontsize=8)
+ax.legend(fontsize=7)
+fig.tight_layout()
+fig.savefig(FIGDIR / "alpha_c.png", dpi=110)
+print("figures written to", FIGDIR)

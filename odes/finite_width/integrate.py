@@ -1,0 +1,223 @@
+r"""Integration of the finite-width overlap ODEs (:mod:`odes.finite_width.ode`) and the trajectory result.
+
+The state y = [Q.ravel(), M.ravel()] (p^2 + p p* numbers) is integrated with ``scipy.integrate.solve_ivp``:
+
+* ``method="DOP853"`` (default): explicit Runge-Kutta of order 8 with an embedded error estimate (orders 5 and 3);
+  the local error per step is kept below ``atol + rtol |y|``. Right choice for every run in the spec (the ODE is
+  at most mildly stiff; the stiffest rate is the trace mode of Q, about -4 tr(BT) gamma).
+* ``"RK45"`` (order 5(4)) or the stiff/implicit ``"Radau"`` (order 5), ``"BDF"`` (orders 1-5), ``"LSODA"``
+  (switching). Implicit methods build a finite-difference Jacobian of size (p^2+pp*)^2: fine for p <= 16, costly
+  beyond.
+
+One solver call covers [0, max(alphas)]; the output times are read off the method's dense-output interpolant
+(DOP853: order 7), so a fine output grid costs almost nothing extra.
+
+Convergence check: integrate twice with tolerances differing by 100x (:func:`tolerance_check`) and compare.
+
+Divergence: a non-finite right-hand side, a failed solver step, or a runaway state (max |Q_ij|, |M_ij| above
+``blowup`` = 1e4 x the natural scale of the overlaps, see :func:`integrate_overlaps`) raise
+:class:`~odes.common.errors.DivergenceError` with the time reached. NaN curves are never returned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from odes.common import check, hdf5io
+from odes.common.errors import DivergenceError, ParameterError
+from odes.common.progress import progress
+from odes.finite_width.moments import generalization_error_path
+from odes.finite_width.ode import pack, rhs_vector, unpack
+from odes.finite_width.params import FiniteWidthParams
+
+METHODS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")
+
+
+@dataclass(frozen=True, eq=False)
+class OverlapTrajectory:
+    """Solution of the overlap ODEs on an alpha grid.
+
+    Fields: ``params`` (FiniteWidthParams), ``alpha`` (n,), ``Q`` (n, p, p), ``M`` (n, p, p*), ``eps_g`` (n,)
+    (noiseless test error, Sec. 2 formula), ``gradient_flow`` (O(eta^2) term dropped), solver ``method``,
+    ``rtol``, ``atol``, and ``nfev`` (number of right-hand-side evaluations).
+    """
+
+    params: FiniteWidthParams
+    alpha: np.ndarray
+    Q: np.ndarray
+    M: np.ndarray
+    eps_g: np.ndarray
+    gradient_flow: bool = False
+    method: str = "DOP853"
+    rtol: float = 1e-10
+    atol: float = 1e-12
+    nfev: int = 0
+
+    def save(self, path) -> object:
+        """Write to HDF5 (:mod:`odes.common.hdf5io`)."""
+        return hdf5io.save(self, path)
+
+    load = staticmethod(hdf5io.load)
+
+    @property
+    def Q_perp(self) -> np.ndarray:
+        """Q - M T^{-1} M^T along the trajectory (n, p, p): Gram matrix of the parts orthogonal to the teacher."""
+        Tinv = np.linalg.inv(self.params.T)
+        return self.Q - np.einsum("nik,kl,njl->nij", self.M, Tinv, self.M)
+
+    def at(self, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+        """(Q, M) at a stored grid point (exact match within 1e-12)."""
+        i = int(np.argmin(np.abs(self.alpha - alpha)))
+        if abs(self.alpha[i] - alpha) > 1e-12 * max(1.0, abs(alpha)):
+            raise ParameterError("alpha", f"{alpha} is not on the stored grid")
+        return self.Q[i], self.M[i]
+
+    def plot(self, ax=None, *, label: str | None = None, logy: bool = True, **kw):
+        """eps_g(alpha) on ``ax`` (created if None). Returns the axes."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3.5))
+        ax.plot(self.alpha, self.eps_g, label=label or ("GF ODE" if self.gradient_flow else "SGD ODE"), **kw)
+        ax.set_xlabel(r"$\alpha$")
+        ax.set_ylabel(r"$\varepsilon_g$")
+        if logy:
+            ax.set_yscale("log")
+        return ax
+
+
+def initial_state(params: FiniteWidthParams, M0: np.ndarray | None = None, *, N: int | None = None,
+                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    r"""(Q0, M0) with Q_perp(0) = I, i.e. Q0 = I + M0 T^{-1} M0^T.
+
+    ``M0=None``: the N -> infinity statistics of a random initialisation w_j ~ N(0, I_N): rows of M0 drawn from
+    N(0, T/N) (entries ~ N(0, 1/N) for T = I), seeded by ``seed``; needs ``N``. (The O(N^{-1/2}) fluctuations
+    of Q_perp around I are not drawn: Q_perp(0) = I exactly, as in the spec's protocol V.)
+    """
+    p, ps, T = params.p, params.p_star, params.T
+    if M0 is None:
+        if N is None:
+            raise ParameterError("N", "needed for a random initial M0 (entries ~ N(0, 1/N))")
+        N = check.integer("N", N, lo=1)
+        L = np.linalg.cholesky(T)
+        M0 = np.random.default_rng(seed).standard_normal((p, ps)) @ L.T / np.sqrt(N)
+    else:
+        M0 = check.array("M0", M0, shape=(p, ps))
+    Q0 = np.eye(p) + M0 @ np.linalg.solve(T, M0.T)
+    return 0.5 * (Q0 + Q0.T), M0
+
+
+def _check_alphas(alphas) -> np.ndarray:
+    al = check.array("alphas", alphas, shape=(None,))
+    if al.size == 0:
+        raise ParameterError("alphas", "must contain at least one time")
+    if np.any(al < 0):
+        raise ParameterError("alphas", f"must be >= 0, got min {al.min():g}")
+    if np.any(np.diff(al) <= 0):
+        raise ParameterError("alphas", "must be strictly increasing")
+    return al
+
+
+def integrate_overlaps(params: FiniteWidthParams, Q0: np.ndarray, M0: np.ndarray, alphas, *,
+                       gradient_flow: bool = False, method: str = "DOP853", rtol: float = 1e-10,
+                       atol: float = 1e-12, quiet: bool = True, blowup: float = 1e4,
+                       max_step: float = np.inf) -> OverlapTrajectory:
+    r"""Integrate dQ/dalpha, dM/dalpha (module :mod:`odes.finite_width.ode`) from alpha = 0 and return them at
+    ``alphas`` (strictly increasing, >= 0).
+
+    Q0 (p, p) symmetric PSD, M0 (p, p*). ``gradient_flow`` drops the O(eta^2) and noise term (time stays alpha;
+    for Gamma = gamma I, GF depends on t = gamma alpha only). ``method``/``rtol``/``atol`` go to solve_ivp
+    (see module docstring for orders). ``blowup``: a state entry larger than blowup x max(1, max|y0|,
+    max|T| max|b| / min|a|) counts as divergence (converging runs stay at that scale). ``quiet=False`` shows a
+    progress bar (fraction of [0, max(alphas)] done).
+    Raises ParameterError (bad input) or DivergenceError (non-finite / runaway / failed integration).
+    """
+    if not isinstance(params, FiniteWidthParams):
+        raise ParameterError("params", "must be a FiniteWidthParams")
+    p, ps = params.p, params.p_star
+    Q0 = check.symmetric_psd("Q0", Q0, p, tol=1e-8)
+    M0 = check.array("M0", M0, shape=(p, ps))
+    al = _check_alphas(alphas)
+    if method not in METHODS:
+        raise ParameterError("method", f"must be one of {', '.join(METHODS)}, got {method!r}")
+    rtol = check.real("rtol", rtol, lo=1e-14, hi=1e-1)
+    atol = check.real("atol", atol, lo=0.0, lo_open=True)
+    blowup = check.positive("blowup", blowup)
+
+    y0 = pack(Q0, M0)
+    # natural scale of the overlaps: the initial state and the zero-loss scale t b / a (e.g. Q_inf = (b/a) t P)
+    scale = max(1.0, float(np.max(np.abs(y0))),
+                float(np.max(np.abs(params.T)) * np.max(np.abs(params.b)) / np.min(np.abs(params.a))))
+    limit = blowup * scale
+
+    class _NonFinite(Exception):
+        pass
+
+    def f(_t, y):
+        dy = rhs_vector(y, params, gradient_flow=gradient_flow)
+        if not np.all(np.isfinite(dy)):
+            raise _NonFinite(_t)
+        return dy
+
+    def runaway(_t, y):
+        return limit - np.max(np.abs(y))
+
+    runaway.terminal = True
+    runaway.direction = -1
+
+    t_end = float(al[-1])
+    bar = progress(total=100, desc="ODE", quiet=quiet)
+    shown = [0]
+
+    def f_bar(t, y):
+        k = int(100 * t / t_end) if t_end > 0 else 100
+        if k > shown[0]:
+            bar.update(min(k, 100) - shown[0])
+            shown[0] = min(k, 100)
+        return f(t, y)
+
+    if t_end == 0.0:
+        ys, nfev = [y0], 0
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            try:
+                sol = solve_ivp(f_bar, (0.0, t_end), y0, method=method, t_eval=al, rtol=rtol, atol=atol,
+                                events=runaway, max_step=max_step)
+            except _NonFinite as exc:
+                raise DivergenceError("overlap ODE right-hand side became non-finite",
+                                      time=float(exc.args[0])) from None
+            finally:
+                bar.close()
+        nfev = int(sol.nfev)
+        if sol.status == 1:
+            raise DivergenceError(f"overlap ODE ran away (|state| > {limit:.3g}); learning rate too large?",
+                                  time=float(sol.t_events[0][0]))
+        if sol.status != 0 or sol.y.shape[1] != len(al) or not np.all(np.isfinite(sol.y)):
+            raise DivergenceError(f"overlap ODE integration failed: {sol.message}", time=float(sol.t[-1]))
+        ys = sol.y.T
+    Y = np.array(ys)
+    n = len(al)
+    Q = Y[:, : p * p].reshape(n, p, p)
+    Q = 0.5 * (Q + np.swapaxes(Q, 1, 2))
+    M = Y[:, p * p:].reshape(n, p, ps)
+    eps = generalization_error_path(Q, M, params)
+    if not np.all(np.isfinite(eps)):  # pragma: no cover - guarded above
+        raise DivergenceError("non-finite generalisation error")
+    return OverlapTrajectory(params=params, alpha=al, Q=Q, M=M, eps_g=eps, gradient_flow=bool(gradient_flow),
+                             method=method, rtol=rtol, atol=atol, nfev=nfev)
+
+
+def tolerance_check(params: FiniteWidthParams, Q0, M0, alphas, *, gradient_flow: bool = False,
+                    method: str = "DOP853", rtol: float = 1e-8) -> float:
+    """Convergence check: max |eps_g(rtol) - eps_g(rtol/100)| over the grid (an estimate of the error at rtol)."""
+    r1 = integrate_overlaps(params, Q0, M0, alphas, gradient_flow=gradient_flow, method=method, rtol=rtol,
+                            atol=rtol * 1e-2)
+    r2 = integrate_overlaps(params, Q0, M0, alphas, gradient_flow=gradient_flow, method=method,
+                            rtol=rtol * 1e-2, atol=rtol * 1e-4)
+    return float(np.max(np.abs(r1.eps_g - r2.eps_g)))
+
+
+__all__ = ["OverlapTrajectory", "initial_state", "integrate_overlaps", "tolerance_check", "unpack"]

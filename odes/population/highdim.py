@@ -1,0 +1,410 @@
+r"""Model (A) with orthonormal initialisation: exact finite-d mode reduction and the d -> infinity limit.
+
+Conventions (pinned; they follow the authors' simulation code of paper A):
+
+* S = W W^T, S* = U* U*^T / m* (U* orthonormal d x m*, Tr S* = 1), S(0) = s0 P0/m (U0 Haar, independent);
+  default s0 = 1.
+* L = 1/2 ||S - S*||_F^2 + 1/4 (Tr(S - S*))^2; gradient flow in time t; **gamma = t/d**.
+* m = kappa d, m* = kappa* d. Observables: **ell(gamma) = lim d L(d gamma)**,
+  chi = Tr(S S*)/(||S||_F ||S*||_F), omega = Tr(P* S)/Tr S, phi = lim int_0^{d gamma} Tr(S - S*) dt,
+  lambda = phi' = lim d Tr(S - S*).
+
+**Exact finite-d reduction** (principal angles). With Q = U0^T P* U0, eigenvalues s_i = cos^2 theta_i,
+E(t) = e^{4t/m*}, F = 1 + (4 s0/m) int e^{-2Phi}, G = 1 + (4 s0/m) int e^{-2Phi} E:
+
+  q_i = e^{-2Phi}(s0/m)(1 + (E - 1)s_i)/(F + (G - F)s_i)   (eigenvalues of W^T W),
+  r_i^2 = e^{-2Phi}(s0/m) E s_i/(F + (G - F)s_i)           (squared teacher overlaps),
+  L = 1/2 [sum q_i^2 - (2/m*) sum r_i^2 + 1/m*] + 1/4 (sum q_i - 1)^2,
+  Phi' = sum q_i - 1,  F' = (4 s0/m)e^{-2Phi},  G' = (4 s0/m) e^{-2Phi} E.
+
+These 3 scalar ODEs are integrated in gamma (stiff: the trace relaxes at rate ~2d) with Radau (order 5).
+The spectrum {s_i} is sampled without any d x m matrix: s are the generalized eigenvalues of
+(A, A + B) with A = G1^T G1 ~ Wishart_m(m*), B ~ Wishart_m(d - m*) (Bartlett), which is the law of
+cos^2 of the principal angles between independent Haar subspaces.
+
+**Limit** (d -> infinity at fixed gamma). The law of {s_i} (mass kappa) tends to the Wachter law
+
+  nu(ds) = (kappa - kappa*)_+ delta_0 + (kappa + kappa* - 1)_+ delta_1
+           + sqrt((s - r1)(r2 - s)) / (2 pi s (1 - s)) 1_[r1, r2] ds,
+  r_{1,2} = (sqrt(kappa (1 - kappa*)) -+ sqrt(kappa* (1 - kappa)))^2.
+
+With E = e^{4 gamma/kappa*}, A0(J) = int s/(1 + (J-1)s) dnu = Theta'(J-1) + (kappa+kappa*-1)_+/J and
+A2(J) = int s^2/(1 + (J-1)s)^2 dnu = -Theta''(J-1) + (kappa+kappa*-1)_+/J^2:
+
+  dJ/dgamma = 4(E - J)/C,  J(0) = 1,  C = kappa + (E - J) A0(J),
+  phi = 1/2 [log(C/kappa) - 4 int_0^gamma dg/C] + 1/2 log s0,
+  B = kappa + 2(E - J)A0 + (E - J)^2 A2,
+  ell = 1/2 [B/C^2 - 2 E A0/(kappa* C) + 1/kappa*],  chi = E A0/sqrt(kappa* B),  omega = E A0/C,
+  lambda = 2 (E A0/(kappa* C) - B/C^2).
+
+Theta'(x) = int s/(1 + x s) rho(s) ds (continuous part) in closed form: with c = (r1+r2)/2, h = (r2-r1)/2,
+g1 = h^2/((1 - c) + sqrt((1 - r1)(1 - r2))),
+
+  Theta'(x) = [g1 + h^2 x/(1 + c x + sqrt((1 + r1 x)(1 + r2 x)))] / (2 (1 + x)),   x > -1
+
+(partial fractions of 1/((1-s)(1+xs)) and the Stieltjes transform of the semicircle-type density); Theta''
+by complex step (exact to rounding). An independent Gauss-Legendre rule in theta (s = c + h cos theta) is
+provided for checks. The ODE is integrated in u = log J, du/dgamma = 4(e^{v} - 1)/C with v = 4gamma/kappa* - u,
+and everything is written through J A0(J), J^2 A2(J) and e^v so nothing overflows; DOP853, rtol 1e-11.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+from scipy.integrate import solve_ivp
+
+from odes.common import check, hdf5io
+from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
+from odes.population.params import HighDimParams
+
+
+# ----------------------------------------------------------------------------------------- spectral law
+@dataclass(frozen=True)
+class WachterLaw:
+    """Wachter (free two-projection) law of cos^2 principal angles, total mass kappa."""
+
+    kappa: float
+    kappa_star: float
+    r1: float
+    r2: float
+    atom0: float
+    atom1: float
+
+    @property
+    def c(self) -> float:
+        return 0.5 * (self.r1 + self.r2)
+
+    @property
+    def h(self) -> float:
+        return 0.5 * (self.r2 - self.r1)
+
+    def density(self, s: np.ndarray) -> np.ndarray:
+        """Continuous part rho(s) = sqrt((s-r1)(r2-s)) / (2 pi s (1-s)) on [r1, r2]."""
+        s = np.asarray(s, dtype=float)
+        inside = (s > self.r1) & (s < self.r2)
+        out = np.zeros_like(s)
+        si = s[inside]
+        out[inside] = np.sqrt((si - self.r1) * (self.r2 - si)) / (2 * np.pi * si * (1 - si))
+        return out
+
+
+def wachter_law(kappa: float, kappa_star: float) -> WachterLaw:
+    """Edges r1, r2 and atoms of the Wachter law for (kappa, kappa*) in (0, 1]^2."""
+    p = HighDimParams(kappa, kappa_star)
+    k, ks = p.kappa, p.kappa_star
+    a, b = np.sqrt(k * (1 - ks)), np.sqrt(ks * (1 - k))
+    return WachterLaw(k, ks, float((a - b) ** 2), float((a + b) ** 2), max(k - ks, 0.0), max(k + ks - 1, 0.0))
+
+
+def theta_prime(x, law: WachterLaw):
+    """Theta'(x) = int s/(1 + x s) rho(s) ds over the continuous part (closed form; x > -1, complex ok)."""
+    r1, r2, c, h = law.r1, law.r2, law.c, law.h
+    g1 = h * h / ((1 - c) + np.sqrt((1 - r1) * (1 - r2)))
+    return (g1 + h * h * x / (1 + c * x + np.sqrt((1 + r1 * x) * (1 + r2 * x)))) / (2 * (1 + x))
+
+
+def theta_second(x, law: WachterLaw):
+    """Theta''(x) by complex step: Im Theta'(x + i eps)/eps (no cancellation, exact to rounding)."""
+    x = np.asarray(x, dtype=float)
+    eps = 1e-20 * np.maximum(1.0, np.abs(x))
+    return np.imag(theta_prime(x + 1j * eps, law)) / eps
+
+
+def a0(J, law: WachterLaw):
+    """A0(J) = int s/(1 + (J - 1)s) dnu(s)."""
+    return theta_prime(np.asarray(J, dtype=float) - 1.0, law) + law.atom1 / np.asarray(J, dtype=float)
+
+
+def a2(J, law: WachterLaw):
+    """A2(J) = int s^2/(1 + (J - 1)s)^2 dnu(s)."""
+    J = np.asarray(J, dtype=float)
+    return -theta_second(J - 1.0, law) + law.atom1 / J**2
+
+
+def gauss_legendre_moment(f, law: WachterLaw, n: int = 400) -> float:
+    """int f(s) rho(s) ds over the continuous part by n-point Gauss-Legendre in theta, s = c + h cos theta
+    (integrand f(s) h^2 sin^2 theta / (2 pi s (1 - s)), smooth away from hard edges). Independent check."""
+    x, w = np.polynomial.legendre.leggauss(n)
+    th = 0.5 * np.pi * (x + 1)
+    w = 0.5 * np.pi * w
+    s = law.c + law.h * np.cos(th)
+    return float(np.sum(w * f(s) * law.h**2 * np.sin(th) ** 2 / (2 * np.pi * s * (1 - s))))
+
+
+# ----------------------------------------------------------------------------------------- results
+@dataclass(frozen=True, eq=False)
+class HighDimResult:
+    """Population-loss curve of model (A). ``gamma`` = t/d; ``loss`` = d L (finite d) or ell (limit).
+
+    ``d`` is None for the d -> infinity limit; ``chi``, ``omega``, ``phi``, ``lam`` as in the module doc
+    (for finite d: lam = d Tr(S - S*), phi = Phi(d gamma))."""
+
+    params: HighDimParams
+    gamma: np.ndarray
+    loss: np.ndarray
+    chi: np.ndarray
+    omega: np.ndarray
+    phi: np.ndarray
+    lam: np.ndarray
+    d: int | None = None
+    method: str = "limit"
+    seed: int | None = None
+    rtol: float = 1e-11
+
+    def save(self, path) -> None:
+        hdf5io.save(self, path)
+
+    load = staticmethod(hdf5io.load)
+
+
+def _gamma_grid(gammas: Sequence[float]) -> np.ndarray:
+    g = check.array("times", gammas, lo=0.0)
+    if g.ndim != 1 or g.size == 0:
+        raise ParameterError("times", "must be a non-empty list of times gamma >= 0")
+    if np.any(np.diff(g) < 0):
+        raise ParameterError("times", "must be non-decreasing")
+    return g
+
+
+def _observables(v, u, I, law: WachterLaw, p: HighDimParams):
+    """ell, chi, omega, phi, lam from v = 4gamma/kappa* - u (E = J e^v), u = log J, I = int dgamma/C."""
+    J = np.exp(u)
+    ja0 = J * a0(J, law)                 # J A0(J), bounded
+    j2a2 = J * J * a2(J, law)            # J^2 A2(J), bounded
+    ev = np.exp(v)
+    C = p.kappa + (ev - 1.0) * ja0                       # kappa + (E - J) A0
+    B = p.kappa + 2.0 * (ev - 1.0) * ja0 + (ev - 1.0) ** 2 * j2a2
+    EA0 = ev * ja0
+    ks = p.kappa_star
+    ell = 0.5 * (B / C**2 - 2.0 * EA0 / (ks * C) + 1.0 / ks)
+    chi = EA0 / np.sqrt(ks * B)
+    omega = EA0 / C
+    phi = 0.5 * (np.log(C / p.kappa) - 4.0 * I) + 0.5 * np.log(p.s0)
+    lam = 2.0 * (EA0 / (ks * C) - B / C**2)
+    return ell, chi, omega, phi, lam
+
+
+def solve_limit(params: HighDimParams, gammas: Sequence[float], *, rtol: float = 1e-11,
+                atol: float = 1e-13) -> HighDimResult:
+    """d -> infinity limit of model (A): integrate (u = log J, I = int dgamma/C) with DOP853 and evaluate
+    ell, chi, omega, phi, lambda (module doc). ell(0) = 1/2 (1/kappa - 2 + 1/kappa*) for s0 = 1.
+
+    The error is controlled by ``rtol`` (DOP853, 8th order); halve/shrink it to check convergence.
+    Raises DivergenceError if gamma is so large that J = e^u overflows (gamma > ~170 kappa*).
+    """
+    if not isinstance(params, HighDimParams):
+        raise ParameterError("params", "must be a HighDimParams")
+    g = _gamma_grid(gammas)
+    law = wachter_law(params.kappa, params.kappa_star)
+    ks = params.kappa_star
+
+    def rhs(gam, y):
+        u, _ = y
+        J = np.exp(u)
+        v = 4.0 * gam / ks - u
+        em1 = np.expm1(v)
+        C = params.kappa + em1 * J * a0(J, law)
+        if not (np.isfinite(C) and C > 0):
+            raise DivergenceError("limit J-ODE: C became non-positive or non-finite", time=gam)
+        return [4.0 * em1 / C, 1.0 / C]
+
+    gmax = float(g[-1])
+    if 4.0 * gmax / ks > 700:
+        raise DivergenceError(f"gamma = {gmax:g} too large for kappa* = {ks:g} (E = e^(4 gamma/kappa*) overflows)")
+    if gmax > 0:
+        sol = solve_ivp(rhs, (0.0, gmax), [0.0, 0.0], method="DOP853", t_eval=np.unique(g), rtol=rtol,
+                        atol=atol, dense_output=False)
+        if not sol.success:
+            raise ConvergenceError(f"limit J-ODE failed: {sol.message}")
+        gu = sol.t
+        u = np.interp(g, gu, sol.y[0])
+        I = np.interp(g, gu, sol.y[1])
+    else:
+        u = np.zeros_like(g)
+        I = np.zeros_like(g)
+    v = 4.0 * g / ks - u
+    ell, chi, omega, phi, lam = _observables(v, u, I, law, params)
+    out = (ell, chi, omega, phi, lam)
+    if not all(np.all(np.isfinite(o)) for o in out):
+        raise DivergenceError("limit observables are not finite")
+    return HighDimResult(params=params, gamma=g, loss=ell, chi=chi, omega=omega, phi=phi, lam=lam,
+                         d=None, method="limit", rtol=rtol)
+
+
+def long_time(params: HighDimParams) -> dict:
+    """Long-time values and the approach rate by regime (model A limit).
+
+    ell(inf) = 1/2 (1/kappa - 1/kappa*)_+, chi(inf) = min(1, sqrt(kappa/kappa*)), omega(inf) = 1,
+    lambda(inf) = 2 (1/kappa* - 1/kappa)_- (i.e. 2(1/kappa* - 1/kappa) if kappa < kappa* else 0).
+    Rates: kappa > kappa*: ell ~ (kappa - kappa*) kappa*/(32 kappa) gamma^-2 and
+    1 - chi ~ kappa*^3 (kappa - kappa*)/(32 kappa^2) gamma^-2 (power law; the s = 0 modes decay like
+    kappa*/(4 kappa gamma)); kappa = kappa*: ell, 1 - chi ~ sqrt(gamma) e^{-2 gamma/kappa*};
+    kappa < kappa*: ell - ell(inf) ~ e^{-4 gamma/kappa*}. Strong recovery (chi -> 1) iff kappa >= kappa*.
+    """
+    k, ks = params.kappa, params.kappa_star
+    reg = params.regime
+    out = {
+        "regime": reg,
+        "loss_inf": 0.5 * max(1.0 / k - 1.0 / ks, 0.0) if reg != "critical" else 0.0,
+        "chi_inf": min(1.0, float(np.sqrt(k / ks))),
+        "omega_inf": 1.0,
+        "lam_inf": 2.0 * (1.0 / ks - 1.0 / k) if reg == "under" else 0.0,
+        "strong_recovery": reg != "under",
+    }
+    if reg == "over":
+        out.update(rate="power law gamma^-2", loss_prefactor=(k - ks) * ks / (32 * k),
+                   one_minus_chi_prefactor=ks**3 * (k - ks) / (32 * k**2))
+    elif reg == "critical":
+        out.update(rate=f"sqrt(gamma) exp(-2 gamma/kappa*), decay rate {2 / ks:g}", decay_rate=2.0 / ks)
+    else:
+        out.update(rate=f"exp(-4 gamma/kappa*), decay rate {4 / ks:g}", decay_rate=4.0 / ks)
+    return out
+
+
+# ----------------------------------------------------------------------------------------- finite d
+def wishart(rng: np.random.Generator, dim: int, dof: int, scale: float = 1.0) -> np.ndarray:
+    """A sample of scale * G^T G with G (dof x dim) i.i.d. N(0, 1), without forming G when dof >= dim
+    (Bartlett: G^T G = L L^T, L lower triangular, L_ii^2 ~ chi^2(dof - i), L_ij ~ N(0,1) for i > j).
+    Cost O(dim^3) independent of dof."""
+    if dof < dim:
+        G = rng.standard_normal((dof, dim))
+        return scale * (G.T @ G)
+    L = np.tril(rng.standard_normal((dim, dim)), -1)
+    L[np.diag_indices(dim)] = np.sqrt(rng.chisquare(dof - np.arange(dim)))
+    return scale * (L @ L.T)
+
+
+def principal_cos2(d: int, m: int, m_star: int, rng: np.random.Generator) -> np.ndarray:
+    """cos^2 of the principal angles between an m-dim Haar subspace and a fixed m*-dim one in R^d
+    (length m; zeros when m > m*, ones when m + m* > d). Generalized eigenvalues of (A, A + B),
+    A = G1^T G1 ~ Wishart_m(m*), B ~ Wishart_m(d - m*)."""
+    A = wishart(rng, m, m_star)
+    B = wishart(rng, m, d - m_star)
+    s = np.clip(sla.eigh(A, A + B, eigvals_only=True), 0.0, 1.0)
+    return _exact_atoms(s, d, m, m_star)
+
+
+def _exact_atoms(s: np.ndarray, d: int, m: int, m_star: int) -> np.ndarray:
+    """Set the structurally exact atoms: the m - m* smallest cos^2 to 0 (m > m*) and the m + m* - d largest
+    to 1 (m + m* > d). Rounding noise ~1e-17 there would otherwise be amplified by E = e^{4t/m*}."""
+    s = np.sort(np.clip(np.asarray(s, dtype=float), 0.0, 1.0))
+    if m > m_star:
+        s[: m - m_star] = 0.0
+    if m + m_star > d:
+        s[s.size - (m + m_star - d):] = 1.0
+    return s
+
+
+def _mode_state(y, s, m, m_star, s0, E):
+    phi, F, G = y
+    den = F + (G - F) * s
+    pre = np.exp(-2 * phi) * (s0 / m)
+    q = pre * (1 + (E - 1) * s) / den
+    r2 = pre * E * s / den
+    return q, r2
+
+
+def finite_d_modes(params: HighDimParams, d: int, gammas: Sequence[float], *, seed: int = 0,
+                   cos2: np.ndarray | None = None, method: str = "LSODA", rtol: float = 1e-10,
+                   atol: float = 1e-13) -> HighDimResult:
+    """Exact finite-d flow of model (A) through the principal-angle reduction (module doc), d L(d gamma).
+
+    ``cos2``: the spectrum {s_i} (length m); sampled with ``seed`` if None. The three scalar ODEs
+    (Phi, F, G) are integrated in t = d gamma, where the fastest rate is the trace relaxation ~2 Tr S ~ 2
+    (so an explicit method needs O(d gamma) steps, stiff for d gamma >> 1): 'LSODA' (default; automatic
+    Adams/BDF switching with the analytic 3 x 3 Jacobian), 'Radau' (implicit, order 5) or 'DOP853'
+    (explicit, order 8; slow but the most accurate). rtol/atol exposed; at rtol = 1e-10 the three methods
+    agree to ~2e-10 in d L.
+    """
+    g = _gamma_grid(gammas)
+    m, ms = params.widths(d)
+    if method not in ("DOP853", "Radau", "LSODA"):
+        raise ParameterError("method", f"must be 'DOP853', 'Radau' or 'LSODA', got {method!r}")
+    if cos2 is None:
+        s = principal_cos2(d, m, ms, np.random.default_rng(seed))
+    else:
+        s = _exact_atoms(check.array("cos2", cos2, shape=(m,)), d, m, ms)
+    s0 = params.s0
+    if 4.0 * d * g[-1] / ms > 700:
+        raise DivergenceError("gamma too large: E = e^{4t/m*} overflows")
+
+    def rhs(t, y):
+        E = np.exp(4 * t / ms)
+        q, _ = _mode_state(y, s, m, ms, s0, E)
+        w = (4 * s0 / m) * np.exp(-2 * y[0])
+        return [np.sum(q) - 1.0, w, w * E]
+
+    def jac(t, y):
+        E = np.exp(4 * t / ms)
+        q, _ = _mode_state(y, s, m, ms, s0, E)
+        den = y[1] + (y[2] - y[1]) * s
+        w = (4 * s0 / m) * np.exp(-2 * y[0])
+        return np.array([[-2.0 * np.sum(q), -np.sum(q * (1 - s) / den), -np.sum(q * s / den)],
+                         [-2.0 * w, 0.0, 0.0], [-2.0 * w * E, 0.0, 0.0]])
+
+    tt = d * g
+    if tt[-1] > 0:
+        sol = solve_ivp(rhs, (0.0, float(tt[-1])), [0.0, 1.0, 1.0], method=method, t_eval=np.unique(tt),
+                        rtol=rtol, atol=atol, **({} if method == "DOP853" else {"jac": jac}))
+        if not sol.success:
+            raise ConvergenceError(f"finite-d mode reduction failed: {sol.message}")
+        Y = np.stack([np.interp(tt, sol.t, yy) for yy in sol.y])
+    else:
+        Y = np.tile(np.array([[0.0], [1.0], [1.0]]), (1, g.size))
+    loss, chi, omega, lam = (np.empty(g.size) for _ in range(4))
+    for k in range(g.size):
+        E = np.exp(4 * d * g[k] / ms)
+        q, r2 = _mode_state(Y[:, k], s, m, ms, s0, E)
+        trs, q2, R2 = q.sum(), np.sum(q * q), r2.sum()
+        L = 0.5 * (q2 - 2 * R2 / ms + 1.0 / ms) + 0.25 * (trs - 1) ** 2
+        loss[k] = d * L
+        chi[k] = (R2 / ms) / (np.sqrt(q2) / np.sqrt(ms))
+        omega[k] = R2 / trs
+        lam[k] = d * (trs - 1.0)
+    if not np.all(np.isfinite(loss)):
+        raise DivergenceError("finite-d loss is not finite")
+    return HighDimResult(params=params, gamma=g, loss=loss, chi=chi, omega=omega, phi=Y[0].copy(), lam=lam,
+                         d=int(d), method="modes", seed=seed, rtol=rtol)
+
+
+def orthonormal_instance(params: HighDimParams, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(W0, S*) of a literal finite-d instance: W0 = sqrt(s0/m) U0 (Haar), S* = P_{e_1..e_m*}/m*."""
+    m, ms = params.widths(d)
+    rng = np.random.default_rng(seed)
+    U0, _ = np.linalg.qr(rng.standard_normal((d, m)))
+    S_star = np.zeros((d, d))
+    S_star[np.arange(ms), np.arange(ms)] = 1.0 / ms
+    return np.sqrt(params.s0 / m) * U0, S_star
+
+
+def instance_cos2(params: HighDimParams, d: int, seed: int = 0) -> np.ndarray:
+    """cos^2 principal angles of the literal instance :func:`orthonormal_instance` (same seed)."""
+    m, ms = params.widths(d)
+    W0, _ = orthonormal_instance(params, d, seed)
+    U0 = W0 / np.sqrt(params.s0 / m)
+    return _exact_atoms(np.linalg.eigvalsh(U0[:ms].T @ U0[:ms]), d, m, ms)
+
+
+def finite_d_matrix(params: HighDimParams, d: int, gammas: Sequence[float], *, seed: int = 0,
+                    rtol: float = 1e-10, atol: float = 1e-14, method: str = "DOP853") -> HighDimResult:
+    """The literal d x d matrix ODE of model (A) (:func:`odes.population.riccati.integrate_matrix_flow`)
+    from a Haar orthonormal instance; returns d L(d gamma) and the same observables. Cost O(d^3) per RHS."""
+    from odes.population.riccati import integrate_matrix_flow
+
+    g = _gamma_grid(gammas)
+    m, ms = params.widths(d)
+    W0, S_star = orthonormal_instance(params, d, seed)
+    res = integrate_matrix_flow(W0, S_star, d * g, model="A", method=method, rtol=rtol, atol=atol)
+    P = S_star * ms
+    trS = np.trace(res.S, axis1=1, axis2=2)
+    SSs = np.einsum("kij,ji->k", res.S, S_star)
+    nS = np.sqrt(np.sum(res.S**2, axis=(1, 2)))
+    chi = SSs / (nS / np.sqrt(ms))
+    omega = np.einsum("kij,ji->k", res.S, P) / trS
+    return HighDimResult(params=params, gamma=g, loss=d * res.loss, chi=chi, omega=omega,
+                         phi=np.full(g.size, np.nan), lam=d * (trS - 1.0), d=int(d), method="matrix",
+                         seed=seed, rtol=rtol)

@@ -1,0 +1,441 @@
+r"""Model (B) with a power-law teacher: matrix Riccati flow in the teacher eigenbasis, scaling laws.
+
+Conventions (pinned): x ~ N(0, I_d); teacher f*(x) = sum_{j<=r} lambda_j He2(<theta_j, x>) = x^T S* x - Tr S*,
+lambda_j = j^{-alpha}/Z_r with Z_r^2 = sum_{j<=r} j^{-2 alpha} (so sum lambda_j^2 = 1, E f*^2 = 2); centred He2
+student f_W(x) = x^T S x - Tr S, S = W W^T, W in R^{d x m}; risk R = 1/2 E(f_W - f*)^2 = ||S - S*||_F^2;
+gradient flow dW/dt = -4(S - S*)W, i.e. dS/dt = 4(S*S + SS*) - 8S^2; online SGD time t = eta * n_samples;
+init W0 i.i.d. N(0, sigma0^2/d), sigma0^2 = 1/m.
+
+Eigenbasis form (V = span theta, Lambda = diag(lambda), perp = complement): only W_V (r x m) and the m x m
+Gram N = W_perp^T W_perp enter,
+
+  dW_V/dt = 4 Lambda W_V - 4 W_V Q,  dN/dt = -4(N Q + Q N),  Q = W_V^T W_V + N,
+  R = ||W_V W_V^T - Lambda||_F^2 + 2 Tr(W_V N W_V^T) + Tr(N^2).
+
+Hence the init needs only G_V = W0[V] (r x m Gaussian) and N0 = G_perp^T G_perp, a Wishart_m(d - r) matrix
+with scale sigma0^2/d, sampled directly (Bartlett), so d = 3.6e5 costs nothing extra.
+
+Three independent exact solvers:
+
+* :func:`teacher_block_curve` (m >= r), the overflow-free closed form at any t: with M = I + 8tN0,
+  H_t = G_V M^{-1} G_V^T, D = (e^{8t Lambda} - 1)/Lambda,
+
+    S_VV(t) = [e^{-4t Lambda} H_t^{-1} e^{-4t Lambda} + Lambda^{-1}(I - e^{-8t Lambda})]^{-1},
+    X = S_VV e^{-4t Lambda} H_t^{-1} G_V M^{-1}  (so S_Vperp = X G_perp^T),  ||S_Vperp||^2 = Tr(X N0 X^T),
+    K^{-1} = M^{-1} - M^{-1} G_V^T (D^{-1} + H_t)^{-1} G_V M^{-1},  ||S_perpperp||^2 = Tr((K^{-1} N0)^2),
+
+  (Woodbury on S(t) = e^{4tS*} W0 [I + W0^T Phi_t W0]^{-1} W0^T e^{4tS*}, K = M + G_V^T D G_V).
+* :class:`RestartPropagator` (any m): exact restart stepping; over a step Delta the closed form gives
+  W_V <- e^{4 Delta Lambda} W_V C^{-T}, N <- C^{-1} N C^{-T}, K = C C^T = I + W_V^T D_Delta W_V + 8 Delta N,
+  with Delta limited so that 8 Delta lambda_1 <= ``max_exponent`` (no overflow; exact up to rounding).
+* :func:`integrate_gram_ode`: DOP853 (order 8) on (W_V, N), tolerances exposed.
+
+Scaling predictions (alpha > 1/2, Z = zeta(2 alpha)^{1/2}, l_d ~ log d): R(t) ~ [(2a-1)Z^2]^{-1}
+(8t/(Z l_d))^{-(2a-1)/a} (time exponent (2 alpha - 1)/alpha); width floor R(inf) = sum_{j>m} lambda_j^2
+(exponent 2 alpha - 1); online SGD with eta = c/d: R(n) = R_GF(c n/d). Escape times:
+t_j = log(lambda_j d (1 + 8 t_j sigma0^2)/(sigma0^2 (m - j + 1)))/(8 lambda_j).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.linalg as sla
+from scipy import stats
+from scipy.integrate import solve_ivp
+
+from odes.common import check, hdf5io
+from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
+from odes.common.progress import progress
+from odes.population.highdim import wishart
+from odes.population.params import PowerLawParams
+
+
+# ----------------------------------------------------------------------------------------- spectrum
+def teacher_weights(alpha: float, r: int) -> np.ndarray:
+    """lambda_j = j^{-alpha}/Z_r, j = 1..r, normalised so that sum lambda_j^2 = 1. Shape (r,)."""
+    alpha = check.real("alpha_pl", alpha, lo=0.0)
+    r = check.integer("rank", r, lo=1)
+    lam = np.arange(1, r + 1, dtype=float) ** (-alpha)
+    return lam / np.sqrt(np.sum(lam**2))
+
+
+def width_floor(alpha: float, r: int, m: int) -> float:
+    """Rank-m floor lim_{t->inf} R = sum_{j>m} lambda_j^2 (best rank-m approximation; 0 if m >= r)."""
+    lam = teacher_weights(alpha, r)
+    m = check.integer("width", m, lo=1)
+    return float(np.sum(lam[m:] ** 2))
+
+
+def sample_init(params: PowerLawParams, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(G_V, N0): teacher block r x m of W0 (i.i.d. N(0, sigma0^2/d)) and the complement Gram
+    N0 = G_perp^T G_perp ~ (sigma0^2/d) Wishart_m(d - r), without forming the (d - r) x m matrix."""
+    r, m, d = params.rank, params.width, params.d
+    scale = params.sigma0_sq / d
+    G_V = np.sqrt(scale) * rng.standard_normal((r, m))
+    N0 = wishart(rng, m, d - r, scale) if d > r else np.zeros((m, m))
+    return G_V, N0
+
+
+def blocks_from_w0(W0: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
+    """(G_V, N0) of an explicit W0 (d x m) whose first r rows are the teacher directions."""
+    W0 = np.asarray(W0, dtype=float)
+    return W0[:r].copy(), W0[r:].T @ W0[r:]
+
+
+def risk_from_blocks(W_V: np.ndarray, N: np.ndarray, lam: np.ndarray) -> float:
+    """R = ||W_V W_V^T - Lambda||^2 + 2 Tr(W_V N W_V^T) + Tr(N^2)."""
+    S_VV = W_V @ W_V.T
+    D = S_VV - np.diag(lam)
+    return float(np.sum(D * D) + 2.0 * np.sum((W_V @ N) * W_V) + np.sum(N * N))
+
+
+def learned_directions(diag: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """J(t): length of the prefix j = 1..J with S_jj > lambda_j/2. ``diag`` shape (n_t, r) -> (n_t,) ints."""
+    ok = np.asarray(diag) > 0.5 * lam
+    notok = ~ok
+    first_bad = np.where(notok.any(axis=1), notok.argmax(axis=1), ok.shape[1])
+    return first_bad.astype(int)
+
+
+# ----------------------------------------------------------------------------------------- results
+@dataclass(frozen=True, eq=False)
+class PowerLawResult:
+    """Risk curve of model (B). ``t`` (n_t,), ``risk`` (n_t,), ``learned`` J(t) (n_t,), ``diag`` S_jj (n_t, r)."""
+
+    params: PowerLawParams
+    t: np.ndarray
+    risk: np.ndarray
+    learned: np.ndarray
+    diag: np.ndarray
+    method: str
+    seed: int | None = None
+
+    def save(self, path) -> None:
+        hdf5io.save(self, path)
+
+    load = staticmethod(hdf5io.load)
+
+    def samples(self, eta: float) -> np.ndarray:
+        """Online-SGD sample counts n = t/eta at which SGD with step eta (eta d << 1) has risk ~ R(t)."""
+        return self.t / check.positive("eta", eta)
+
+
+def _times(times: Sequence[float]) -> np.ndarray:
+    t = check.array("times", times, lo=0.0)
+    if t.ndim != 1 or t.size == 0 or np.any(np.diff(t) <= 0):
+        raise ParameterError("times", "must be a non-empty strictly increasing list of times >= 0")
+    return t
+
+
+def teacher_block_curve(G_V: np.ndarray, N0: np.ndarray, lam: np.ndarray, times: Sequence[float], *,
+                        quiet: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Overflow-free closed form (module doc) for m >= r: returns (risk (n_t,), diag S_VV (n_t, r)).
+    Cost O(r m^2 + m^3) per time."""
+    t = _times(times)
+    r, m = G_V.shape
+    if m < r:
+        raise ParameterError("width", f"teacher-block formula needs width >= rank ({m} < {r}); "
+                                      "use RestartPropagator")
+    nu, U = np.linalg.eigh(0.5 * (N0 + N0.T))
+    nu = np.clip(nu, 0.0, None)
+    Bv = G_V @ U
+    risk = np.empty(t.size)
+    diag = np.empty((t.size, r))
+    for k, tt in enumerate(progress(t, desc="teacher block", quiet=quiet)):
+        if tt == 0.0:
+            S_VV = G_V @ G_V.T
+            Dd = S_VV - np.diag(lam)
+            risk[k] = np.sum(Dd * Dd) + 2.0 * np.sum((G_V @ N0) * G_V) + np.sum(N0 * N0)
+            diag[k] = np.diag(S_VV)
+            continue
+        dm = 1.0 / (1.0 + 8.0 * tt * nu)                       # M^{-1} in the U basis
+        H = (Bv * dm) @ Bv.T
+        cH = sla.cho_factor(H, lower=True)
+        e = np.exp(-4.0 * tt * lam)
+        Linv_e = sla.solve_triangular(cH[0], np.diag(e), lower=True)   # L^{-1} e^{-4t Lambda}
+        A = Linv_e.T @ Linv_e + np.diag(-np.expm1(-8.0 * tt * lam) / lam)
+        cA = sla.cho_factor(A, lower=True)
+        S_VV = sla.cho_solve(cA, np.eye(r))
+        S_VV = 0.5 * (S_VV + S_VV.T)
+        # Y = S_VV e H^{-1} Bv ;  ||S_Vperp||^2 = sum_ik Y_ik^2 nu_k dm_k^2
+        Y = (S_VV * e) @ sla.cho_solve(cH, Bv)
+        vperp = np.sum(Y**2 * (nu * dm**2))
+        # K^{-1} in the U basis: Dm - Dm Bv^T (D^{-1} + H)^{-1} Bv Dm
+        with np.errstate(over="ignore"):
+            Dinv = lam / np.expm1(8.0 * tt * lam)           # -> 0 when e^{8 t lambda} overflows (exact limit)
+        cP = sla.cho_factor(H + np.diag(Dinv), lower=True)
+        BD = Bv * dm
+        Kinv = np.diag(dm) - BD.T @ sla.cho_solve(cP, BD)
+        KN = Kinv * nu
+        pp = np.sum(KN * KN.T)
+        Dd = S_VV - np.diag(lam)
+        risk[k] = np.sum(Dd * Dd) + 2.0 * vperp + pp
+        diag[k] = np.diag(S_VV)
+    if not np.all(np.isfinite(risk)):
+        raise DivergenceError("teacher-block closed form produced non-finite risk")
+    return risk, diag
+
+
+class RestartPropagator:
+    """Exact restart stepping of model (B) in factored form (W_V r x m, N m x m); see module doc.
+
+    Each step of length Delta <= max_exponent/(8 lambda_1) applies the closed form of the Riccati lemma, so
+    the only error is rounding (the conditioning of K is at most ~e^{max_exponent})."""
+
+    def __init__(self, G_V: np.ndarray, N0: np.ndarray, lam: np.ndarray, *, max_exponent: float = 8.0):
+        self.W_V = np.array(G_V, dtype=float)
+        self.N = 0.5 * (np.asarray(N0, dtype=float) + np.asarray(N0, dtype=float).T)
+        self.lam = np.asarray(lam, dtype=float)
+        self.t = 0.0
+        self.max_exponent = check.positive("max_exponent", max_exponent)
+        self.dt_max = self.max_exponent / (8.0 * max(float(np.max(self.lam)), 1e-300))
+
+    def _step(self, dt: float) -> None:
+        lam, W_V, N = self.lam, self.W_V, self.N
+        m = N.shape[0]
+        Dd = np.expm1(8.0 * dt * lam) / lam
+        K = np.eye(m) + (W_V.T * Dd) @ W_V + 8.0 * dt * N
+        C = np.linalg.cholesky(0.5 * (K + K.T))
+        # W_V <- e^{4 dt Lambda} W_V C^{-T};  N <- C^{-1} N C^{-T}
+        Wn = sla.solve_triangular(C, W_V.T, lower=True).T
+        self.W_V = np.exp(4.0 * dt * lam)[:, None] * Wn
+        Z = sla.solve_triangular(C, N, lower=True)
+        Nn = sla.solve_triangular(C, Z.T, lower=True)
+        self.N = 0.5 * (Nn + Nn.T)
+        self.t += dt
+        if not (np.all(np.isfinite(self.W_V)) and np.all(np.isfinite(self.N))):
+            raise DivergenceError("restart propagation produced non-finite values", time=self.t)
+
+    def advance_to(self, t: float) -> None:
+        while self.t < t:
+            self._step(min(self.dt_max, t - self.t))
+
+    def risk(self) -> float:
+        return risk_from_blocks(self.W_V, self.N, self.lam)
+
+    def diag(self) -> np.ndarray:
+        return np.sum(self.W_V**2, axis=1)
+
+
+def restart_curve(G_V: np.ndarray, N0: np.ndarray, lam: np.ndarray, times: Sequence[float], *,
+                  max_exponent: float = 8.0, quiet: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(risk, diag S_VV) on ``times`` by :class:`RestartPropagator` (any width)."""
+    t = _times(times)
+    P = RestartPropagator(G_V, N0, lam, max_exponent=max_exponent)
+    risk = np.empty(t.size)
+    diag = np.empty((t.size, len(lam)))
+    for k, tt in enumerate(progress(t, desc="restart", quiet=quiet)):
+        P.advance_to(float(tt))
+        risk[k], diag[k] = P.risk(), P.diag()
+    return risk, diag
+
+
+def integrate_gram_ode(G_V: np.ndarray, N0: np.ndarray, lam: np.ndarray, times: Sequence[float], *,
+                       rtol: float = 1e-11, atol: float = 1e-14, method: str = "DOP853"
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """DOP853 integration of dW_V/dt = 4 Lambda W_V - 4 W_V Q, dN/dt = -4(NQ + QN), Q = W_V^T W_V + N.
+    Returns (risk, diag S_VV)."""
+    t = _times(times)
+    r, m = G_V.shape
+
+    def rhs(_t, y):
+        W_V = y[: r * m].reshape(r, m)
+        N = y[r * m:].reshape(m, m)
+        Q = W_V.T @ W_V + N
+        dW = 4.0 * lam[:, None] * W_V - 4.0 * W_V @ Q
+        NQ = N @ Q
+        return np.concatenate([dW.ravel(), (-4.0 * (NQ + NQ.T)).ravel()])
+
+    y0 = np.concatenate([np.asarray(G_V, float).ravel(), np.asarray(N0, float).ravel()])
+    sol = solve_ivp(rhs, (0.0, float(t[-1])), y0, method=method, t_eval=t, rtol=rtol, atol=atol)
+    if not sol.success:
+        raise ConvergenceError(f"Gram ODE failed: {sol.message}")
+    risk = np.empty(t.size)
+    diag = np.empty((t.size, r))
+    for k in range(t.size):
+        W_V = sol.y[: r * m, k].reshape(r, m)
+        N = sol.y[r * m:, k].reshape(m, m)
+        risk[k], diag[k] = risk_from_blocks(W_V, N, lam), np.sum(W_V**2, axis=1)
+    return risk, diag
+
+
+def risk_curve(params: PowerLawParams, times: Sequence[float], *, seed: int = 0, method: str = "auto",
+               quiet: bool = True) -> PowerLawResult:
+    """Gradient-flow risk R(t) of model (B) from a random init (``seed``).
+
+    method: 'teacher_block' (m >= r; any t independently), 'restart' (any m), 'ode' (DOP853 Gram ODE; small
+    sizes), or 'auto' (teacher_block if m >= r else restart)."""
+    if not isinstance(params, PowerLawParams):
+        raise ParameterError("params", "must be a PowerLawParams")
+    if method == "auto":
+        method = "teacher_block" if params.width >= params.rank else "restart"
+    fns = {"teacher_block": teacher_block_curve, "restart": restart_curve, "ode": integrate_gram_ode}
+    if method not in fns:
+        raise ParameterError("method", f"must be one of auto, {', '.join(fns)}; got {method!r}")
+    lam = teacher_weights(params.alpha_pl, params.rank)
+    G_V, N0 = sample_init(params, np.random.default_rng(seed))
+    t = _times(times)
+    kw = {"quiet": quiet} if method != "ode" else {}
+    risk, diag = fns[method](G_V, N0, lam, t, **kw)
+    return PowerLawResult(params=params, t=t, risk=risk, learned=learned_directions(diag, lam), diag=diag,
+                          method=method, seed=seed)
+
+
+# ----------------------------------------------------------------------------------------- fits
+@dataclass(frozen=True)
+class ExponentFit:
+    """A fitted exponent x of y ∝ z^{-x} with its 95% confidence interval.
+
+    ``values``: per-seed fitted exponents; the CI is mean ± t_{n-1, 0.975} sd/sqrt(n) over seeds when n >= 2,
+    else the regression CI (slope ± t_{k-2, 0.975} stderr over the k points of the window)."""
+
+    name: str
+    exponent: float
+    ci_low: float
+    ci_high: float
+    values: tuple = ()
+    stderr: float = 0.0
+    window: tuple = ()
+    predictions: dict = field(default_factory=dict)
+
+    def contains(self, x: float) -> bool:
+        return self.ci_low <= x <= self.ci_high
+
+
+def loglog_slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Least-squares slope of log y vs log x and its standard error."""
+    lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
+    if lx.size < 3:
+        raise ParameterError("window", f"needs >= 3 points in the fit window, got {lx.size}")
+    res = stats.linregress(lx, ly)
+    return float(res.slope), float(res.stderr)
+
+
+def _ci(values: Sequence[float], stderr: float, npts: int) -> tuple[float, float, float]:
+    v = np.asarray(values, float)
+    if v.size >= 2:
+        half = stats.t.ppf(0.975, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size)
+    else:
+        half = stats.t.ppf(0.975, max(npts - 2, 1)) * stderr
+    return float(v.mean()), float(v.mean() - half), float(v.mean() + half)
+
+
+def default_window(r: int) -> tuple[int, int]:
+    """Fit window in learned directions J: (max(2, r//60), max(lo + 3, r//10)); (10, 60) at r = 600."""
+    lo = max(2, r // 60)
+    return lo, max(lo + 3, r // 10)
+
+
+def fit_time_exponent(result: PowerLawResult, window: tuple[int, int]) -> tuple[float, float, int]:
+    """Fit R ∝ t^{-x} over the times with window[0] <= J(t) <= window[1]; returns (x, stderr, n_points)."""
+    sel = (result.learned >= window[0]) & (result.learned <= window[1]) & (result.t > 0)
+    slope, se = loglog_slope(result.t[sel], result.risk[sel])
+    return -slope, se, int(sel.sum())
+
+
+def escape_times(params: PowerLawParams, n_iter: int = 60) -> np.ndarray:
+    """Escape-time formula t_j = log(lambda_j d (1 + 8 t_j sigma0^2)/(sigma0^2 (m - j + 1)))/(8 lambda_j),
+    j = 1..min(r, m), solved by fixed-point iteration (a contraction: d t/d t_j ~ 1/(8 lambda_j t_j) < 1)."""
+    lam = teacher_weights(params.alpha_pl, params.rank)
+    m, d, s2 = params.width, params.d, params.sigma0_sq
+    j = np.arange(1, min(params.rank, m) + 1)
+    lam = lam[: j.size]
+    t = np.log(np.maximum(lam * d / (s2 * (m - j + 1)), 1.0 + 1e-12)) / (8 * lam)
+    for _ in range(n_iter):
+        t = np.log(np.maximum(lam * d * (1 + 8 * t * s2) / (s2 * (m - j + 1)), 1.0 + 1e-12)) / (8 * lam)
+    return t
+
+
+def time_exponent_predictions(params: PowerLawParams, window: tuple[int, int], times: np.ndarray) -> dict:
+    """Predictions for the time exponent in the J-window:
+
+    * 'asymptotic': (2 alpha - 1)/alpha;
+    * 'finite_r': (local exponent of sum_{j>J} lambda_j^2 vs J over the window)/alpha (truncation at r);
+    * 'escape_time': the exponent fitted, on the same time grid and window, to the effective-dynamics curve
+      R_esc(t) = sum_{j: t_j > t} lambda_j^2 with t_j from :func:`escape_times` (finite r and finite log d).
+    """
+    a = params.alpha_pl
+    lam = teacher_weights(a, params.rank)
+    tail = np.cumsum((lam**2)[::-1])[::-1]            # tail[J] = sum_{j > J} lambda_j^2 (0-based: j >= J+1)
+    J = np.arange(window[0], window[1] + 1)
+    xr, _ = loglog_slope(J, tail[J])
+    tj = escape_times(params)
+    Jt = np.searchsorted(np.sort(tj), times, side="right")
+    Jt = np.minimum(Jt, lam.size - 1)
+    Resc = tail[Jt]
+    sel = (Jt >= window[0]) & (Jt <= window[1])
+    try:
+        xe, _ = loglog_slope(times[sel], Resc[sel])
+        esc = -xe
+    except ParameterError:
+        esc = float("nan")
+    return {"asymptotic": (2 * a - 1) / a if a > 0 else float("nan"), "finite_r": -xr / a if a > 0 else float("nan"),
+            "escape_time": esc}
+
+
+def log_time_grid(params: PowerLawParams, per_decade: int = 40) -> np.ndarray:
+    """Log-spaced times from 1/(8 lambda_1) to 2 T_full, T_full = max escape time (plus t = 0)."""
+    tj = escape_times(params)
+    lam = teacher_weights(params.alpha_pl, params.rank)
+    t0 = 0.1 / (8 * lam[0])
+    t1 = 2.0 * float(tj.max())
+    n = max(int(per_decade * np.log10(t1 / t0)), 10)
+    return np.concatenate([[0.0], np.geomspace(t0, t1, n)])
+
+
+def window_time_grid(params: PowerLawParams, window: tuple[int, int], per_decade: int = 40) -> np.ndarray:
+    """Log-spaced times covering the J-window: from t_{lo}/2 to 2 t_{hi} (escape-time formula)."""
+    tj = np.sort(escape_times(params))
+    t0, t1 = 0.5 * tj[window[0] - 1], 2.0 * tj[min(window[1], tj.size) - 1]
+    return np.geomspace(t0, t1, max(int(per_decade * np.log10(t1 / t0)), 10))
+
+
+def time_exponent(params: PowerLawParams, *, seeds: Sequence[int] = (0,), window: tuple[int, int] | None = None,
+                  times: np.ndarray | None = None, quiet: bool = True) -> tuple[ExponentFit, list[PowerLawResult]]:
+    """Fitted time exponent x (R ∝ t^{-x}) over J(t) in ``window`` for each seed, CI, and predictions."""
+    window = default_window(params.rank) if window is None else tuple(int(w) for w in window)
+    if not (1 <= window[0] < window[1] <= min(params.rank, params.width)):
+        raise ParameterError("window", f"must satisfy 1 <= lo < hi <= min(rank, width), got {window}")
+    t = window_time_grid(params, window) if times is None else _times(times)
+    results, vals, ses, npts = [], [], [], 0
+    for s in seeds:
+        res = risk_curve(params, t, seed=int(s), quiet=quiet)
+        x, se, npts = fit_time_exponent(res, window)
+        results.append(res)
+        vals.append(x)
+        ses.append(se)
+    mean, lo, hi = _ci(vals, ses[0], npts)
+    fit = ExponentFit(name="time", exponent=mean, ci_low=lo, ci_high=hi, values=tuple(vals),
+                      stderr=float(np.mean(ses)), window=window,
+                      predictions=time_exponent_predictions(params, window, t))
+    return fit, results
+
+
+def width_scan(alpha: float, rank: int, d: int, widths: Sequence[int], *, seed: int = 0, t_factor: float = 4.0,
+               quiet: bool = True) -> tuple[ExponentFit, dict]:
+    """GF risk at t_end = t_factor log d/(8 lambda_m) for each width m < r (restart stepping), the floors
+    sum_{j>m} lambda_j^2, and the fitted width exponent (R ∝ m^{-x}) with its regression CI.
+    Predictions: 'asymptotic' 2 alpha - 1, 'finite_r' = the log-log slope of the floors themselves."""
+    lam = teacher_weights(alpha, rank)
+    widths = [check.integer("width", m, lo=1, hi=rank - 1) for m in widths]
+    risks, floors, tends = [], [], []
+    for m in progress(widths, desc="width scan", quiet=quiet):
+        p = PowerLawParams(alpha, rank, m, d)
+        t_end = t_factor * np.log(d) / (8.0 * lam[m - 1])
+        G_V, N0 = sample_init(p, np.random.default_rng(seed))
+        P = RestartPropagator(G_V, N0, lam)
+        P.advance_to(t_end)
+        risks.append(P.risk())
+        floors.append(width_floor(alpha, rank, m))
+        tends.append(t_end)
+    slope, se = loglog_slope(widths, risks)
+    fslope, _ = loglog_slope(widths, floors)
+    mean, lo, hi = _ci([-slope], se, len(widths))
+    fit = ExponentFit(name="width", exponent=mean, ci_low=lo, ci_high=hi, values=(-slope,), stderr=se,
+                      window=(min(widths), max(widths)),
+                      predictions={"asymptotic": 2 * alpha - 1, "finite_r": -fslope})
+    return fit, {"width": np.array(widths), "risk": np.array(risks), "floor": np.array(floors),
+                 "t_end": np.array(tends)}

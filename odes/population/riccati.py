@@ -1,0 +1,239 @@
+r"""Matrix Riccati core of the population gradient flows of quadratic networks, for S = W W^T (d x d).
+
+Two flows (x ~ N(0, I_d), student f_W(x) = x^T S x, teacher x^T S^* x):
+
+* **(A)** loss :math:`L = \tfrac12\|S-S^*\|_F^2 + \tfrac14(\operatorname{Tr}(S-S^*))^2`, gradient flow
+  dW/dt = -(2(S-S*) + Tr(S-S*) I) W, i.e.
+
+  .. math:: \dot S = 2(S^*S + SS^*) - 4S^2 - 2\operatorname{Tr}(S-S^*)\,S .
+
+* **(B)** centred He2 student/teacher, risk :math:`R = \|S-S^*\|_F^2`, dW/dt = -4(S-S*)W, i.e.
+
+  .. math:: \dot S = 4(S^*S + SS^*) - 8S^2 .
+
+Riccati lemma (R): for :math:`\dot Y = AY + YA - c\,h(t)\,Y^2`, :math:`Y(0) = W_0W_0^\top`,
+
+.. math:: Y(t) = e^{tA}W_0\Big[I_m + c\,W_0^\top\Big(\int_0^t h(u)e^{2uA}du\Big)W_0\Big]^{-1}W_0^\top e^{tA}.
+
+* (B): A = 4S*, c = 8, h = 1, so :math:`S(t) = e^{4tS^*}W_0[I_m + W_0^\top\Phi_tW_0]^{-1}W_0^\top e^{4tS^*}`
+  with :math:`\Phi_t = (e^{8tS^*}-I)/S^*` (= 8t on ker S*).
+* (A): with :math:`\Phi(t) = \int_0^t\operatorname{Tr}(S-S^*)`, Y = e^{2Phi} S solves (R) with A = 2S*,
+  c = 4, h = e^{-2Phi}:
+  :math:`S(t) = e^{-2\Phi}e^{2tS^*}W_0[I_m + 4W_0^\top M(t) W_0]^{-1}W_0^\top e^{2tS^*}`,
+  :math:`M(t) = \int_0^t e^{-2\Phi(u)}e^{4uS^*}du`. The only self-consistent unknown is the scalar
+  :math:`\Phi` (:math:`\Phi' = \operatorname{Tr}S - \operatorname{Tr}S^*`). In the eigenbasis of S* (distinct
+  eigenvalues mu_k) M is diagonal, so :func:`closed_form_a` integrates the n_distinct + 1 scalar ODEs
+  :math:`\Phi' = \operatorname{Tr}S(t;\Phi, M) - \operatorname{Tr}S^*`, :math:`M_k' = e^{-2\Phi}e^{4t\mu_k}` and
+  evaluates S(t) by the formula above.
+
+Numerics: :func:`integrate_matrix_flow` integrates all d^2 entries of S (right-hand side symmetrised) with
+scipy's DOP853 (explicit Runge-Kutta of order 8, error estimator of order 5/3) or, for stiff problems, Radau
+(implicit, order 5); ``rtol``/``atol`` are exposed. Convergence check: rerun with rtol/100 and compare
+(:func:`convergence_check`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from odes.common import check, hdf5io
+from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
+
+MODELS = ("A", "B")
+
+
+def rhs_a(S: np.ndarray, S_star: np.ndarray) -> np.ndarray:
+    """dS/dt of model (A): 2(S*S + SS*) - 4S^2 - 2 Tr(S - S*) S. Shapes (d, d)."""
+    SS = S_star @ S
+    return 2.0 * (SS + SS.T) - 4.0 * (S @ S) - 2.0 * np.trace(S - S_star) * S
+
+
+def rhs_b(S: np.ndarray, S_star: np.ndarray) -> np.ndarray:
+    """dS/dt of model (B): 4(S*S + SS*) - 8S^2. Shapes (d, d)."""
+    SS = S_star @ S
+    return 4.0 * (SS + SS.T) - 8.0 * (S @ S)
+
+
+def loss_a(S: np.ndarray, S_star: np.ndarray) -> float:
+    """Population loss of (A): 1/2 ||S - S*||_F^2 + 1/4 (Tr(S - S*))^2 (= 1/4 E[(f_W - f*)^2])."""
+    D = S - S_star
+    return float(0.5 * np.sum(D * D) + 0.25 * np.trace(D) ** 2)
+
+
+def risk_b(S: np.ndarray, S_star: np.ndarray) -> float:
+    """Population risk of (B): ||S - S*||_F^2 (= 1/2 E[(f_W - f*)^2] with centred He2 features)."""
+    D = S - S_star
+    return float(np.sum(D * D))
+
+
+_RHS = {"A": rhs_a, "B": rhs_b}
+_LOSS = {"A": loss_a, "B": risk_b}
+
+
+@dataclass(frozen=True, eq=False)
+class MatrixFlowResult:
+    """S(t) on a time grid. ``S`` has shape (n_t, d, d); ``loss`` (n_t,) is L (model A) or R (model B)."""
+
+    model: str
+    method: str
+    t: np.ndarray
+    S: np.ndarray
+    loss: np.ndarray
+    rtol: float
+    atol: float
+
+    def save(self, path) -> None:
+        hdf5io.save(self, path)
+
+    load = staticmethod(hdf5io.load)
+
+
+def _check_inputs(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float], model: str
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if model not in MODELS:
+        raise ParameterError("model", f"must be one of {MODELS}, got {model!r}")
+    W0 = check.array("W0", W0)
+    if W0.ndim != 2:
+        raise ParameterError("W0", f"must be a d x m matrix, got shape {W0.shape}")
+    d = W0.shape[0]
+    S_star = check.symmetric_psd("S_star", S_star, d)
+    t = check.array("times", times, lo=0.0)
+    if t.ndim != 1 or t.size == 0 or np.any(np.diff(t) <= 0):
+        raise ParameterError("times", "must be a non-empty strictly increasing list of times >= 0")
+    return W0, S_star, t
+
+
+def integrate_matrix_flow(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float], *, model: str = "A",
+                          method: str = "DOP853", rtol: float = 1e-11, atol: float = 1e-14
+                          ) -> MatrixFlowResult:
+    """Integrate the d x d matrix ODE of ``model`` ('A' or 'B') from S(0) = W0 W0^T.
+
+    ``method``: 'DOP853' (explicit, order 8) or 'Radau' (implicit order 5, for stiff runs: the trace term
+    of (A) relaxes at rate ~2 Tr S). The state is all d^2 entries; the right-hand side is symmetrised.
+    Raises DivergenceError on non-finite states, ConvergenceError if the solver fails.
+    """
+    W0, S_star, t = _check_inputs(W0, S_star, times, model)
+    if method not in ("DOP853", "Radau", "LSODA", "BDF", "RK45"):
+        raise ParameterError("method", f"must be 'DOP853' or 'Radau' (or LSODA/BDF/RK45), got {method!r}")
+    d = W0.shape[0]
+    f = _RHS[model]
+
+    def rhs(_t, y):
+        S = y.reshape(d, d)
+        S = 0.5 * (S + S.T)
+        dS = f(S, S_star)
+        if not np.all(np.isfinite(dS)):
+            raise DivergenceError(f"matrix flow ({model}) produced non-finite values", time=_t)
+        return dS.ravel()
+
+    S0 = W0 @ W0.T
+    sol = solve_ivp(rhs, (0.0, float(t[-1])), S0.ravel(), method=method, t_eval=t, rtol=rtol, atol=atol)
+    if not sol.success:
+        raise ConvergenceError(f"matrix flow ({model}, {method}) failed: {sol.message}")
+    S = sol.y.T.reshape(len(t), d, d)
+    S = 0.5 * (S + np.swapaxes(S, 1, 2))
+    loss = np.array([_LOSS[model](Sk, S_star) for Sk in S])
+    return MatrixFlowResult(model=model, method=method, t=t, S=S, loss=loss, rtol=rtol, atol=atol)
+
+
+def _distinct(mu: np.ndarray, tol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of ``mu`` (up to tol) and the index map mu[i] = vals[idx[i]]."""
+    order = np.argsort(mu)
+    vals: list[float] = []
+    idx = np.empty(mu.size, dtype=int)
+    for i in order:
+        if not vals or abs(mu[i] - vals[-1]) > tol * max(1.0, abs(mu[i])):
+            vals.append(float(mu[i]))
+        idx[i] = len(vals) - 1
+    return np.array(vals), idx
+
+
+def closed_form_a(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float], *, rtol: float = 1e-12,
+                  atol: float = 1e-15) -> MatrixFlowResult:
+    """Closed form of flow (A) through Phi(t) = int_0^t Tr(S - S*) (Riccati lemma R; see module doc).
+
+    S(t) = e^{-2 Phi} e^{2tS*} W0 [I + 4 W0^T M(t) W0]^{-1} W0^T e^{2tS*}, M(t) = int_0^t e^{-2Phi} e^{4uS*} du.
+    The scalars (Phi, M_k for each distinct eigenvalue mu_k of S*) are integrated with DOP853; S(t) is then
+    evaluated by the formula. Valid for moderate t*||S*|| (no rescaling against overflow of e^{4tS*}).
+    """
+    W0, S_star, t = _check_inputs(W0, S_star, times, "A")
+    m = W0.shape[1]
+    mu_all, V = np.linalg.eigh(S_star)
+    vals, idx = _distinct(mu_all)
+    Wt = V.T @ W0  # (d, m) in the S* eigenbasis
+    tr_star = float(np.sum(mu_all))
+    # Gram blocks per distinct eigenvalue: Wt_k^T Wt_k, summed over eigenvectors with that eigenvalue
+    blocks = np.zeros((vals.size, m, m))
+    for i in range(mu_all.size):
+        blocks[idx[i]] += np.outer(Wt[i], Wt[i])
+
+    def trace_s(tt: float, phi: float, M: np.ndarray) -> float:
+        K = np.eye(m) + 4.0 * np.einsum("k,kab->ab", M, blocks)
+        B = np.einsum("k,kab->ab", np.exp(4.0 * tt * vals), blocks)  # W0^T e^{4tS*} W0
+        return float(np.exp(-2.0 * phi) * np.trace(np.linalg.solve(K, B)))
+
+    def rhs(tt, y):
+        phi, M = y[0], y[1:]
+        dM = np.exp(-2.0 * phi + 4.0 * tt * vals)
+        out = np.concatenate(([trace_s(tt, phi, M) - tr_star], dM))
+        if not np.all(np.isfinite(out)):
+            raise DivergenceError("closed form (A): non-finite Phi or M", time=tt)
+        return out
+
+    sol = solve_ivp(rhs, (0.0, float(t[-1])), np.zeros(1 + vals.size), method="DOP853", t_eval=t,
+                    rtol=rtol, atol=atol)
+    if not sol.success:
+        raise ConvergenceError(f"closed form (A): scalar integration failed: {sol.message}")
+    S = np.empty((t.size, W0.shape[0], W0.shape[0]))
+    for n, tt in enumerate(t):
+        phi, M = sol.y[0, n], sol.y[1:, n]
+        K = np.eye(m) + 4.0 * np.einsum("k,kab->ab", M, blocks)
+        X = V @ (np.exp(2.0 * tt * mu_all)[:, None] * Wt)  # e^{2tS*} W0
+        S[n] = np.exp(-2.0 * phi) * X @ np.linalg.solve(K, X.T)
+    S = 0.5 * (S + np.swapaxes(S, 1, 2))
+    loss = np.array([loss_a(Sk, S_star) for Sk in S])
+    return MatrixFlowResult(model="A", method="closed_form", t=t, S=S, loss=loss, rtol=rtol, atol=atol)
+
+
+def phi_matrix_b(S_star: np.ndarray, t: float) -> np.ndarray:
+    """Phi_t = (e^{8tS*} - I)/S* (functional calculus; = 8t on ker S*). Shape (d, d)."""
+    mu, V = np.linalg.eigh(S_star)
+    x = 8.0 * t * mu
+    f = np.where(np.abs(mu) > 1e-300, np.expm1(x) / np.where(mu == 0, 1.0, mu), 8.0 * t)
+    return (V * f) @ V.T
+
+
+def closed_form_b(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float]) -> MatrixFlowResult:
+    """Closed form of flow (B): S(t) = e^{4tS*} W0 [I_m + W0^T Phi_t W0]^{-1} W0^T e^{4tS*} (Riccati lemma R).
+
+    Direct evaluation (no rescaling); raises DivergenceError if e^{8t||S*||} overflows -- use
+    :func:`odes.population.powerlaw.teacher_block_risk` or :class:`~odes.population.powerlaw.RestartPropagator`
+    for long times.
+    """
+    W0, S_star, t = _check_inputs(W0, S_star, times, "B")
+    m = W0.shape[1]
+    mu, V = np.linalg.eigh(S_star)
+    S = np.empty((t.size, W0.shape[0], W0.shape[0]))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for n, tt in enumerate(t):
+            K = np.eye(m) + W0.T @ phi_matrix_b(S_star, tt) @ W0
+            X = V @ (np.exp(4.0 * tt * mu)[:, None] * (V.T @ W0))
+            if not (np.all(np.isfinite(K)) and np.all(np.isfinite(X))):
+                raise DivergenceError("closed form (B) overflowed; use powerlaw.teacher_block_risk", time=tt)
+            S[n] = X @ np.linalg.solve(0.5 * (K + K.T), X.T)
+    S = 0.5 * (S + np.swapaxes(S, 1, 2))
+    loss = np.array([risk_b(Sk, S_star) for Sk in S])
+    return MatrixFlowResult(model="B", method="closed_form", t=t, S=S, loss=loss, rtol=0.0, atol=0.0)
+
+
+def convergence_check(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float], *, model: str = "A",
+                      method: str = "DOP853", rtol: float = 1e-9) -> float:
+    """Max |loss(rtol) - loss(rtol/100)| over the grid: an a-posteriori error estimate of the integration."""
+    a = integrate_matrix_flow(W0, S_star, times, model=model, method=method, rtol=rtol, atol=rtol * 1e-3)
+    b = integrate_matrix_flow(W0, S_star, times, model=model, method=method, rtol=rtol / 100,
+                              atol=rtol * 1e-5)
+    return float(np.max(np.abs(a.loss - b.loss)))

@@ -1,0 +1,82 @@
+"""CLI: ``quadnet dmft`` JSON/HDF5/checkpoint/resume contract and ``quadnet validate dmft`` (in-process and one
+subprocess call)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dmft.dynamics import DMFTResult
+from validation.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ["--alpha", "1", "--kappa", "1", "--kappa-star", "0.5", "--lam", "0.05", "--noise", "0.5"]
+SMALL = ["--eta", "0.05", "--steps", "12", "--d-eff", "6", "--samples", "2"]
+
+
+def test_dmft_json_and_out(capsys, tmp_path):
+    out = tmp_path / "r.h5"
+    assert main(["dmft", *MODEL, *SMALL, "--json", "--out", str(out)]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    for key in ("t", "train_error", "test_error", "train_error_std", "test_error_std"):
+        assert len(payload[key]) == 13
+    assert payload["test_error"][0] == payload["train_error"][0] - 0.5
+    res = DMFTResult.load(out)
+    np.testing.assert_allclose(res.train_error, payload["train_error"], rtol=1e-15)
+
+
+def test_dmft_checkpoint_resume_cli(capsys, tmp_path):
+    ck = tmp_path / "r.ckpt.h5"
+    assert main(["dmft", *MODEL, *SMALL, "--json", "--checkpoint", str(ck), "--checkpoint-every", "4"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert ck.exists()
+    assert main(["dmft", *MODEL, *SMALL, "--json", "--resume", str(ck)]) == 0  # already complete: same curves
+    again = json.loads(capsys.readouterr().out)
+    assert again["train_error"] == first["train_error"]
+    assert main(["dmft", *MODEL[:-1], "0.4", *SMALL, "--resume", str(ck)]) == 2
+    assert "resume" in capsys.readouterr().err
+
+
+def test_dmft_bad_eta_exit_code(capsys):
+    assert main(["dmft", *MODEL, "--eta", "0.2", "--steps", "3", "--d-eff", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "'eta'" in err and "eta <" in err
+
+
+def test_validate_dmft(capsys, tmp_path):
+    png = tmp_path / "v.png"
+    args = ["validate", "dmft", *MODEL, *SMALL, "--d", "8,10", "--seeds", "2", "--sensing", "wishart", "--json",
+            "--out", str(tmp_path / "v.h5"), "--plot", str(png)]
+    assert main(args) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["ds"] == [8, 10] and len(payload["max_dev_test"]) == 2
+    assert png.exists() and (tmp_path / "v.h5").exists()
+    from validation.compare_dmft import DMFTValidation
+
+    val = DMFTValidation.load(tmp_path / "v.h5")
+    np.testing.assert_allclose(val.max_dev_test, payload["max_dev_test"], rtol=1e-15)
+    assert val.gd["d8"].train_error.shape == (2, 13)
+
+
+def test_subprocess_entry_point():
+    proc = subprocess.run([sys.executable, "-m", "validation", "dmft", *MODEL, *SMALL, "--json"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert len(json.loads(proc.stdout)["t"]) == 13
+
+
+def test_dmft_d_eff_extrapolation_and_gradient_flow(capsys, tmp_path):
+    base = ["dmft", *MODEL, "--eta", "0.05", "--steps", "6", "--samples", "2", "--json"]
+    assert main([*base, "--d-eff", "6,9", "--out", str(tmp_path / "x.h5")]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["method"] == "d_eff_extrapolation" and payload["inputs"] == [6, 9]
+    c6, c9 = (payload["inputs_curves"][f"d_eff_{d}"]["test_error"][3] for d in (6, 9))
+    # y = a + b/d through two points: a = (9 y9 - 6 y6)/3 (up to the weights, exact for two points)
+    assert payload["test_error"][3] == pytest.approx((9 * c9 - 6 * c6) / 3, rel=1e-10)
+    assert main([*base, "--d-eff", "6", "--gradient-flow"]) == 0
+    gf = json.loads(capsys.readouterr().out)
+    coarse, fine = gf["inputs_curves"]["gd_eta_0.05"], gf["inputs_curves"]["gd_eta_0.025"]
+    assert gf["train_error"][2] == pytest.approx(2 * fine["train_error"][4] - coarse["train_error"][2], rel=1e-12)

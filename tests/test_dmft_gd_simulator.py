@@ -1,0 +1,82 @@
+"""Finite-d GD simulator: vectorised formulas vs explicit per-sample sums, G = gradient of the loss, test-error
+formula vs Monte Carlo, GOE stored vs regenerated sensing, t = 0 vs oracle O1."""
+
+import math
+
+import numpy as np
+import pytest
+
+from dmft.params import ExtensiveWidthParams
+from odes.common.errors import ParameterError
+from validation import gd_simulator as gs
+
+P = ExtensiveWidthParams(alpha=1.0, kappa=1.0, kappa_star=0.5, lam=0.05, noise=0.5)
+
+
+def test_wishart_step_matches_explicit_loss_gradient():
+    """One GD step of the simulator == W <- W - eta grad L(W) with L = kappa/(8 alpha) sum (y - yhat)^2
+    + lam/2 |W|^2 computed with explicit Z_mu = (x x^T - I)/sqrt d and finite-difference gradient."""
+    d, eta = 4, 0.05
+    train, test = gs.simulate_gd(P, d, eta, 1, seed=3)
+    rng = np.random.default_rng(np.random.SeedSequence([3, d]))  # same stream as the simulator
+    n, mstar, m = int(P.alpha * d * d), int(P.kappa_star * d), int(P.kappa * d)
+    wstar = rng.standard_normal((mstar, d))
+    w0 = rng.standard_normal((m, d))
+    xi = rng.standard_normal(n)
+    X = rng.standard_normal((n, d))
+    Z = np.array([(np.outer(x, x) - np.eye(d)) / math.sqrt(d) for x in X])
+    sstar = wstar.T @ wstar / mstar
+    y = np.einsum("ab,nab->n", sstar, Z) + math.sqrt(P.noise) * xi
+
+    def loss(W):
+        yhat = np.einsum("ab,nab->n", W.T @ W / m, Z)
+        return P.kappa / (8 * P.alpha) * np.sum((y - yhat) ** 2) + P.lam / 2 * np.sum(W ** 2)
+
+    def yhat(W):
+        return np.einsum("ab,nab->n", W.T @ W / m, Z)
+
+    assert train[0] == pytest.approx(np.mean((y - yhat(w0)) ** 2), rel=1e-12)
+    grad = np.zeros_like(w0)
+    h = 1e-6
+    for i in range(m):
+        for j in range(d):
+            e = np.zeros_like(w0)
+            e[i, j] = h
+            grad[i, j] = (loss(w0 + e) - loss(w0 - e)) / (2 * h)
+    w1 = w0 - eta * grad
+    s1 = w1.T @ w1 / m
+    assert test[1] == pytest.approx(2 / d * np.sum((s1 - sstar) ** 2), rel=1e-7)
+    assert train[1] == pytest.approx(np.mean((y - yhat(w1)) ** 2), rel=1e-7)
+
+
+def test_test_error_formula_monte_carlo():
+    """E_x (Tr(A Z))^2 = (2/d) Tr A^2 for Gaussian x (the simulator's exact test error)."""
+    rng = np.random.default_rng(0)
+    d, n = 5, 200000
+    A = rng.standard_normal((d, d))
+    A = A + A.T
+    x = rng.standard_normal((n, d))
+    v = (np.einsum("na,ab,nb->n", x, A, x) - np.trace(A)) / math.sqrt(d)
+    se = (v ** 2).std() / math.sqrt(n)
+    assert abs(np.mean(v ** 2) - 2 / d * np.trace(A @ A)) < 4 * se
+
+
+def test_goe_stored_equals_regenerated_and_covariance():
+    d = 12
+    a = gs.simulate_gd(P, d, 0.05, 5, seed=1, sensing="goe")
+    b = gs.simulate_gd(P, d, 0.05, 5, seed=1, sensing="goe", goe_memory=0.0)  # regenerate every step
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    A = gs._GOESensing(3000, 4, (0,), 1e9).stored
+    assert A.var() == pytest.approx(2 / 4, rel=0.03)
+
+
+def test_t0_close_to_o1_and_decreasing():
+    o1 = 2 * (2 - 2 + 1 + 2)  # sigma0 = 1, kappa = 1, kappa* = 1/2
+    sim = gs.simulate_gd_seeds(P, 30, 0.05, 20, range(6), sensing="goe")
+    # finite-d Wishart init/teacher: E test(0) = O1 + 2(1/m + 1/m*) exactly
+    bias = 2 * (1 / 30 + 1 / 15)
+    assert abs(sim.test_mean[0] - o1 - bias) < 4 * sim.test_sem[0]
+    assert np.all(np.diff(sim.test_mean[:10]) < 0)
+    with pytest.raises(ParameterError, match="sensing"):
+        gs.simulate_gd(P, 4, 0.05, 2, sensing="bernoulli")

@@ -1,0 +1,107 @@
+"""dmft.thresholds: alpha_c table of the spec, brute-force minimisation, special cases, interpolation threshold."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate, optimize
+
+from dmft.thresholds import (M_function, alpha_c, alpha_c_grid, alpha_feasibility, interpolation_threshold,
+                             interpolation_threshold_grid, m0, m1, m2)
+from odes.common.errors import ParameterError
+
+INF = math.inf
+# spec table (6 digits): kappa* -> {kappa: alpha_c}
+TABLE = {
+    0.1: {0.1: 0.095000, 0.25: 0.157219, 0.5: 0.157572, 1.0: 0.157572, 2.0: 0.157572, INF: 0.157572},
+    0.25: {0.25: 0.218750, 0.5: 0.293942, 1.0: 0.293942, 2.0: 0.293942, INF: 0.293942},
+    0.5: {0.5: 0.375000, 1.0: 0.422175, 2.0: 0.422175, INF: 0.422175},
+    1.0: {1.0: 0.5, 2.0: 0.5, INF: 0.5},
+}
+# spec, 12 digits: (kappa*, kappa) -> alpha_c
+EXTRA = {(0.1, 0.3): 0.157571815048, (0.25, 0.3): 0.265150194529, (0.5, 0.7): 0.422174811433}
+
+
+def test_truncated_semicircle_moments_vs_quadrature():
+    sc = lambda u: math.sqrt(max(4 - u * u, 0.0)) / (2 * math.pi)
+    for b in (-2.0, -1.3, 0.0, 0.7, 1.9):
+        for k, mk in ((0, m0), (1, m1), (2, m2)):
+            ref = integrate.quad(lambda u: u ** k * sc(u), b, 2.0, epsabs=1e-14, epsrel=1e-13)[0]
+            assert abs(float(mk(b)) - ref) < 1e-12
+
+
+@pytest.mark.parametrize("ks", sorted(TABLE))
+def test_alpha_c_table(ks):
+    for k, val in TABLE[ks].items():
+        assert abs(alpha_c(k, ks).alpha_c - val) <= 5e-7 + 1e-12  # table rounded to 6 digits
+
+
+@pytest.mark.parametrize("key", sorted(EXTRA))
+def test_alpha_c_extra_points_1e9(key):
+    ks, k = key
+    assert abs(alpha_c(k, ks).alpha_c - EXTRA[key]) <= 1e-9
+
+
+@pytest.mark.parametrize("k,ks", [(0.3, 0.1), (0.3, 0.25), (0.7, 0.5), (INF, 0.25), (1.0, 0.5), (0.4, 0.2)])
+def test_root_equals_bruteforce_minimum(k, ks):
+    """Independent of the stationarity root: dense grid + bounded scalar minimisation of M(s)."""
+    s = np.linspace(0.0, 2.0, 20001)
+    Ms = M_function(s, k, ks)
+    i = int(np.argmin(Ms))
+    lo, hi = s[max(i - 1, 0)], s[min(i + 1, s.size - 1)]
+    res = optimize.minimize_scalar(lambda t: float(M_function(t, k, ks)), bounds=(lo, hi), method="bounded",
+                                   options={"xatol": 1e-12})
+    brute = 0.5 * min(res.fun, Ms.min())
+    assert abs(alpha_c(k, ks).alpha_c - brute) < 1e-12
+
+
+def test_special_cases_and_flags():
+    for r in (0.1, 0.3, 0.6):
+        assert abs(alpha_c(r, r).alpha_c - (r - r * r / 2)) < 1e-14
+    assert alpha_c(INF, 1.0).alpha_c == 0.5 and alpha_c(3.0, 2.0).alpha_c == 0.5
+    # kappa = 1 and kappa = inf coincide
+    assert alpha_c(1.0, 0.3).alpha_c == alpha_c(INF, 0.3).alpha_c
+    # unreliable window kappa slightly above kappa*: alpha_c > kappa - kappa^2/2
+    a = alpha_c(0.3, 0.25)
+    assert a.unreliable and a.alpha_c > a.dof and "unreliable" in a.note
+    assert not alpha_c(0.5, 0.25).unreliable and not alpha_c(0.3, 0.1).unreliable
+    with pytest.raises(ParameterError, match="kappa"):
+        alpha_c(0.1, 0.25)
+    with pytest.raises(ParameterError, match="kappa_star"):
+        alpha_c(1.0, -0.5)
+
+
+def test_grid_is_vectorised_and_matches_scalar():
+    ks = np.array([0.1, 0.25, 0.5])[:, None]
+    k = np.array([0.3, 0.5, 1.0, INF])[None, :]
+    g = alpha_c_grid(k, ks)
+    assert g.shape == (3, 4)
+    assert np.isnan(g[2, 0]) and not np.isnan(g[2, 1])  # kappa = 0.3 < kappa* = 0.5 undefined; 0.5 defined
+    assert not np.any(np.isnan(g[:2]))
+    assert g[2, 2] == alpha_c(1.0, 0.5).alpha_c and g[0, 0] == alpha_c(0.3, 0.1).alpha_c
+
+
+def test_interpolation_threshold_double_descent_example():
+    it = interpolation_threshold(1.0, 0.25, 0.5)
+    assert abs(it.alpha_interp - 0.3012679547) < 1e-9
+    assert abs(it.C_S - 5.2050111516) < 1e-9
+    assert abs(math.sqrt(it.sigma2) - 3.0088902983) < 1e-9
+    # same for kappa = inf (kappa >= 1 branch)
+    assert abs(interpolation_threshold(INF, 0.25, 0.5).alpha_interp - it.alpha_interp) < 1e-12
+
+
+def test_interpolation_threshold_limits():
+    """Delta -> infinity: 1/4 (semicircle-dominated Y: D -> 1/2). Delta -> 0+: the PSD-feasibility threshold
+    r - r^2/2 + (1-r)^2/4 (closed form, statistical dimension of the PSD tangent cone), which is ABOVE alpha_c.
+    Convergence is slow (~Delta^0.17, measured: error 1e-4 at Delta = 1e-10)."""
+    assert abs(interpolation_threshold(1.0, 0.25, 1e6).alpha_interp - 0.25) < 2e-3
+    for ks in (0.25, 0.5):
+        af = alpha_feasibility(ks)
+        vals = [interpolation_threshold(1.0, ks, dl).alpha_interp for dl in (1e-6, 1e-8, 1e-10)]
+        assert all(v < af for v in vals) and vals[0] < vals[1] < vals[2]
+        assert af - vals[-1] < 2e-4
+        assert af > alpha_c(1.0, ks).alpha_c + 0.01
+    assert interpolation_threshold(1.0, 0.5, 0.0).alpha_interp == alpha_feasibility(0.5)
+    assert alpha_feasibility(1.0) == 0.5
+    g = interpolation_threshold_grid([1.0, INF], 0.25, 0.5)
+    assert np.allclose(g, 0.3012679547, atol=1e-9)

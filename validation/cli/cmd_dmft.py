@@ -1,0 +1,162 @@
+"""``quadnet dmft`` (DMFT learning curves of GD at extensive width) and ``quadnet validate dmft`` (vs finite-d GD).
+
+Examples::
+
+    quadnet dmft --alpha 1 --kappa 1 --kappa-star 0.5 --lam 0.05 --noise 0.5 --eta 0.05 --steps 200 \\
+        --d-eff 60 --samples 4 --json
+    quadnet dmft ... --checkpoint run.ckpt.h5 --checkpoint-every 50      # resumable long run
+    quadnet dmft ... --resume run.ckpt.h5                                 # continue it
+    quadnet validate dmft --alpha 1 --kappa 1 --kappa-star 0.5 --lam 0.05 --noise 0.5 --steps 100 \\
+        --d-eff 40 --d 40,60 --seeds 4 --sensing goe --out val.h5
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from validation.cli import common
+
+
+def _add_model(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--alpha", type=float, required=True, help="samples per d^2 (n = alpha d^2)")
+    p.add_argument("--kappa", type=common.float_or_inf, required=True, help="student width / d (inf allowed)")
+    p.add_argument("--kappa-star", type=float, required=True, help="teacher width / d")
+    p.add_argument("--lam", type=float, default=0.0, help="l2 regularisation lambda")
+    p.add_argument("--noise", type=float, default=0.0, help="label-noise variance Delta")
+    p.add_argument("--eta", type=float, default=0.05, help="GD step (default 0.05)")
+    p.add_argument("--steps", type=int, default=200, help="GD steps T (t_max = T eta)")
+    p.add_argument("--d-eff", default="40",
+                   help="size of the effective matrix process; a list (40,60,90) runs each and extrapolates in 1/d_eff")
+    p.add_argument("--samples", type=int, default=4, help="population size Ns (>= 2)")
+    p.add_argument("--probes", type=int, default=1, help="Hutchinson probes per sample")
+    p.add_argument("--sigma0", type=float, default=1.0, help="init scale, S(0) = sigma0^2 Wishart(1/kappa)")
+    p.add_argument("--runs", type=int, default=1, help="independent runs (error bars from their spread)")
+    p.add_argument("--ensemble", choices=("quantile", "wishart"), default="quantile",
+                   help="S*, S(0): MP quantile spectra + Haar eigenvectors, or iid Wishart")
+
+
+def _build(args):
+    from dmft.dynamics import DMFTSettings
+    from dmft.params import ExtensiveWidthParams
+
+    params = ExtensiveWidthParams(alpha=args.alpha, kappa=args.kappa, kappa_star=args.kappa_star, lam=args.lam,
+                                  noise=args.noise)
+    d_effs = common.int_list("d-eff", str(args.d_eff))
+    settings = DMFTSettings(eta=args.eta, steps=args.steps, d_eff=d_effs[0], samples=args.samples,
+                            probes=args.probes, sigma0=args.sigma0, seed=args.seed, runs=args.runs,
+                            ensemble=args.ensemble, checkpoint_every=getattr(args, "checkpoint_every", 0) or 0)
+    return params, settings, d_effs
+
+
+def _curves_payload(res) -> dict:
+    out = {k: v for k, v in res.curves().items()}
+    if hasattr(res, "settings"):
+        out["d_eff"] = res.settings.d_eff
+        out["eta"] = res.settings.eta
+        out["wall_time_s"] = res.wall_time
+    else:
+        out["method"] = res.method
+        out["inputs"] = res.inputs
+    return out
+
+
+def _run_dmft(args) -> int:
+    import dataclasses
+
+    from dmft.dynamics import extrapolate_d_eff, solve, solve_gradient_flow
+    from odes.common.errors import ParameterError
+
+    params, settings, d_effs = _build(args)
+    quiet = args.quiet or args.json
+    if args.checkpoint_every and not args.checkpoint and not args.resume:
+        raise ParameterError("checkpoint-every", "needs --checkpoint FILE (or --resume FILE)")
+    if (len(d_effs) > 1 or args.gradient_flow) and (args.checkpoint or args.resume):
+        raise ParameterError("checkpoint", "checkpoint/resume needs a single --d-eff and no --gradient-flow")
+    extra = {}
+    if args.gradient_flow:
+        if len(d_effs) > 1:
+            raise ParameterError("gradient-flow", "use a single --d-eff with --gradient-flow")
+        res, coarse, fine = solve_gradient_flow(params, settings, quiet=quiet)
+        extra = {f"gd_eta_{coarse.settings.eta:g}": coarse, f"gd_eta_{fine.settings.eta:g}": fine}
+    elif len(d_effs) > 1:
+        runs = {d: solve(params, dataclasses.replace(settings, d_eff=d), quiet=quiet) for d in d_effs}
+        res = extrapolate_d_eff(list(runs.values()))
+        extra = {f"d_eff_{d}": r for d, r in runs.items()}
+    else:
+        ckpt = args.checkpoint or args.resume
+        res = solve(params, settings, checkpoint=ckpt if settings.checkpoint_every or args.checkpoint else None,
+                    resume=args.resume, quiet=quiet)
+    if args.out:
+        res.save(args.out)
+        from odes.common import hdf5io
+
+        for name, r in extra.items():
+            hdf5io.save(r, args.out, group=name, mode="a")
+    if args.json:
+        payload = _curves_payload(res)
+        if extra:
+            payload["inputs_curves"] = {name: _curves_payload(r) for name, r in extra.items()}
+        common.emit_json(payload)
+    else:
+        stride = max(1, settings.steps // 20)
+        rows = [[float(res.t[k]), float(res.train_error[k]), float(res.train_error_std[k]),
+                 float(res.test_error[k]), float(res.test_error_std[k])] for k in range(0, settings.steps + 1, stride)]
+        common.print_table(["t", "train", "train_std", "test", "test_std"], rows)
+    return 0
+
+
+def _run_validate(args) -> int:
+    from validation.compare_dmft import run_validation
+    from validation.plots_dmft import plot_validation
+
+    params, settings, d_effs = _build(args)
+    if len(d_effs) > 1:
+        from odes.common.errors import ParameterError
+
+        raise ParameterError("d-eff", "validate dmft takes a single --d-eff")
+    ds = common.int_list("d", args.d)
+    val = run_validation(params, settings, ds, args.seeds, sensing=args.sensing, t_min=args.t_min,
+                         quiet=args.quiet or args.json)
+    if args.out:
+        val.save(args.out)
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        plot_validation(val, args.plot, title=f"alpha={params.alpha:g} lam={params.lam:g} Delta={params.noise:g}")
+    if args.json:
+        h, rows = val.table()
+        common.emit_json({"ds": val.ds, "max_dev_train": val.max_dev_train, "max_dev_test": val.max_dev_test,
+                          "mean_dev_train": val.mean_dev_train, "mean_dev_test": val.mean_dev_test,
+                          "table_header": h, "table": rows, "dmft": _curves_payload(val.dmft)})
+    else:
+        h, rows = val.table()
+        common.print_table(h, rows)
+        print()
+        common.print_table(["d", "max|dev| train", "max|dev| test", "mean|dev| train", "mean|dev| test"],
+                           [[int(d), float(a), float(b), float(c), float(e)] for d, a, b, c, e in
+                            zip(val.ds, val.max_dev_train, val.max_dev_test, val.mean_dev_train,
+                                val.mean_dev_test)])
+    return 0
+
+
+def register(sub, vsub) -> None:
+    p = sub.add_parser("dmft", help="DMFT learning curves of GD at extensive width (n = alpha d^2)")
+    _add_model(p)
+    common.add_common(p)
+    p.add_argument("--checkpoint", metavar="FILE.ckpt.h5", default=None, help="write resumable checkpoints here")
+    p.add_argument("--checkpoint-every", type=int, default=0, help="checkpoint interval in steps")
+    p.add_argument("--resume", metavar="FILE.ckpt.h5", default=None, help="continue from this checkpoint")
+    p.add_argument("--gradient-flow", action="store_true",
+                   help="eta -> 0 by Richardson over (eta, T) and (eta/2, 2T)")
+    common.set_handler(p, _run_dmft)
+
+    v = vsub.add_parser("dmft", help="DMFT vs finite-d gradient descent (table, HDF5, plot)")
+    _add_model(v)
+    common.add_common(v)
+    v.add_argument("--d", default="40,60", help="comma-separated GD dimensions")
+    v.add_argument("--seeds", type=int, default=4, help="GD seeds per d")
+    v.add_argument("--sensing", choices=("goe", "wishart"), default="goe", help="GD sensing ensemble")
+    v.add_argument("--t-min", type=float, default=0.25, help="deviations are summarised over t >= t_min")
+    v.add_argument("--plot", metavar="FILE.png", default=None, help="save the comparison figure")
+    common.set_handler(v, _run_validate)

@@ -1,0 +1,148 @@
+"""``quadnet population``, ``quadnet scaling`` and ``quadnet validate population`` (population flows).
+
+* ``quadnet population --kappa K --kappa-star KS --times 0,0.5,1,2,3 [--s0 S] --json`` -> the d -> infinity
+  loss curve of model (A): {"t": gamma = t/d, "loss": ell = lim d L, "chi", "omega", "phi", "lam", "regime",
+  "long_time"}.
+* ``quadnet scaling --alpha-pl A --rank R --width M [--d D] [--seeds N] [--window LO,HI] [--eta-d C] --json``
+  -> model (B) risk curve R(t) (exact closed form), learned directions J(t), samples n = t d/C for online SGD
+  with eta = C/d, the fitted time exponent (95% CI over seeds) and its predictions, and the width floor.
+* ``quadnet validate population --kappa K --kappa-star KS --d 200,500,1000 --seeds 4 --out f.h5
+  [--plot f.png] [--method modes|matrix]`` -> table of max_gamma |d L_d - ell| per d (and d x that), HDF5, plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from validation.cli import common
+
+
+def register(sub, vsub) -> None:
+    p = sub.add_parser("population", help="model (A) high-d limit loss curve (gamma = t/d, ell = lim d L)")
+    p.add_argument("--kappa", type=float, required=True, help="student width ratio m/d in (0, 1]")
+    p.add_argument("--kappa-star", type=float, required=True, help="teacher width ratio m*/d in (0, 1]")
+    p.add_argument("--times", default="0,0.5,1,2,3", help="gamma = t/d values (comma separated, >= 0)")
+    p.add_argument("--s0", type=float, default=1.0, help="initial scale S(0) = s0 P0/m (shifts phi only)")
+    common.add_common(p, seed=False)
+    common.set_handler(p, _population)
+
+    s = sub.add_parser("scaling", help="model (B) power-law target: risk curve and scaling exponents")
+    s.add_argument("--alpha-pl", type=float, required=True, help="teacher spectrum exponent alpha >= 0")
+    s.add_argument("--rank", type=int, required=True, help="teacher rank r >= 1")
+    s.add_argument("--width", type=int, required=True, help="student width m >= 1")
+    s.add_argument("--d", type=int, default=None, help="input dimension (default rank^2, beta = 1/2)")
+    s.add_argument("--seeds", type=int, default=1, help="number of init seeds for the exponent CI")
+    s.add_argument("--window", default=None, help="fit window in learned directions J, 'lo,hi'")
+    s.add_argument("--eta-d", type=float, default=0.01, help="online SGD step times d for the sample axis")
+    common.add_common(s)
+    common.set_handler(s, _scaling)
+
+    v = vsub.add_parser("population", help="model (A): finite-d flow vs the d -> infinity limit")
+    v.add_argument("--kappa", type=float, required=True)
+    v.add_argument("--kappa-star", type=float, required=True)
+    v.add_argument("--d", default="200,500,1000", help="dimensions (comma separated)")
+    v.add_argument("--seeds", type=int, default=4)
+    v.add_argument("--method", choices=["modes", "matrix"], default="modes",
+                   help="exact principal-angle reduction (fast) or literal d x d matrix ODE")
+    v.add_argument("--plot", default=None, help="figure path (default: --out with .png)")
+    common.add_common(v, seed=True)
+    common.set_handler(v, _validate)
+
+
+def _population(args: argparse.Namespace) -> int:
+    from odes.population.highdim import long_time, solve_limit
+    from odes.population.params import HighDimParams
+
+    params = HighDimParams(args.kappa, args.kappa_star, args.s0)
+    times = common.float_list("times", args.times)
+    res = solve_limit(params, times)
+    if args.out:
+        res.save(args.out)
+    lt = long_time(params)
+    if args.json:
+        common.emit_json({"t": res.gamma, "loss": res.loss, "chi": res.chi, "omega": res.omega, "phi": res.phi,
+                          "lam": res.lam, "regime": params.regime, "long_time": lt,
+                          "convention": "t = gamma = t_GF/d, loss = lim d L, s0 = %g" % params.s0})
+    else:
+        common.print_table(["gamma", "ell", "chi", "omega", "phi", "lambda"],
+                           [[float(a), float(b), float(c), float(d), float(e), float(f)] for a, b, c, d, e, f in
+                            zip(res.gamma, res.loss, res.chi, res.omega, res.phi, res.lam)], floatfmt=".10g")
+        print(f"regime {lt['regime']}: ell(inf) = {lt['loss_inf']:g}, chi(inf) = {lt['chi_inf']:g}, "
+              f"rate {lt['rate']}")
+    return 0
+
+
+def _scaling(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from odes.common import check
+    from odes.common.errors import ParameterError
+    from odes.population import powerlaw as pl
+    from odes.population.params import PowerLawParams
+
+    params = PowerLawParams(args.alpha_pl, args.rank, args.width, args.d)
+    seeds = check.integer("seeds", args.seeds, lo=1)
+    eta_d = check.positive("eta_d", args.eta_d)
+    k = min(params.rank, params.width)
+    if args.window is not None:
+        w = common.int_list("window", args.window)
+        if len(w) != 2:
+            raise ParameterError("window", "must be 'lo,hi'")
+        window = (w[0], w[1])
+    else:
+        window = pl.default_window(k)
+    times = pl.log_time_grid(params, per_decade=20)
+    if params.width < params.rank:
+        lam = pl.teacher_weights(params.alpha_pl, params.rank)
+        t_end = 4.0 * np.log(params.d) / (8.0 * lam[params.width - 1])
+        times = np.unique(np.concatenate([times, np.geomspace(times[1], t_end, 40)]))
+    fit = None
+    if window[1] <= k and window[0] < window[1]:
+        fit, _ = pl.time_exponent(params, seeds=range(args.seed, args.seed + seeds), window=window,
+                                  quiet=args.quiet)
+    res = pl.risk_curve(params, times, seed=args.seed, quiet=args.quiet)
+    if args.out:
+        res.save(args.out)
+    floor = pl.width_floor(params.alpha_pl, params.rank, params.width)
+    fit_json = None if fit is None else {
+        "exponent": fit.exponent, "ci95": [fit.ci_low, fit.ci_high], "per_seed": list(fit.values),
+        "window_J": list(fit.window), "predictions": fit.predictions}
+    payload = {"t": res.t, "risk": res.risk, "learned": res.learned, "n_samples": res.t * params.d / eta_d,
+               "eta_d": eta_d, "d": params.d, "time_exponent": fit_json,
+               "sample_exponent_prediction": (2 * params.alpha_pl - 1) / params.alpha_pl
+               if params.alpha_pl > 0.5 else None,
+               "width_floor": floor, "width_exponent_prediction": 2 * params.alpha_pl - 1,
+               "final_risk_over_floor": float(res.risk[-1] / floor) if floor > 0 else None}
+    if args.json:
+        common.emit_json(payload)
+    else:
+        print(f"alpha = {params.alpha_pl:g}, r = {params.rank}, m = {params.width}, d = {params.d}")
+        if fit is not None:
+            print(f"time exponent (J in {fit.window}): {fit.exponent:.4f}  95% CI [{fit.ci_low:.4f}, "
+                  f"{fit.ci_high:.4f}]  predictions: " + ", ".join(f"{k}={v:.4f}" for k, v in
+                                                                 fit.predictions.items()))
+        print(f"width floor sum_(j>m) lambda_j^2 = {floor:.6g}; R(t_last) = {res.risk[-1]:.6g}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from odes.population.params import HighDimParams
+    from validation.compare_population import validate_population
+    from validation.plots_population import plot_validation
+
+    params = HighDimParams(args.kappa, args.kappa_star)
+    dims = common.int_list("d", args.d)
+    v = validate_population(params, dims, args.seeds, method=args.method, seed0=args.seed, quiet=args.quiet)
+    plot = args.plot or (str(Path(args.out).with_suffix(".png")) if args.out else None)
+    if args.out:
+        v.save(args.out)
+    if plot:
+        plot_validation(v, plot)
+    header, rows = v.table()
+    if args.json:
+        common.emit_json({"header": header, "rows": rows, "slope": v.slope, "out": args.out, "plot": plot})
+    else:
+        common.print_table(header, rows, floatfmt=".4g")
+        print(f"fitted max_dev ~ d^(-{v.slope:.3f}) (expected 1)")
+    return 0

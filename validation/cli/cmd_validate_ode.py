@@ -1,0 +1,141 @@
+"""``quadnet validate ode``: overlap ODEs vs finite-N online SGD for a list of widths N.
+
+Example::
+
+    quadnet validate ode --p 2 --pstar 1 --gamma 0.1 --M0 '[[0.2],[0.1]]' --alphas 0,5,10,20 \\
+        --N 500,1000,2000 --seeds 4 --out results.h5
+
+prints the deviation table (max over alpha of |sim - ODE| for eps_g, Q, M and rotation invariants, mean ± std
+over seeds, per N) and the fitted exponents of deviation vs N, and writes ``results.h5`` (an
+:class:`validation.compare_ode.ODEComparison`) and a PNG (``--plot``, default: ``--out`` with suffix .png).
+``--init V`` (default): warm start with Q_perp(0) = I (``--Q0`` sets Q(0), hence Q_perp(0) = Q0 - M0 T^-1 M0^T);
+without ``--M0`` the warm start is 0.3 x a random matrix with orthonormal columns (seeded by ``--seed``).
+``--init R``: random initialisation (plateau + escape; deviations do NOT shrink with N, see docs/online_sgd.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from validation.cli import common
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    """Model options, the same names and meaning as ``quadnet ode`` (default convention a = 1/p, b = 1/p*,
+    T = I, Gamma = gamma I)."""
+    p.add_argument("--p", type=int, required=True, help="student width p >= 1")
+    p.add_argument("--pstar", type=int, required=True, help="teacher width p* >= 1")
+    p.add_argument("--gamma", type=float, default=None, help="effective learning rate (Gamma = gamma I)")
+    p.add_argument("--eta", default=None, help="per-unit learning rates eta_j (list; instead of --gamma)")
+    p.add_argument("--a", default=None, help="student second-layer weights (list, default 1/p)")
+    p.add_argument("--b", default=None, help="teacher second-layer weights (list, default 1/p*)")
+    p.add_argument("--noise", type=float, default=0.0, help="label-noise variance Delta >= 0")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="weight decay kappa >= 0")
+    p.add_argument("--centered", action="store_true", help="activation z^2 - 1 instead of z^2")
+    p.add_argument("--T", default=None, help="teacher Gram matrix (JSON, default I)")
+    p.add_argument("--no-stability-check", action="store_true",
+                   help="do not reject learning rates beyond the plateau / zero-loss limits")
+
+
+def params_from_args(args: argparse.Namespace):
+    """FiniteWidthParams from the model options, validated exactly as ``quadnet ode`` does (same builder)."""
+    from validation.cli.cmd_ode import build_params
+
+    return build_params(args)
+
+
+def warm_start_from_args(args: argparse.Namespace, params) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(M0, R0 = Q_perp(0)) for protocol V from ``--M0``/``--Q0``; (None, None) for protocol R."""
+    from odes.common import check
+    from odes.common.errors import ParameterError
+    from validation.online_sgd import random_orthonormal_M0
+
+    p, ps = params.p, params.p_star
+    if args.init == "R":
+        if args.M0 is not None or args.Q0 is not None:
+            raise ParameterError("M0", "--M0/--Q0 are for the warm start (--init V), not the random init")
+        return None, None
+    if args.M0 is None:
+        M0 = random_orthonormal_M0(p, ps, 0.3, seed=args.seed)
+    else:
+        M0 = check.array("M0", common.matrix("M0", args.M0), shape=(p, ps))
+    if args.Q0 is None:
+        return M0, None
+    Q0 = check.symmetric_psd("Q0", common.matrix("Q0", args.Q0), p)
+    R0 = Q0 - M0 @ np.linalg.solve(params.T, M0.T)
+    R0 = 0.5 * (R0 + R0.T)
+    if np.linalg.eigvalsh(R0)[0] < -1e-10:
+        raise ParameterError("Q0", "Q0 - M0 T^-1 M0^T (the orthogonal Gram matrix Q_perp(0)) must be positive "
+                                   "semi-definite")
+    return M0, R0
+
+
+def _handler(args: argparse.Namespace) -> int:
+    from odes.common.errors import ParameterError
+
+    params = params_from_args(args)
+    alphas = common.float_list("alphas", args.alphas)
+    Ns = common.int_list("N", args.N)
+    if args.seeds < 1:
+        raise ParameterError("seeds", f"must be an integer >= 1, got {args.seeds}")
+    if any(n < params.p + params.p_star for n in Ns):
+        raise ParameterError("N", f"every N must be >= p + p* = {params.p + params.p_star}")
+    M0, R0 = warm_start_from_args(args, params)
+    from validation.compare_ode import compare_ode  # numerics (numba) only after the input is validated
+
+    res = compare_ode(params, Ns, alphas, seeds=args.seeds, seed=args.seed, init=args.init, M0=M0, R0=R0,
+                      rtol=args.rtol, atol=args.rtol * 1e-2, quiet=args.quiet or args.json)
+    report(res, out=args.out, plot=args.plot, as_json=args.json)
+    return 0
+
+
+def report(res, *, out: str | None, plot: str | None, as_json: bool, title: str | None = None) -> None:
+    """Print the table (or JSON), write the HDF5 file and the PNG (default name: ``out`` with .png)."""
+    png = plot if plot is not None else (str(Path(out).with_suffix(".png")) if out else None)
+    if out:
+        res.save(out)
+    if png:
+        res.plot(png, title=title)
+    if as_json:
+        payload = res.summary()
+        payload["out"], payload["plot"] = out, png
+        common.emit_json(payload)
+        return
+    header, rows = res.table()
+    keep = [0, 1, 2]
+    cells = []
+    for r in rows:
+        cells.append([r[i] for i in keep] + [f"{r[3 + k]:.4g} ± {r[7 + k]:.2g}" for k in range(4)]
+                     + [f"{r[11]:.3g}", f"{r[12]:.3g}"])
+    common.print_table(["N", "runs", "diverged", "D_eps", "D_Q", "D_M", "D_inv", "t_sim [s]", "t_ode [s]"], cells)
+    if res.exponents:
+        print("fitted exponent x of D ~ N^x (expect about -1/2 for a warm start):  "
+              + ",  ".join(f"{m}: {res.exponents[m]:+.2f} ± {res.exponent_errors[m]:.2f}" for m in res.exponents))
+    if res.init == "R":
+        print("note: protocol R (random init): the escape time fluctuates by O(1) at every N, so these deviations "
+              "are not expected to shrink with N.")
+    if out:
+        print(f"wrote {out}" + (f" and {png}" if png else ""))
+    elif png:
+        print(f"wrote {png}")
+    sys.stdout.flush()
+
+
+def register(sub, vsub) -> None:
+    p = vsub.add_parser("ode", help="finite-width overlap ODEs vs online SGD at several N",
+                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_args(p)
+    p.add_argument("--init", choices=("V", "R"), default="V", help="V: warm start (default), R: random init")
+    p.add_argument("--M0", default=None, help="warm-start overlap M(0), JSON p x p* matrix")
+    p.add_argument("--Q0", default=None, help="warm-start Q(0) (default I + M0 T^-1 M0^T, i.e. Q_perp(0) = I)")
+    p.add_argument("--alphas", default="0,1,2,3,5,7.5,10,12.5,15,20", help="output times, starting at 0")
+    p.add_argument("--N", default="500,1000,2000", help="input dimensions (comma-separated)")
+    p.add_argument("--seeds", type=int, default=4, help="runs per N (default 4)")
+    p.add_argument("--rtol", type=float, default=1e-10, help="ODE relative tolerance (DOP853)")
+    p.add_argument("--plot", default=None, metavar="FILE.png", help="PNG path (default: --out with .png)")
+    common.add_common(p)
+    common.set_handler(p, _handler)

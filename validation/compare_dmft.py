@@ -1,0 +1,100 @@
+r"""DMFT vs finite-d gradient descent: side-by-side curves and relative deviations.
+
+For a DMFT result (curves y(t) with standard errors s(t)) and GD simulations at dimensions d (seed means g_d(t),
+standard errors of the mean s_d(t)), on the common grid t_k = k eta (same eta):
+
+    dev_d(t) = g_d(t)/y(t) - 1,    se_d(t) = sqrt((s_d/g_d)^2 + (s/y)^2),
+
+and the summary ``max_{t >= t_min} |dev_d(t)|`` (train and test separately), the number reported in the issue
+note. :func:`run_validation` runs both sides and returns a :class:`DMFTValidation` (HDF5-savable).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dmft.dynamics import DMFTResult, DMFTSettings, solve
+from dmft.params import ExtensiveWidthParams
+from odes.common import hdf5io
+from odes.common.errors import ParameterError
+from validation.gd_simulator import GDSimulation, simulate_gd_seeds
+
+
+@dataclass(frozen=True, eq=False)
+class DMFTValidation:
+    """DMFT result, GD simulations (one per d) and the deviation summary (arrays indexed like ``ds``)."""
+
+    dmft: DMFTResult
+    gd: dict
+    ds: np.ndarray
+    t_min: float
+    max_dev_train: np.ndarray
+    max_dev_test: np.ndarray
+    mean_dev_train: np.ndarray
+    mean_dev_test: np.ndarray
+
+    def save(self, path: str | Path) -> Path:
+        return hdf5io.save(self, path)
+
+    load = staticmethod(hdf5io.load)
+
+    def table(self, times: list[float] | None = None) -> tuple[list[str], list[list]]:
+        """Header and rows of the side-by-side table (t, DMFT train/test, GD train/test per d)."""
+        t = self.dmft.t
+        if times is None:
+            times = [x for x in (0.0, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0) if x <= t[-1] + 1e-12]
+        header = ["t", "dmft_train", "dmft_test"]
+        for d in self.ds:
+            header += [f"gd{d}_train", f"gd{d}_test"]
+        rows = []
+        for x in times:
+            k = int(np.argmin(np.abs(t - x)))
+            row = [float(t[k]), float(self.dmft.train_error[k]), float(self.dmft.test_error[k])]
+            for d in self.ds:
+                g = self.gd[f"d{d}"]
+                row += [float(g.train_mean[k]), float(g.test_mean[k])]
+            rows.append(row)
+        return header, rows
+
+
+def deviations(dmft: DMFTResult, gd: GDSimulation, t_min: float = 0.25) -> dict:
+    """Relative deviations of the GD seed means from the DMFT curves for t >= t_min (see module docstring)."""
+    if gd.t.shape != dmft.t.shape or not np.allclose(gd.t, dmft.t):
+        raise ParameterError("eta", "DMFT and GD must share the time grid (same eta and steps)")
+    mask = dmft.t >= t_min - 1e-12
+    out = {}
+    for name, g, gs in (("train", gd.train_mean, gd.train_sem), ("test", gd.test_mean, gd.test_sem)):
+        y = getattr(dmft, name + "_error")
+        s = getattr(dmft, name + "_error_std")
+        dev = g / y - 1.0
+        se = np.sqrt((gs / g) ** 2 + (s / y) ** 2)
+        out[name] = dev[mask]
+        out[name + "_se"] = se[mask]
+        out["max_" + name] = float(np.max(np.abs(dev[mask])))
+        out["mean_" + name] = float(np.mean(np.abs(dev[mask])))
+    out["t"] = dmft.t[mask]
+    return out
+
+
+def run_validation(params: ExtensiveWidthParams, settings: DMFTSettings, ds: list[int], seeds: int, *,
+                   sensing: str = "goe", t_min: float = 0.25, quiet: bool = True,
+                   dmft: DMFTResult | None = None) -> DMFTValidation:
+    """Solve the DMFT (unless ``dmft`` is given) and simulate GD at each d with ``seeds`` seeds (1000 + s)."""
+    res = dmft if dmft is not None else solve(params, settings, quiet=quiet)
+    gd = {}
+    mx_tr, mx_te, mn_tr, mn_te = [], [], [], []
+    for d in ds:
+        sim = simulate_gd_seeds(params, d, settings.eta, settings.steps, [1000 + s for s in range(seeds)],
+                                sigma0=settings.sigma0, sensing=sensing, quiet=quiet)
+        gd[f"d{d}"] = sim
+        dv = deviations(res, sim, t_min)
+        mx_tr.append(dv["max_train"])
+        mx_te.append(dv["max_test"])
+        mn_tr.append(dv["mean_train"])
+        mn_te.append(dv["mean_test"])
+    return DMFTValidation(dmft=res, gd=gd, ds=np.asarray(ds, dtype=int), t_min=float(t_min),
+                          max_dev_train=np.array(mx_tr), max_dev_test=np.array(mx_te),
+                          mean_dev_train=np.array(mn_tr), mean_dev_test=np.array(mn_te))

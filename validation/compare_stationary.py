@@ -1,0 +1,206 @@
+r"""Stationary theory (:mod:`dmft.stationary`) vs finite-d ERM (:mod:`validation.erm`), and recovery curves.
+
+* :func:`validate_stationary`: for each d in ``ds`` and ``seeds`` instances, minimise the ERM and record test
+  error, train error, rank fraction and the pooled eigenvalues of S; a weighted linear fit in 1/d,
+  ``q(d) = q_inf + c/d`` (weights 1/se^2 from the seed spread; the intercept error is inflated by
+  sqrt(chi^2/dof) when the fit is worse than the errors), gives the extrapolated ``q_inf +- se`` to compare with
+  the theory. The spectrum check compares the histogram of the non-zero eigenvalues at the largest d with
+  the theory mass per bin ``int_bin rho_Y(s + theta) ds`` (and the atom at 0 with 1 - rank fraction).
+* :func:`recovery_curve`: noiseless data, tiny lam; fraction of seeds with relative error
+  ``||S - S*||_F / ||S*||_F < eps_rec`` as a function of alpha around alpha_c.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dmft.params import ExtensiveWidthParams
+from odes.common import hdf5io
+from odes.common.progress import progress
+
+__all__ = ["StationaryValidation", "validate_stationary", "extrapolate_inverse_d", "RecoveryCurve",
+           "recovery_curve", "spectrum_histogram"]
+
+
+def extrapolate_inverse_d(ds, means, ses) -> tuple[float, float, float]:
+    """Weighted least squares ``means ~ q_inf + c/d``; returns ``(q_inf, se(q_inf), c)``.
+    With a single d, returns the value itself (no extrapolation, c = 0)."""
+    ds, means, ses = (np.asarray(v, dtype=float) for v in (ds, means, ses))
+    if ds.size == 1:
+        return float(means[0]), float(ses[0]), 0.0
+    floor = 1e-3 * max(float(np.max(np.abs(means))), 1e-300)
+    w = 1.0 / np.maximum(ses, floor) ** 2
+    A = np.stack([np.ones_like(ds), 1.0 / ds], axis=1)
+    cov = np.linalg.inv(A.T @ (A * w[:, None]))
+    coef = cov @ (A.T @ (w * means))
+    dof = ds.size - 2
+    if dof > 0:
+        chi2 = float(np.sum(w * (means - A @ coef) ** 2))
+        cov = cov * max(1.0, chi2 / dof)
+    return float(coef[0]), float(math.sqrt(cov[0, 0])), float(coef[1])
+
+
+@dataclass(frozen=True)
+class StationaryValidation:
+    """Theory vs ERM. Arrays ``test/train/rank`` have shape (len(ds), seeds)."""
+
+    params: ExtensiveWidthParams
+    sensing: str
+    ds: np.ndarray
+    test: np.ndarray
+    train: np.ndarray
+    rank: np.ndarray
+    theory: dict
+    extrapolated: dict
+    bin_edges: np.ndarray
+    hist_erm: np.ndarray
+    hist_theory: np.ndarray
+    atom_erm: float
+    atom_theory: float
+    flags: tuple = ()
+    notes: dict = field(default_factory=dict)
+
+    def table(self) -> tuple[list[str], list[list]]:
+        """Rows: one per d (seed mean +- s.e.), then the 1/d extrapolation and the theory."""
+        header = ["d", "test", "+-", "train", "+-", "rank", "+-"]
+        rows = []
+        for i, d in enumerate(self.ds):
+            row: list = [str(int(d))]
+            for arr in (self.test, self.train, self.rank):
+                m, s = _mean_se(arr[i])
+                row += [m, s]
+            rows.append(row)
+        e = self.extrapolated
+        rows.append(["1/d->0", e["test"][0], e["test"][1], e["train"][0], e["train"][1], e["rank"][0],
+                     e["rank"][1]])
+        t = self.theory
+        rows.append(["theory", t["test_error"], 0.0, t["train_error"], 0.0, t["rank_fraction"], 0.0])
+        return header, rows
+
+    def save(self, path: str | Path) -> Path:
+        return hdf5io.save(self, path)
+
+    load = staticmethod(hdf5io.load)
+
+    def plot(self, path: str | Path | None = None):
+        from dmft.plots_stationary import plot_validation
+        return plot_validation(self, path)
+
+
+def _mean_se(x: np.ndarray) -> tuple[float, float]:
+    x = np.asarray(x, dtype=float)
+    if x.size < 2:
+        return float(x.mean()), 0.0
+    return float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
+
+
+def spectrum_histogram(sol, eigs: np.ndarray, d_total: int, bins: int = 20) -> tuple[np.ndarray, ...]:
+    """Histogram (fraction of all d eigenvalues, pooled) of the non-zero eigenvalues of S vs the theory mass
+    ``int_bin rho_Y(s + theta) ds`` per bin. Returns (edges, frac_erm, frac_theory)."""
+    from dmft.spectra import FreeConvolution
+    eigs = np.asarray(eigs, dtype=float)
+    top = max(float(np.max(eigs)), float(sol.grid[-1]) if sol.grid.size else 1.0)
+    edges = np.linspace(0.0, 1.02 * top, bins + 1)
+    edges[0] = 1e-12 * top  # exclude the zero eigenvalues (the atom)
+    frac_erm = np.histogram(eigs, bins=edges)[0] / d_total
+    fc = FreeConvolution(sol.params.kappa_star, sol.sigma2)
+    cuts = list(edges + sol.threshold) + [sol.cut]
+    q = fc.quadrature(cuts)
+    s = q.x - sol.threshold
+    keep = q.x > sol.cut
+    frac_th = np.histogram(s[keep], bins=edges, weights=q.w[keep])[0]
+    return edges, frac_erm, frac_th
+
+
+def validate_stationary(params: ExtensiveWidthParams, ds=(30, 50, 70), seeds: int = 3, sensing: str = "wishart",
+                        *, seed0: int = 1000, quiet: bool = True, bins: int = 20, erm_options: dict | None = None
+                        ) -> StationaryValidation:
+    """Run the ERM at every d (seeds ``seed0 + s``) and compare with :func:`dmft.stationary.solve_stationary`."""
+    from dmft.stationary import solve_stationary
+    from validation.erm import solve_erm
+    sol = solve_stationary(params)
+    ds = np.asarray(ds, dtype=int)
+    test = np.zeros((ds.size, seeds))
+    train = np.zeros_like(test)
+    rank = np.zeros_like(test)
+    last_eigs = []
+    n_not_conv = 0
+    jobs = [(i, d, s) for i, d in enumerate(ds) for s in range(seeds)]
+    for i, d, s in progress(jobs, total=len(jobs), desc="ERM", quiet=quiet):
+        r = solve_erm(params, int(d), seed0 + s, sensing, **(erm_options or {}))
+        n_not_conv += int(not r.converged)
+        test[i, s], train[i, s], rank[i, s] = r.test_error, r.train_error, r.rank_fraction
+        if i == ds.size - 1:
+            last_eigs.append(r.eigenvalues)
+    ext = {}
+    for name, arr in (("test", test), ("train", train), ("rank", rank)):
+        ms = np.array([_mean_se(a) for a in arr])
+        ext[name] = extrapolate_inverse_d(ds, ms[:, 0], ms[:, 1])
+    eigs = np.concatenate(last_eigs)
+    top = max(float(eigs.max()), 1e-300)
+    nz = eigs[eigs > 1e-6 * top]
+    edges, h_erm, h_th = spectrum_histogram(sol, nz, eigs.size, bins)
+    theory = {k: v for k, v in sol.summary().items() if isinstance(v, float)}
+    return StationaryValidation(params, sensing, ds, test, train, rank, theory, ext, edges, h_erm, h_th,
+                                float(1.0 - nz.size / eigs.size), float(sol.atom), tuple(sol.flags),
+                                {"not_converged": n_not_conv, "seed0": seed0})
+
+
+# ----------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RecoveryCurve:
+    """P(recovery) vs alpha at one d: ``prob[i]`` over ``seeds`` instances, ``alpha_c`` the theory."""
+
+    kappa: float
+    kappa_star: float
+    d: int
+    alphas: np.ndarray
+    prob: np.ndarray
+    rel_err: np.ndarray
+    alpha_c: float
+    lam: float
+    eps_rec: float
+
+    def crossing(self) -> float | None:
+        """Linear interpolation of the alpha where prob crosses 1/2 (None if it does not)."""
+        p = self.prob
+        for i in range(len(p) - 1):
+            if p[i] < 0.5 <= p[i + 1]:
+                return float(self.alphas[i] + (0.5 - p[i]) / (p[i + 1] - p[i]) * (self.alphas[i + 1] - self.alphas[i]))
+        return None
+
+    def save(self, path: str | Path) -> Path:
+        return hdf5io.save(self, path)
+
+    load = staticmethod(hdf5io.load)
+
+
+def recovery_curve(kappa: float, kappa_star: float, alphas, d: int = 30, seeds: int = 8, lam: float = 1e-4,
+                   eps_rec: float = 0.01, sensing: str = "wishart", seed0: int = 2000, quiet: bool = True,
+                   max_iter: int = 3000) -> RecoveryCurve:
+    """Noiseless ERM (FISTA with lam-continuation 0.1 -> lam for kappa >= 1, GD on W for kappa < 1) with tiny
+    lam; recovery means ``||S - S*||_F/||S*||_F < eps_rec`` (above alpha_c the error is O(lam); below it grows
+    continuously from 0, so eps_rec must be small for the crossing to locate alpha_c)."""
+    from dmft.thresholds import alpha_c
+    from validation.erm import make_instance, solve_convex, solve_gd_rank
+    alphas = np.asarray(alphas, dtype=float)
+    rel = np.zeros((alphas.size, seeds))
+    jobs = [(i, a, s) for i, a in enumerate(alphas) for s in range(seeds)]
+    for i, a, s in progress(jobs, total=len(jobs), desc="recovery", quiet=quiet):
+        prm = ExtensiveWidthParams(float(a), kappa, kappa_star, lam, 0.0)
+        inst = make_instance(prm, d, seed0 + s, sensing)
+        if kappa >= 1.0:  # continuation in lam (warm starts) down to the target lam
+            S0 = None
+            for lam_k in [v for v in (1e-1, 1e-2, 1e-3) if v > lam] + [lam]:
+                r = solve_convex(inst, lam_k, tol=1e-6, max_iter=max_iter, raise_on_fail=False, S0=S0,
+                                 keep_matrix=True)
+                S0 = r.S
+        else:
+            r = solve_gd_rank(inst, kappa, lam, tol=1e-6, max_steps=20000, seed=seed0 + s)
+        rel[i, s] = math.sqrt(r.test_error * d / 2.0) / float(np.linalg.norm(inst.S_star))
+    prob = np.mean(rel < eps_rec, axis=1)
+    return RecoveryCurve(kappa, kappa_star, d, alphas, prob, rel, alpha_c(kappa, kappa_star).alpha_c, lam, eps_rec)

@@ -1,0 +1,210 @@
+r"""Finite-d full-batch gradient descent on the empirical risk of the extensive-width model.
+
+Same conventions as the DMFT (``dmft.dynamics``): x ~ N(0, I_d), Z(x) = (x x^T - I)/sqrt(d), teacher
+S* = W*^T W*/m* (W* m* x d iid N(0,1), m* = round(kappa* d)), student S = W^T W/m (W0 iid N(0, sigma0^2),
+m = round(kappa d); kappa = inf: S^0 = sigma0^2 I), n = round(alpha d^2) samples, labels
+y_mu = Tr(S* Z_mu) + sqrt(Delta) xi_mu. GD on L(W) = kappa/(8 alpha) sum_mu (y_mu - yhat_mu)^2 + (lam/2)||W||^2
+with step eta is exactly
+
+    S^{k+1} = P_k S^k P_k,  P_k = I - eta (G_k + lam I),  G_k = (d/(2n)) sum_mu e_mu Z_mu,  e_mu = yhat_mu - y_mu,
+
+(W never needs to be stored). Recorded on t_k = k eta, k = 0..steps: train(k) = (1/n) sum_mu e_mu(S^k)^2 (noisy
+labels) and the exact excess test error test(k) = (2/d) Tr(S^k - S*)^2.
+
+Sensing ensembles:
+
+* ``"wishart"`` (the real model): yhat_mu = (x_mu^T S x_mu - Tr S)/sqrt(d) and
+  sum_mu e_mu Z_mu = (X^T diag(e) X - (sum e) I)/sqrt(d); cost O(n d^2) per step, memory O(n d); n x p matrices
+  are never formed.
+* ``"goe"`` (the Gaussian-equivalent model the DMFT is derived for): Z_mu iid GOE (off-diagonal variance 1/d,
+  diagonal 2/d), i.e. in vec_p coordinates (vec_p(A) = (A_ii; sqrt2 A_ij, i<j), <vec A, vec B> = Tr AB) an
+  n x p Gaussian matrix A with iid N(0, 2/d) entries: yhat = A s, vec_p(G) = (d/2n) A^T e. Cost O(n p) per step.
+  A is stored if n p 8 bytes <= ``goe_memory`` (default 1.5 GB; d = 90, alpha = 1: 265 MB); otherwise it is
+  regenerated at every step in chunks of rows from per-chunk seeds (identical matrices at every step; the cost
+  is then dominated by the Gaussian generator, ~n p draws per step).
+
+No GPU backend is implemented (torch/cupy are not dependencies; the numpy code is BLAS-bound).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dmft.params import ExtensiveWidthParams
+from odes.common import check, hdf5io
+from odes.common.errors import DivergenceError, ParameterError
+from odes.common.progress import progress
+
+SENSING = ("wishart", "goe")
+_CHUNK_ROWS = 4096
+
+
+@dataclass(frozen=True, eq=False)
+class GDSimulation:
+    """Learning curves of finite-d GD, one row per seed: ``train_error``, ``test_error`` (seeds, steps+1)."""
+
+    params: ExtensiveWidthParams
+    d: int
+    eta: float
+    steps: int
+    sigma0: float
+    sensing: str
+    seeds: np.ndarray
+    t: np.ndarray
+    train_error: np.ndarray
+    test_error: np.ndarray
+    wall_time: float = 0.0
+
+    def save(self, path: str | Path) -> Path:
+        return hdf5io.save(self, path)
+
+    load = staticmethod(hdf5io.load)
+
+    @property
+    def train_mean(self) -> np.ndarray:
+        return self.train_error.mean(axis=0)
+
+    @property
+    def test_mean(self) -> np.ndarray:
+        return self.test_error.mean(axis=0)
+
+    @property
+    def train_sem(self) -> np.ndarray:
+        """Standard error of the seed mean (0 for a single seed)."""
+        n = self.train_error.shape[0]
+        return self.train_error.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.zeros(self.t.shape)
+
+    @property
+    def test_sem(self) -> np.ndarray:
+        n = self.test_error.shape[0]
+        return self.test_error.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.zeros(self.t.shape)
+
+
+def _vecp_index(d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    iu, ju = np.triu_indices(d)
+    w = np.where(iu == ju, 1.0, math.sqrt(2.0))
+    return iu, ju, w
+
+
+class _GOESensing:
+    """n GOE sensing matrices in vec_p coordinates, stored or regenerated per step (see module docstring)."""
+
+    def __init__(self, n: int, d: int, seed_key: tuple[int, ...], memory: float):
+        self.n, self.d, self.p = n, d, d * (d + 1) // 2
+        self.scale = math.sqrt(2.0 / d)
+        self.key = seed_key
+        self.nchunks = -(-n // _CHUNK_ROWS)
+        self.stored = None
+        if n * self.p * 8 <= memory:
+            self.stored = np.concatenate([self._chunk(c) for c in range(self.nchunks)])
+
+    def _chunk(self, c: int) -> np.ndarray:
+        rows = min(_CHUNK_ROWS, self.n - c * _CHUNK_ROWS)
+        rng = np.random.default_rng(np.random.SeedSequence(list(self.key) + [c]))
+        return self.scale * rng.standard_normal((rows, self.p))
+
+    def chunks(self):
+        for c in range(self.nchunks):
+            lo = c * _CHUNK_ROWS
+            if self.stored is not None:
+                yield lo, self.stored[lo:lo + _CHUNK_ROWS]
+            else:
+                yield lo, self._chunk(c)
+
+    def forward_adjoint(self, s: np.ndarray, y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(A s - y, A^T (A s - y)) in one pass over the chunks (y None: only A s, and zeros)."""
+        e = np.empty(self.n)
+        g = np.zeros(self.p)
+        for lo, a in self.chunks():
+            ec = a @ s
+            if y is not None:
+                ec -= y[lo:lo + a.shape[0]]
+                g += a.T @ ec
+            e[lo:lo + a.shape[0]] = ec
+        return e, g
+
+
+def simulate_gd(params: ExtensiveWidthParams, d: int, eta: float, steps: int, *, sigma0: float = 1.0,
+                seed: int = 0, sensing: str = "wishart", goe_memory: float = 1.5e9,
+                quiet: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """One GD run at dimension d; returns (train, test), each of shape (steps+1,). See module docstring."""
+    d = check.integer("d", d, lo=2)
+    eta = check.positive("eta", eta)
+    steps = check.integer("steps", steps, lo=1)
+    sigma0 = check.positive("sigma0", sigma0)
+    if sensing not in SENSING:
+        raise ParameterError("sensing", f"must be one of {SENSING}, got {sensing!r}")
+    rng = np.random.default_rng(np.random.SeedSequence([seed, d]))
+    n = int(round(params.alpha * d * d))
+    mstar = max(1, int(round(params.kappa_star * d)))
+    wstar = rng.standard_normal((mstar, d))
+    sstar = wstar.T @ wstar / mstar
+    if math.isinf(params.kappa):
+        S = sigma0 ** 2 * np.eye(d)
+    else:
+        m = max(1, int(round(params.kappa * d)))
+        w0 = sigma0 * rng.standard_normal((m, d))
+        S = w0.T @ w0 / m
+    xi = rng.standard_normal(n)
+    sq = math.sqrt(params.noise)
+    train = np.empty(steps + 1)
+    test = np.empty(steps + 1)
+    eye = np.eye(d)
+    bar = progress(total=steps + 1, desc=f"GD d={d}", quiet=quiet)
+    if sensing == "wishart":
+        X = rng.standard_normal((n, d))
+        rd = math.sqrt(d)
+        y = (np.einsum("na,na->n", X @ sstar, X) - np.trace(sstar)) / rd + sq * xi
+
+        def residual_and_grad(S):
+            e = (np.einsum("na,na->n", X @ S, X) - np.trace(S)) / rd - y
+            G = (X.T @ (e[:, None] * X) - e.sum() * eye) * (d / (2.0 * n) / rd)
+            return e, G
+    else:
+        iu, ju, w = _vecp_index(d)
+        A = _GOESensing(n, d, (seed, d, 7), goe_memory)
+        y = A.forward_adjoint(w * sstar[iu, ju], None)[0] + sq * xi
+
+        def residual_and_grad(S):
+            e, g = A.forward_adjoint(w * S[iu, ju], y)
+            g *= d / (2.0 * n)
+            G = np.zeros((d, d))
+            G[iu, ju] = g / w
+            G[ju, iu] = g / w
+            return e, G
+    for k in range(steps + 1):
+        e, G = residual_and_grad(S)
+        train[k] = float(e @ e) / n
+        dS = S - sstar
+        test[k] = 2.0 / d * float(np.sum(dS * dS))
+        bar.update(1)
+        if not (math.isfinite(train[k]) and math.isfinite(test[k])) or test[k] > 1e12:
+            bar.close()
+            raise DivergenceError(f"finite-d GD diverged (d={d}, eta={eta:g})", time=k * eta)
+        if k == steps:
+            break
+        P = eye - eta * (G + params.lam * eye)
+        S = P @ S @ P
+        S = 0.5 * (S + S.T)
+    bar.close()
+    return train, test
+
+
+def simulate_gd_seeds(params: ExtensiveWidthParams, d: int, eta: float, steps: int, seeds, *,
+                      sigma0: float = 1.0, sensing: str = "wishart", goe_memory: float = 1.5e9,
+                      quiet: bool = True) -> GDSimulation:
+    """Several independent GD runs (seeds) at dimension d, collected in a :class:`GDSimulation`."""
+    import time
+
+    seeds = np.atleast_1d(np.asarray(seeds, dtype=int))
+    t0 = time.perf_counter()
+    rows = [simulate_gd(params, d, eta, steps, sigma0=sigma0, seed=int(s), sensing=sensing,
+                        goe_memory=goe_memory, quiet=quiet) for s in seeds]
+    return GDSimulation(params=params, d=int(d), eta=float(eta), steps=int(steps), sigma0=float(sigma0),
+                        sensing=sensing, seeds=seeds, t=eta * np.arange(steps + 1),
+                        train_error=np.array([r[0] for r in rows]), test_error=np.array([r[1] for r in rows]),
+                        wall_time=time.perf_counter() - t0)

@@ -1,0 +1,58 @@
+"""Plots of DMFT learning curves and of the DMFT vs finite-d GD comparison (matplotlib, no numerics here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def plot_learning_curves(dmft, gd: dict | None = None, *, ax=None, title: str = "", stationary=None):
+    """Train/test error vs t: DMFT (lines with +-std bands), GD seed means (markers with error bars),
+    optional stationary (t = infinity) values as horizontal lines. Returns the matplotlib axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    t = dmft.t
+    for name, color in (("train", "C0"), ("test", "C3")):
+        y = getattr(dmft, name + "_error")
+        s = getattr(dmft, name + "_error_std")
+        ax.plot(t, y, color=color, label=f"DMFT {name}")
+        ax.fill_between(t, np.maximum(y - s, 1e-300), y + s, color=color, alpha=0.25, lw=0)
+        for i, (_key, sim) in enumerate(sorted((gd or {}).items(), key=lambda kv: kv[1].d)):
+            stride = max(1, len(t) // 25)
+            g = getattr(sim, name + "_mean")
+            e = getattr(sim, name + "_sem")
+            ax.errorbar(t[::stride], g[::stride], yerr=e[::stride], fmt="osd^v"[i % 5], ms=3, color=color,
+                        alpha=0.5 + 0.5 * (i + 1) / (len(gd) + 1), label=f"GD d={sim.d} {name}", lw=0.8)
+        if stationary is not None:
+            ax.axhline(getattr(stationary, name + "_error"), color=color, ls=":", lw=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("t = k eta")
+    ax.set_ylabel("error")
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
+    return ax
+
+
+def plot_validation(val, path: str | Path | None = None, title: str = ""):
+    """Two panels: learning curves (DMFT vs GD at each d) and relative deviations GD/DMFT - 1."""
+    import matplotlib.pyplot as plt
+
+    from validation.compare_dmft import deviations
+
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    plot_learning_curves(val.dmft, val.gd, ax=a1, title=title)
+    for i, d in enumerate(val.ds):
+        dv = deviations(val.dmft, val.gd[f"d{d}"], val.t_min)
+        a2.plot(dv["t"], dv["train"], color=f"C{i}", ls="--", label=f"train d={d}")
+        a2.plot(dv["t"], dv["test"], color=f"C{i}", label=f"test d={d}")
+    a2.axhline(0, color="k", lw=0.5)
+    a2.set_xlabel("t")
+    a2.set_ylabel("GD / DMFT - 1")
+    a2.legend(fontsize=7)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig

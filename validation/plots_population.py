@@ -1,0 +1,92 @@
+"""Figures for the population flows (matplotlib; numerics live in ``odes.population``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_validation(v, path: str | Path) -> Path:
+    """Left: limit ell(gamma) with seed-averaged finite-d points; right: d * max deviation vs d."""
+    plt = _plt()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    a.semilogy(v.gamma, v.limit_loss, "k-", label="d → ∞")
+    for i, d in enumerate(v.dims):
+        a.semilogy(v.gamma[::3], v.loss[i].mean(axis=0)[::3], "o", ms=3, label=f"d = {int(d)}")
+    a.set_xlabel("γ = t/d")
+    a.set_ylabel("d·L")
+    a.set_title(f"κ = {v.params.kappa:g}, κ* = {v.params.kappa_star:g}")
+    a.legend()
+    b.errorbar(v.dims, v.scaled_dev, yerr=np.asarray(v.dims) * v.max_dev_se, fmt="o-")
+    b.set_xscale("log")
+    b.set_xlabel("d")
+    b.set_ylabel("d · max_γ |d L_d − ℓ|")
+    b.set_ylim(bottom=0)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_regimes(curves: Sequence, finite: Sequence | None, path: str | Path) -> Path:
+    """Loss curves ell(gamma) of several (kappa, kappa*) with optional finite-d results (same order)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for k, c in enumerate(curves):
+        line, = ax.semilogy(c.gamma, c.loss, "-", label=f"κ={c.params.kappa:g}, κ*={c.params.kappa_star:g} "
+                                                        f"({c.params.regime})")
+        if finite is not None and finite[k] is not None:
+            f = finite[k]
+            ax.semilogy(f.gamma, f.loss, "o", ms=3, color=line.get_color(), alpha=0.7)
+    ax.set_xlabel("γ = t/d")
+    ax.set_ylabel("ℓ(γ) = lim d·L")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_scaling(results, fits, path: str | Path, width_data: dict | None = None) -> Path:
+    """Log-log risk vs time with the fitted power law in its window; optional width floors panel."""
+    plt = _plt()
+    n = 2 if width_data is not None else 1
+    fig, axes = plt.subplots(1, n, figsize=(5.5 * n, 4), squeeze=False)
+    ax = axes[0, 0]
+    for res, fit in zip(results, fits):
+        sel = res.t > 0
+        line, = ax.loglog(res.t[sel], res.risk[sel], "-", label=f"α = {res.params.alpha_pl:g}")
+        w = (res.learned >= fit.window[0]) & (res.learned <= fit.window[1]) & sel
+        if np.any(w):
+            tw = res.t[w]
+            c = np.exp(np.mean(np.log(res.risk[w]) + fit.exponent * np.log(tw)))
+            ax.loglog(tw, c * tw ** (-fit.exponent), "--", color="k", lw=1)
+            ax.text(tw[-1], c * tw[-1] ** (-fit.exponent), f" {fit.exponent:.3f}", fontsize=8)
+    ax.set_xlabel("t (= η · samples)")
+    ax.set_ylabel("R(t)")
+    ax.legend(fontsize=8)
+    if width_data is not None:
+        b = axes[0, 1]
+        b.loglog(width_data["width"], width_data["floor"], "k-", label="Σ_{j>m} λ_j²")
+        b.loglog(width_data["width"], width_data["risk"], "o", label="GF at t_end")
+        b.set_xlabel("width m")
+        b.set_ylabel("R")
+        b.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
