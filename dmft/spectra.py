@@ -241,12 +241,11 @@ class FreeConvolution:
         lo, hi = mp_edges(self.kappa_star)
         # sqrt((w - lo)(w - hi)) with the branch ~ w at infinity and the cut on [lo, hi]
         sq = np.sqrt(w - lo) * np.sqrt(w - hi)
-        r1 = (b + sq) / (2.0 * g * w)
-        r2 = (b - sq) / (2.0 * g * w)
-        # choose the root closer to 1/w asymptotically: r2 ~ 1/w, r1 ~ 1/g
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            r1 = (b + sq) / (2.0 * g * w)
+            r2 = (b - sq) / (2.0 * g * w)
+            # the physical root behaves like 1/w at infinity (the other one like 1/gamma)
             pick = np.where(np.abs(r2 * w - 1.0) <= np.abs(r1 * w - 1.0), r2, r1)
-            # near w = 0 use the product form to avoid 0/0 (r1 r2 = 1/(g w))
         return pick
 
     def density(self, x: np.ndarray) -> np.ndarray:

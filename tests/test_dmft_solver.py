@@ -17,7 +17,7 @@ from dmft.dynamics import (
     solve,
     step_bound,
 )
-from dmft.dynamics.solver import advance, initial_state
+from dmft.dynamics.solver import NUGGET, advance, cholesky_row, initial_state
 from dmft.params import ExtensiveWidthParams
 from odes.common import hdf5io
 from odes.common.errors import DivergenceError, ParameterError
@@ -100,8 +100,9 @@ def test_forward_pass_equals_independent_recursion():
         np.testing.assert_allclose(state.CSs[s, T, :T + 1],
                                    [np.sum((S[T] - state.Sstar[s]) * (S[l] - state.Sstar[s])) / d
                                     for l in range(T + 1)], rtol=1e-12)
-    # Cholesky rows reproduce C_e (no nugget active at these times)
-    np.testing.assert_allclose(state.L @ state.L.T, state.Ce, rtol=1e-10, atol=1e-10)
+    # Cholesky rows reproduce C_e + mu I (mu: the white-noise regularisation)
+    mu = NUGGET * state.Ce[0, 0]
+    np.testing.assert_allclose(state.L @ state.L.T, state.Ce + mu * np.eye(T + 1), rtol=1e-10, atol=1e-12)
 
 
 def test_invalid_eta_rejected_with_bound():
@@ -167,3 +168,22 @@ def test_quantile_vs_wishart_ensembles_agree_at_t0():
     bias = 2 * (1 / d + 1 / (0.5 * d))
     assert abs(r.test_error[0] - o1 - bias) <= 4 * r.test_error_std[0]
     assert ensembles.mp_matrix(np.random.default_rng(0), 5, 0.0, "quantile") == pytest.approx(np.eye(5))
+
+
+def test_causal_cholesky_stays_consistent_for_low_rank_covariance():
+    """A smooth, numerically rank-3 covariance (frozen noise): the regularised causal Cholesky keeps
+    |L(k,:)|^2 = C(k,k) + mu and L L^T = C + mu I; a non-PSD row is refused."""
+    n = 300
+    t = np.linspace(0, 10, n)
+    F = np.stack([np.exp(-t), 1 - np.exp(-0.5 * t), np.ones(n) * 0.3 + 0.01 * np.sin(t)], axis=1)
+    C = F @ F.T
+    mu = 1e-9 * C[0, 0]
+    L = np.zeros((n, n))
+    for k in range(n):
+        cholesky_row(L, C[k, :k + 1], k, mu)
+    np.testing.assert_allclose(np.sum(L ** 2, axis=1), np.diag(C) + mu, rtol=1e-7)
+    np.testing.assert_allclose(L @ L.T, C + mu * np.eye(n), atol=1e-9 * C.max())
+    with pytest.raises(DivergenceError):
+        bad = np.zeros((2, 2))
+        cholesky_row(bad, np.array([1.0]), 0, 0.0)
+        cholesky_row(bad, np.array([2.0, 1.0]), 1, 0.0)  # |corr| > 1: not PSD

@@ -71,8 +71,14 @@ def test_long_time_rates():
 @pytest.mark.parametrize("k,ks", [(0.5, 0.25), (0.5, 0.5), (0.25, 0.5), (0.75, 0.5), (0.3, 0.9)])
 def test_wachter_mass_and_moment(k, ks):
     law = hd.wachter_law(k, ks)
-    cont0, _ = quad(lambda s: law.density(np.array([s]))[0], law.r1, law.r2, limit=200)
-    cont1, _ = quad(lambda s: s * law.density(np.array([s]))[0], law.r1, law.r2, limit=200)
+    if law.r1 > 0:   # QUADPACK with the algebraic weight (s - r1)^(1/2) (r2 - s)^(1/2)
+        w = {"weight": "alg", "wvar": (0.5, 0.5), "limit": 200}
+        cont0, _ = quad(lambda s: 1.0 / (2 * np.pi * s * (1 - s)), law.r1, law.r2, **w)
+    else:            # hard edge at s = 0: weight s^(-1/2) (r2 - s)^(1/2)
+        w = {"weight": "alg", "wvar": (-0.5, 0.5), "limit": 200}
+        cont0, _ = quad(lambda s: 1.0 / (2 * np.pi * (1 - s)), 0.0, law.r2, **w)
+    cont1, _ = quad(lambda s: 1.0 / (2 * np.pi * (1 - s)), law.r1, law.r2, weight="alg", wvar=(0.5, 0.5),
+                    limit=200)
     assert cont0 + law.atom0 + law.atom1 == pytest.approx(k, abs=1e-9)
     assert cont1 + law.atom1 == pytest.approx(k * ks, abs=1e-9)
 
@@ -83,12 +89,13 @@ def test_theta_closed_form_vs_quadrature(k, ks, J):
     """Closed-form Theta' and complex-step Theta'' vs Gauss-Legendre and adaptive quadrature."""
     law = hd.wachter_law(k, ks)
     x = J - 1
-    gl1 = hd.gauss_legendre_moment(lambda s: s / (1 + x * s), law, 3000)
-    gl2 = hd.gauss_legendre_moment(lambda s: s**2 / (1 + x * s) ** 2, law, 3000)
+    gl1 = hd.gauss_legendre_moment(lambda s: s / (1 + x * s), law, 600)
+    gl2 = hd.gauss_legendre_moment(lambda s: s**2 / (1 + x * s) ** 2, law, 600)
     assert hd.theta_prime(x, law) == pytest.approx(gl1, rel=1e-11)
     assert -hd.theta_second(x, law) == pytest.approx(gl2, rel=1e-10)
-    ad, _ = quad(lambda s: s / (1 + x * s) * law.density(np.array([s]))[0], law.r1, law.r2, epsabs=0,
-                 epsrel=1e-12, limit=400)
+    # adaptive QUADPACK with the algebraic weight (s - r1)^(1/2) (r2 - s)^(1/2) of the density
+    ad, _ = quad(lambda s: 1.0 / (2 * np.pi * (1 - s) * (1 + x * s)), law.r1, law.r2, weight="alg",
+                 wvar=(0.5, 0.5), epsabs=0, epsrel=1e-13, limit=200)
     assert hd.theta_prime(x, law) == pytest.approx(ad, rel=1e-9)
 
 

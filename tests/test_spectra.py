@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from dmft.spectra import (FreeConvolution, free_cumulant_moments, mp_density, mp_edges, sample_y_eigenvalues,
-                          semicircle_density)
+from dmft.spectra import (
+    FreeConvolution,
+    free_cumulant_moments,
+    mp_density,
+    mp_edges,
+    sample_y_eigenvalues,
+    semicircle_density,
+)
 
 CASES = [(0.5, 0.19342), (0.5, 2e-4), (0.25, 9.05), (2.0, 0.1), (0.1, 1e-3), (0.5, 1e-8), (1.0, 0.05),
          (0.25, 0.3), (0.5, 0.02)]

@@ -6,8 +6,17 @@ import numpy as np
 import pytest
 from scipy import integrate, optimize
 
-from dmft.thresholds import (M_function, alpha_c, alpha_c_grid, alpha_feasibility, interpolation_threshold,
-                             interpolation_threshold_grid, m0, m1, m2)
+from dmft.thresholds import (
+    M_function,
+    alpha_c,
+    alpha_c_grid,
+    alpha_feasibility,
+    interpolation_threshold,
+    interpolation_threshold_grid,
+    m0,
+    m1,
+    m2,
+)
 from odes.common.errors import ParameterError
 
 INF = math.inf
@@ -26,7 +35,7 @@ def test_truncated_semicircle_moments_vs_quadrature():
     sc = lambda u: math.sqrt(max(4 - u * u, 0.0)) / (2 * math.pi)
     for b in (-2.0, -1.3, 0.0, 0.7, 1.9):
         for k, mk in ((0, m0), (1, m1), (2, m2)):
-            ref = integrate.quad(lambda u: u ** k * sc(u), b, 2.0, epsabs=1e-14, epsrel=1e-13)[0]
+            ref = integrate.quad(lambda u, k=k: u ** k * sc(u), b, 2.0, epsabs=1e-14, epsrel=1e-13)[0]
             assert abs(float(mk(b)) - ref) < 1e-12
 
 

@@ -22,7 +22,9 @@ Scheme (one causal pass, no fixed-point iteration; row k of every object needs o
 at step k: (1) D^k and the C_S row (:func:`kernels.gram_row`); (2) R_S(k, j<k) by one backward adjoint sweep per
 sample and probe (:func:`kernels.adjoint_sweep`, Hutchinson probe U with E<U, J U> = Tr_p J), R_S(k,k-1)
 replaced by its exact value; (3) B(k,:k) = K(k,:k) B(:k,:k); (4) C_e row; (5) Cholesky row
-L(k,:k) = L_{<k}^{-1} C_e(k,:k), L(k,k) = sqrt(max(C_e(k,k) - |L(k,:k)|^2, 1e-12 C_e(0,0))); (6) fresh GOE
+L(k,:k) = L_{<k}^{-1} C_e(k,:k), L(k,k) = sqrt(C_e(k,k) + mu - |L(k,:k)|^2) (Cholesky of C_e + mu I,
+mu = 1e-9 C_e(0,0): a negligible white-noise regularisation that keeps the factor well conditioned when C_e
+becomes numerically low-rank at late times); (6) fresh GOE
 innovations, memory and noise contractions (:func:`kernels.history_contract`), G^k, P_k, S^{k+1}.
 The time discretisation is GD itself (explicit Euler of the W-flow = the PSD-preserving map S -> P S P), so
 the solver has no discretisation error w.r.t. GD at the same eta; w.r.t. gradient flow the error is O(eta)
@@ -54,7 +56,7 @@ from dmft.params import ExtensiveWidthParams
 from odes.common.errors import DivergenceError, ParameterError
 from odes.common.progress import progress
 
-NUGGET = 1e-12
+NUGGET = 1e-9  # relative white-noise regularisation of the Cholesky factor of C_e
 _BLOWUP = 1e8
 
 
@@ -70,6 +72,21 @@ def initial_state(params: ExtensiveWidthParams, settings: DMFTSettings,
                    for _ in range(ns)])
     return SolverState.empty(sstar, s0, settings.steps, settings.probes, np.random.default_rng(ss_noise),
                              np.random.default_rng(ss_probe))
+
+
+def cholesky_row(L: np.ndarray, row: np.ndarray, k: int, mu: float, *, time: float | None = None) -> None:
+    """Row k of the causal Cholesky factor of C + mu I, given rows < k in ``L`` and ``row`` = C(k, :k+1).
+
+    L(k,:k) = L_{<k}^{-1} C(k,:k), L(k,k) = sqrt(C(k,k) + mu - |L(k,:k)|^2). Since C is PSD, every Schur complement
+    of C + mu I is >= mu, so sigma_min(L) >= sqrt(mu) and the solves stay well conditioned when C is numerically
+    low-rank. A Schur complement below -1e-8 C(k,k) means C is not PSD to working precision: DivergenceError."""
+    if k >= 1:
+        L[k, :k] = solve_triangular(L[:k, :k], row[:k], lower=True, check_finite=False)
+    rem = row[k] + mu - float(L[k, :k] @ L[k, :k])
+    if rem < -1e-8 * abs(row[k]):
+        raise DivergenceError(f"noise covariance numerically inconsistent at step {k} (Schur complement {rem:.3e})",
+                              time=time)
+    L[k, k] = math.sqrt(max(rem, mu))
 
 
 def advance(state: SolverState, params: ExtensiveWidthParams, settings: DMFTSettings) -> None:
@@ -108,11 +125,10 @@ def advance(state: SolverState, params: ExtensiveWidthParams, settings: DMFTSett
     row = Bk @ (M @ st.B[k, :k + 1])
     st.Ce[k, :k + 1] = row
     st.Ce[:k + 1, k] = row
-    # (5) causal Cholesky row
-    if k >= 1:
-        st.L[k, :k] = solve_triangular(st.L[:k, :k], row[:k], lower=True, check_finite=False)
-    rem = row[k] - float(st.L[k, :k] @ st.L[k, :k])
-    st.L[k, k] = math.sqrt(max(rem, NUGGET * st.Ce[0, 0]))
+    # (5) causal Cholesky row of C_e + mu I (mu = NUGGET C_e(0,0)): all Schur complements >= mu, so
+    #     sigma_min(L) >= sqrt(mu) and the triangular solves stay well conditioned when C_e becomes
+    #     numerically low-rank at late times (frozen noise). The sampled noise covariance is C_e + mu I.
+    cholesky_row(st.L, row, k, NUGGET * st.Ce[0, 0], time=k * eta)
     if not (np.isfinite(row).all() and np.isfinite(st.RS[k, :k]).all()):
         raise DivergenceError("DMFT kernels became non-finite", time=k * eta)
     if k == T:

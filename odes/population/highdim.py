@@ -50,6 +50,7 @@ and everything is written through J A0(J), J^2 A2(J) and e^v so nothing overflow
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -125,10 +126,15 @@ def a2(J, law: WachterLaw):
     return -theta_second(J - 1.0, law) + law.atom1 / J**2
 
 
+@functools.lru_cache(maxsize=8)
+def _leggauss(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.polynomial.legendre.leggauss(n)
+
+
 def gauss_legendre_moment(f, law: WachterLaw, n: int = 400) -> float:
     """int f(s) rho(s) ds over the continuous part by n-point Gauss-Legendre in theta, s = c + h cos theta
     (integrand f(s) h^2 sin^2 theta / (2 pi s (1 - s)), smooth away from hard edges). Independent check."""
-    x, w = np.polynomial.legendre.leggauss(n)
+    x, w = _leggauss(int(n))
     th = 0.5 * np.pi * (x + 1)
     w = 0.5 * np.pi * w
     s = law.c + law.h * np.cos(th)
@@ -171,20 +177,24 @@ def _gamma_grid(gammas: Sequence[float]) -> np.ndarray:
 
 
 def _observables(v, u, I, law: WachterLaw, p: HighDimParams):
-    """ell, chi, omega, phi, lam from v = 4gamma/kappa* - u (E = J e^v), u = log J, I = int dgamma/C."""
+    """ell, chi, omega, phi, lam from v = 4gamma/kappa* - u (E = J e^v), u = log J, I = int dgamma/C.
+
+    Written with w = e^{-v} so that nothing overflows: C~ = C w = kappa w + (1 - w) J A0,
+    B~ = B w^2 = kappa w^2 + 2w(1 - w) J A0 + (1 - w)^2 J^2 A2, B/C^2 = B~/C~^2, E A0/C = J A0/C~."""
     J = np.exp(u)
     ja0 = J * a0(J, law)                 # J A0(J), bounded
     j2a2 = J * J * a2(J, law)            # J^2 A2(J), bounded
-    ev = np.exp(v)
-    C = p.kappa + (ev - 1.0) * ja0                       # kappa + (E - J) A0
-    B = p.kappa + 2.0 * (ev - 1.0) * ja0 + (ev - 1.0) ** 2 * j2a2
-    EA0 = ev * ja0
+    w = np.exp(-v)
+    Ct = p.kappa * w + (1.0 - w) * ja0
+    Bt = p.kappa * w * w + 2.0 * w * (1.0 - w) * ja0 + (1.0 - w) ** 2 * j2a2
     ks = p.kappa_star
-    ell = 0.5 * (B / C**2 - 2.0 * EA0 / (ks * C) + 1.0 / ks)
-    chi = EA0 / np.sqrt(ks * B)
-    omega = EA0 / C
-    phi = 0.5 * (np.log(C / p.kappa) - 4.0 * I) + 0.5 * np.log(p.s0)
-    lam = 2.0 * (EA0 / (ks * C) - B / C**2)
+    BC2 = Bt / Ct**2
+    EA0C = ja0 / Ct
+    ell = 0.5 * (BC2 - 2.0 * EA0C / ks + 1.0 / ks)
+    chi = ja0 / np.sqrt(ks * Bt)
+    omega = EA0C
+    phi = 0.5 * (np.log(Ct / p.kappa) + v - 4.0 * I) + 0.5 * np.log(p.s0)
+    lam = 2.0 * (EA0C / ks - BC2)
     return ell, chi, omega, phi, lam
 
 
@@ -193,7 +203,8 @@ def solve_limit(params: HighDimParams, gammas: Sequence[float], *, rtol: float =
     """d -> infinity limit of model (A): integrate (u = log J, I = int dgamma/C) with DOP853 and evaluate
     ell, chi, omega, phi, lambda (module doc). ell(0) = 1/2 (1/kappa - 2 + 1/kappa*) for s0 = 1.
 
-    The error is controlled by ``rtol`` (DOP853, 8th order); halve/shrink it to check convergence.
+    In the ODE, du/dgamma = 4(1 - w)/C~ and dI/dgamma = w/C~ with w = e^{-v}, C~ = C w (overflow-free).
+    The error is controlled by ``rtol`` (DOP853, 8th order); shrink it to check convergence.
     Raises DivergenceError if gamma is so large that J = e^u overflows (gamma > ~170 kappa*).
     """
     if not isinstance(params, HighDimParams):
@@ -205,24 +216,22 @@ def solve_limit(params: HighDimParams, gammas: Sequence[float], *, rtol: float =
     def rhs(gam, y):
         u, _ = y
         J = np.exp(u)
-        v = 4.0 * gam / ks - u
-        em1 = np.expm1(v)
-        C = params.kappa + em1 * J * a0(J, law)
-        if not (np.isfinite(C) and C > 0):
+        w = np.exp(-(4.0 * gam / ks - u))
+        Ct = params.kappa * w + (1.0 - w) * J * a0(J, law)
+        if not (np.isfinite(Ct) and Ct > 0):
             raise DivergenceError("limit J-ODE: C became non-positive or non-finite", time=gam)
-        return [4.0 * em1 / C, 1.0 / C]
+        return [4.0 * (1.0 - w) / Ct, w / Ct]
 
     gmax = float(g[-1])
     if 4.0 * gmax / ks > 700:
-        raise DivergenceError(f"gamma = {gmax:g} too large for kappa* = {ks:g} (E = e^(4 gamma/kappa*) overflows)")
+        raise DivergenceError(f"gamma = {gmax:g} too large for kappa* = {ks:g} (J = e^u may overflow)")
     if gmax > 0:
         sol = solve_ivp(rhs, (0.0, gmax), [0.0, 0.0], method="DOP853", t_eval=np.unique(g), rtol=rtol,
-                        atol=atol, dense_output=False)
+                        atol=atol)
         if not sol.success:
             raise ConvergenceError(f"limit J-ODE failed: {sol.message}")
-        gu = sol.t
-        u = np.interp(g, gu, sol.y[0])
-        I = np.interp(g, gu, sol.y[1])
+        u = np.interp(g, sol.t, sol.y[0])
+        I = np.interp(g, sol.t, sol.y[1])
     else:
         u = np.zeros_like(g)
         I = np.zeros_like(g)
@@ -390,15 +399,20 @@ def instance_cos2(params: HighDimParams, d: int, seed: int = 0) -> np.ndarray:
 
 
 def finite_d_matrix(params: HighDimParams, d: int, gammas: Sequence[float], *, seed: int = 0,
-                    rtol: float = 1e-10, atol: float = 1e-14, method: str = "DOP853") -> HighDimResult:
-    """The literal d x d matrix ODE of model (A) (:func:`odes.population.riccati.integrate_matrix_flow`)
-    from a Haar orthonormal instance; returns d L(d gamma) and the same observables. Cost O(d^3) per RHS."""
+                    rtol: float = 1e-10, atol: float = 1e-14, method: str = "DOP853", form: str = "auto"
+                    ) -> HighDimResult:
+    """The literal matrix ODE of model (A) (:func:`odes.population.riccati.integrate_matrix_flow`) from a
+    Haar orthonormal instance; returns d L(d gamma) and the same observables. ``form``: 'S' (d x d ODE, cost
+    O(d^3) per RHS), 'W' (d x m factor) or 'auto' ('S' if m >= m*, else 'W': the S form is unstable to
+    rounding for m < m*)."""
     from odes.population.riccati import integrate_matrix_flow
 
     g = _gamma_grid(gammas)
     m, ms = params.widths(d)
     W0, S_star = orthonormal_instance(params, d, seed)
-    res = integrate_matrix_flow(W0, S_star, d * g, model="A", method=method, rtol=rtol, atol=atol)
+    if form == "auto":
+        form = "S" if m >= ms else "W"
+    res = integrate_matrix_flow(W0, S_star, d * g, model="A", method=method, rtol=rtol, atol=atol, form=form)
     P = S_star * ms
     trS = np.trace(res.S, axis1=1, axis2=2)
     SSs = np.einsum("kij,ji->k", res.S, S_star)

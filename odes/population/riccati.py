@@ -108,36 +108,63 @@ def _check_inputs(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float], mo
 
 
 def integrate_matrix_flow(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float], *, model: str = "A",
-                          method: str = "DOP853", rtol: float = 1e-11, atol: float = 1e-14
+                          method: str = "DOP853", rtol: float = 1e-11, atol: float = 1e-14, form: str = "S"
                           ) -> MatrixFlowResult:
-    """Integrate the d x d matrix ODE of ``model`` ('A' or 'B') from S(0) = W0 W0^T.
+    """Integrate the gradient flow of ``model`` ('A' or 'B') from S(0) = W0 W0^T.
 
+    ``form='S'``: the d x d matrix ODE for S (all d^2 entries, right-hand side symmetrised).
+    ``form='W'``: the same flow for the factor W (d x m): dW/dt = -(2(S - S*) + Tr(S - S*) I) W (A) or
+    -4(S - S*) W (B), S = W W^T. Equivalent in exact arithmetic; the S form is unstable to rounding when the
+    PSD rank-m manifold is repelling (model A with m < m*: rank-increasing directions inside the teacher
+    space grow at rate 4/m*, and a negative eigenvalue then blows up through -4S^2), so use 'W' there.
     ``method``: 'DOP853' (explicit, order 8) or 'Radau' (implicit order 5, for stiff runs: the trace term
-    of (A) relaxes at rate ~2 Tr S). The state is all d^2 entries; the right-hand side is symmetrised.
-    Raises DivergenceError on non-finite states, ConvergenceError if the solver fails.
+    of (A) relaxes at rate ~2 Tr S). Raises DivergenceError on non-finite states, ConvergenceError if the
+    solver fails.
     """
     W0, S_star, t = _check_inputs(W0, S_star, times, model)
     if method not in ("DOP853", "Radau", "LSODA", "BDF", "RK45"):
         raise ParameterError("method", f"must be 'DOP853' or 'Radau' (or LSODA/BDF/RK45), got {method!r}")
-    d = W0.shape[0]
+    if form not in ("S", "W"):
+        raise ParameterError("form", f"must be 'S' or 'W', got {form!r}")
+    d, m = W0.shape
     f = _RHS[model]
+    tr_star = float(np.trace(S_star))
 
-    def rhs(_t, y):
-        S = y.reshape(d, d)
-        S = 0.5 * (S + S.T)
-        dS = f(S, S_star)
-        if not np.all(np.isfinite(dS)):
-            raise DivergenceError(f"matrix flow ({model}) produced non-finite values", time=_t)
-        return dS.ravel()
+    if form == "S":
+        def rhs(_t, y):
+            S = y.reshape(d, d)
+            S = 0.5 * (S + S.T)
+            dS = f(S, S_star)
+            if not np.all(np.isfinite(dS)):
+                raise DivergenceError(f"matrix flow ({model}) produced non-finite values", time=_t)
+            return dS.ravel()
+        y0 = (W0 @ W0.T).ravel()
+    else:
+        def rhs(_t, y):
+            W = y.reshape(d, m)
+            G = W.T @ W
+            SW = W @ G
+            if model == "A":
+                dW = -(2.0 * (SW - S_star @ W) + (np.trace(G) - tr_star) * W)
+            else:
+                dW = -4.0 * (SW - S_star @ W)
+            if not np.all(np.isfinite(dW)):
+                raise DivergenceError(f"weight flow ({model}) produced non-finite values", time=_t)
+            return dW.ravel()
+        y0 = W0.ravel()
 
-    S0 = W0 @ W0.T
-    sol = solve_ivp(rhs, (0.0, float(t[-1])), S0.ravel(), method=method, t_eval=t, rtol=rtol, atol=atol)
+    sol = solve_ivp(rhs, (0.0, float(t[-1])), y0, method=method, t_eval=t, rtol=rtol, atol=atol)
     if not sol.success:
-        raise ConvergenceError(f"matrix flow ({model}, {method}) failed: {sol.message}")
-    S = sol.y.T.reshape(len(t), d, d)
+        hint = " (the S form is unstable when m < m*; try form='W')" if form == "S" else ""
+        raise ConvergenceError(f"matrix flow ({model}, {method}) failed: {sol.message}{hint}")
+    if form == "S":
+        S = sol.y.T.reshape(len(t), d, d)
+    else:
+        Wt = sol.y.T.reshape(len(t), d, m)
+        S = Wt @ np.swapaxes(Wt, 1, 2)
     S = 0.5 * (S + np.swapaxes(S, 1, 2))
     loss = np.array([_LOSS[model](Sk, S_star) for Sk in S])
-    return MatrixFlowResult(model=model, method=method, t=t, S=S, loss=loss, rtol=rtol, atol=atol)
+    return MatrixFlowResult(model=model, method=f"{method}/{form}", t=t, S=S, loss=loss, rtol=rtol, atol=atol)
 
 
 def _distinct(mu: np.ndarray, tol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:

@@ -13,6 +13,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from validation.cli import common
 
@@ -119,11 +120,14 @@ def _run_validate(args) -> int:
                          quiet=args.quiet or args.json)
     if args.out:
         val.save(args.out)
-    if args.plot:
+    plot = args.plot or (str(Path(args.out).with_suffix(".png")) if args.out else None)
+    if plot:
         import matplotlib
 
         matplotlib.use("Agg")
-        plot_validation(val, args.plot, title=f"alpha={params.alpha:g} lam={params.lam:g} Delta={params.noise:g}")
+        plot_validation(val, plot, title=f"alpha={params.alpha:g} lam={params.lam:g} Delta={params.noise:g}")
+        if not args.json:
+            print(f"figure: {plot}")
     if args.json:
         h, rows = val.table()
         common.emit_json({"ds": val.ds, "max_dev_train": val.max_dev_train, "max_dev_test": val.max_dev_test,
@@ -158,5 +162,6 @@ def register(sub, vsub) -> None:
     v.add_argument("--seeds", type=int, default=4, help="GD seeds per d")
     v.add_argument("--sensing", choices=("goe", "wishart"), default="goe", help="GD sensing ensemble")
     v.add_argument("--t-min", type=float, default=0.25, help="deviations are summarised over t >= t_min")
-    v.add_argument("--plot", metavar="FILE.png", default=None, help="save the comparison figure")
+    v.add_argument("--plot", metavar="FILE.png", default=None,
+                   help="save the comparison figure (default: --out with .png)")
     common.set_handler(v, _run_validate)

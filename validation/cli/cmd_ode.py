@@ -21,6 +21,22 @@ from validation.cli import common
 def register(sub, vsub) -> None:  # noqa: ARG001 - vsub is used by the validation command module
     p = sub.add_parser("ode", help="integrate the finite-width overlap ODEs (Q, M, eps_g on an alpha grid)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_args(p)
+    p.add_argument("--M0", default=None, help="initial M (JSON p x p*); default random init with --N, --seed")
+    p.add_argument("--Q0", default=None, help="initial Q (JSON p x p); default I + M0 T^-1 M0^T")
+    p.add_argument("--N", type=int, default=1000, help="input dimension for the random M0 (default 1000)")
+    p.add_argument("--alphas", default="0,5,10,20,40", help="output times (default 0,5,10,20,40)")
+    p.add_argument("--gradient-flow", action="store_true", help="drop the O(eta^2) (and noise) term")
+    p.add_argument("--method", default="DOP853", help="solve_ivp method (DOP853, RK45, Radau, BDF, LSODA)")
+    p.add_argument("--rtol", type=float, default=1e-10, help="relative tolerance (default 1e-10)")
+    p.add_argument("--atol", type=float, default=1e-12, help="absolute tolerance (default 1e-12)")
+    common.add_common(p)
+    common.set_handler(p, run)
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    """Model options shared by ``quadnet ode`` and ``quadnet validate ode`` (default convention a = 1/p,
+    b = 1/p*, T = I, Gamma = gamma I); turned into a FiniteWidthParams by :func:`build_params`."""
     p.add_argument("--p", type=int, required=True, help="student width p >= 1")
     p.add_argument("--pstar", type=int, required=True, help="teacher width p* >= 1")
     p.add_argument("--gamma", type=float, default=None, help="effective learning rate (Gamma = gamma I)")
@@ -31,18 +47,8 @@ def register(sub, vsub) -> None:  # noqa: ARG001 - vsub is used by the validatio
     p.add_argument("--noise", type=float, default=0.0, help="label-noise variance Delta (default 0)")
     p.add_argument("--weight-decay", type=float, default=0.0, help="weight decay kappa (default 0)")
     p.add_argument("--centered", action="store_true", help="activation z^2 - 1 instead of z^2")
-    p.add_argument("--M0", default=None, help="initial M (JSON p x p*); default random init with --N, --seed")
-    p.add_argument("--Q0", default=None, help="initial Q (JSON p x p); default I + M0 T^-1 M0^T")
-    p.add_argument("--N", type=int, default=1000, help="input dimension for the random M0 (default 1000)")
-    p.add_argument("--alphas", default="0,5,10,20,40", help="output times (default 0,5,10,20,40)")
-    p.add_argument("--gradient-flow", action="store_true", help="drop the O(eta^2) (and noise) term")
-    p.add_argument("--method", default="DOP853", help="solve_ivp method (DOP853, RK45, Radau, BDF, LSODA)")
-    p.add_argument("--rtol", type=float, default=1e-10, help="relative tolerance (default 1e-10)")
-    p.add_argument("--atol", type=float, default=1e-12, help="absolute tolerance (default 1e-12)")
     p.add_argument("--no-stability-check", action="store_true",
                    help="do not reject learning rates beyond the plateau / zero-loss limits")
-    common.add_common(p)
-    common.set_handler(p, run)
 
 
 def _vec(name: str, text: str | None):

@@ -22,29 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from validation.cli import common
-
-
-def add_model_args(p: argparse.ArgumentParser) -> None:
-    """Model options, the same names and meaning as ``quadnet ode`` (default convention a = 1/p, b = 1/p*,
-    T = I, Gamma = gamma I)."""
-    p.add_argument("--p", type=int, required=True, help="student width p >= 1")
-    p.add_argument("--pstar", type=int, required=True, help="teacher width p* >= 1")
-    p.add_argument("--gamma", type=float, default=None, help="effective learning rate (Gamma = gamma I)")
-    p.add_argument("--eta", default=None, help="per-unit learning rates eta_j (list; instead of --gamma)")
-    p.add_argument("--a", default=None, help="student second-layer weights (list, default 1/p)")
-    p.add_argument("--b", default=None, help="teacher second-layer weights (list, default 1/p*)")
-    p.add_argument("--noise", type=float, default=0.0, help="label-noise variance Delta >= 0")
-    p.add_argument("--weight-decay", type=float, default=0.0, help="weight decay kappa >= 0")
-    p.add_argument("--centered", action="store_true", help="activation z^2 - 1 instead of z^2")
-    p.add_argument("--T", default=None, help="teacher Gram matrix (JSON, default I)")
-    p.add_argument("--no-stability-check", action="store_true",
-                   help="do not reject learning rates beyond the plateau / zero-loss limits")
+from validation.cli.cmd_ode import add_model_args, build_params
 
 
 def params_from_args(args: argparse.Namespace):
     """FiniteWidthParams from the model options, validated exactly as ``quadnet ode`` does (same builder)."""
-    from validation.cli.cmd_ode import build_params
-
     return build_params(args)
 
 

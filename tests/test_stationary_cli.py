@@ -1,0 +1,79 @@
+"""CLI: quadnet stationary / threshold / validate stationary (in-process and one subprocess run)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from validation.cli import main
+
+
+def _json(capsys, argv):
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_stationary_json(capsys):
+    out = _json(capsys, ["stationary", "--alpha", "1", "--kappa", "1", "--kappa-star", "0.5", "--lam", "0.05",
+                         "--noise", "0.5", "--json"])
+    assert abs(out["test_error"] - 0.27367) < 1e-5 and abs(out["train_error"] - 0.30120) < 1e-5
+    assert 0 < out["rank_fraction"] < 1 and out["flags"] == [] and out["reliable"] is True
+    assert {"sigma2", "a", "D", "C_S", "threshold", "residual"} <= out.keys()
+
+
+def test_stationary_flags_in_json(capsys):
+    assert main(["stationary", "--alpha", "0.5", "--kappa", "0.25", "--kappa-star", "0.5", "--lam", "0.05",
+                 "--noise", "0.1", "--json"]) == 0
+    cap = capsys.readouterr()
+    out = json.loads(cap.out)
+    assert "kappa_below_kappa_star" in out["flags"] and out["reliable"] is False and out["warning"]
+    assert "warning" in cap.err
+
+
+def test_threshold_json(capsys):
+    out = _json(capsys, ["threshold", "--kappa", "inf", "--kappa-star", "0.25", "--json"])
+    assert abs(out["alpha_c"] - 0.293942) < 1e-6 and out["kappa"] == "inf"
+    out = _json(capsys, ["threshold", "--kappa", "0.3", "--kappa-star", "0.25", "--json"])
+    assert out["unreliable"] is True and abs(out["alpha_c"] - 0.265150194529) < 1e-9
+    out = _json(capsys, ["threshold", "--kappa", "1", "--kappa-star", "0.25", "--interpolation", "--noise", "0.5",
+                         "--json"])
+    assert abs(out["alpha_interp"] - 0.3012679547) < 1e-9
+
+
+@pytest.mark.parametrize("argv,name", [
+    (["stationary", "--alpha", "0", "--kappa", "1", "--kappa-star", "0.5"], "alpha"),
+    (["stationary", "--alpha", "1", "--kappa", "1", "--kappa-star", "-1"], "kappa_star"),
+    (["stationary", "--alpha", "1", "--kappa", "1", "--kappa-star", "0.5", "--lam", "-0.1"], "lam"),
+    (["stationary", "--alpha", "1", "--kappa", "1", "--kappa-star", "0.5", "--noise", "-1"], "noise"),
+    (["stationary", "--alpha", "0.2", "--kappa", "1", "--kappa-star", "0.5", "--noise", "0.5"], "lam"),
+    (["threshold", "--kappa", "0.1", "--kappa-star", "0.25"], "kappa"),
+    (["threshold", "--kappa", "1", "--kappa-star", "0"], "kappa_star"),
+])
+def test_invalid_input_one_line_exit_2(capsys, argv, name):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("quadnet: error:") and name in err[0]
+
+
+def test_validate_stationary_goe_small(tmp_path, capsys):
+    out = tmp_path / "v.h5"
+    rc = main(["validate", "stationary", "--alpha", "1", "--kappa", "1", "--kappa-star", "0.5", "--lam", "0.05",
+               "--noise", "0.5", "--d", "10,14", "--seeds", "2", "--sensing", "goe", "--out", str(out), "--quiet"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "theory" in text and "1/d->0" in text
+    assert out.exists() and out.with_suffix(".png").exists()
+    from validation.compare_stationary import StationaryValidation
+    v = StationaryValidation.load(out)
+    assert v.test.shape == (2, 2)
+
+
+def test_subprocess_threshold():
+    r = subprocess.run([sys.executable, "-m", "validation", "threshold", "--kappa", "1", "--kappa-star", "0.5",
+                        "--json"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert abs(json.loads(r.stdout)["alpha_c"] - 0.422175) < 1e-6
+    r = subprocess.run([sys.executable, "-m", "validation", "stationary", "--alpha", "-1", "--kappa", "1",
+                        "--kappa-star", "0.5"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
