@@ -200,8 +200,8 @@ def interpolation_threshold(kappa: float, kappa_star: float, noise: float, *, h:
         raise ConvergenceError("interpolation threshold: residual not negative at sigma^2 = Delta/2",
                                residual=res(lo))
     hi = lo
-    for _ in range(80):
-        nxt = hi + math.log(2.0)
+    for _ in range(40):
+        nxt = hi + math.log(4.0)
         if res(nxt) > 0.0:
             lo, hi = hi, nxt
             break

@@ -43,7 +43,8 @@ g1 = h^2/((1 - c) + sqrt((1 - r1)(1 - r2))),
   Theta'(x) = [g1 + h^2 x/(1 + c x + sqrt((1 + r1 x)(1 + r2 x)))] / (2 (1 + x)),   x > -1
 
 (partial fractions of 1/((1-s)(1+xs)) and the Stieltjes transform of the semicircle-type density); Theta''
-by complex step (exact to rounding). An independent Gauss-Legendre rule in theta (s = c + h cos theta) is
+by complex step (exact to rounding; used as a check) and analytically in the scaled form J^2 A2 (see
+:func:`j2a2`), which is what the solver uses. An independent Gauss-Legendre rule in theta (s = c + h cos theta) is
 provided for checks. The ODE is integrated in u = log J, du/dgamma = 4(e^{v} - 1)/C with v = 4gamma/kappa* - u,
 and everything is written through J A0(J), J^2 A2(J) and e^v so nothing overflows; DOP853, rtol 1e-11.
 """
@@ -105,25 +106,51 @@ def theta_prime(x, law: WachterLaw):
     """Theta'(x) = int s/(1 + x s) rho(s) ds over the continuous part (closed form; x > -1, complex ok)."""
     r1, r2, c, h = law.r1, law.r2, law.c, law.h
     g1 = h * h / ((1 - c) + np.sqrt((1 - r1) * (1 - r2)))
-    return (g1 + h * h * x / (1 + c * x + np.sqrt((1 + r1 * x) * (1 + r2 * x)))) / (2 * (1 + x))
+    sq = np.sqrt(1 + r1 * x) * np.sqrt(1 + r2 * x)
+    return (g1 + h * h * x / (1 + c * x + sq)) / (2 * (1 + x))
 
 
 def theta_second(x, law: WachterLaw):
-    """Theta''(x) by complex step: Im Theta'(x + i eps)/eps (no cancellation, exact to rounding)."""
+    """Theta''(x) by complex step: Im Theta'(x + i eps)/eps (no cancellation, exact to rounding).
+    Used to check :func:`j2a2`; it underflows for x > ~1e150, where :func:`j2a2` stays exact."""
     x = np.asarray(x, dtype=float)
     eps = 1e-20 * np.maximum(1.0, np.abs(x))
     return np.imag(theta_prime(x + 1j * eps, law)) / eps
 
 
+def ja0(J, law: WachterLaw):
+    """J A0(J) = [g1 + h^2 x/D]/2 + atom1 with x = J - 1, D = 1 + c x + sqrt((1 + r1 x)(1 + r2 x));
+    bounded for all J >= 1 (no overflow)."""
+    x = np.asarray(J, dtype=float) - 1.0
+    r1, r2, c, h = law.r1, law.r2, law.c, law.h
+    g1 = h * h / ((1 - c) + np.sqrt((1 - r1) * (1 - r2)))
+    sq = np.sqrt(1 + r1 * x) * np.sqrt(1 + r2 * x)
+    return 0.5 * (g1 + h * h * x / (1 + c * x + sq)) + law.atom1
+
+
+def j2a2(J, law: WachterLaw):
+    """J^2 A2(J) = -J^2 Theta''(J - 1) + atom1, analytically:
+    J^2 Theta'' = [J N' - N]/2 with N = g1 + h^2 x/D, J N' = J h^2 (1 + (1 + c x)/sqrt(P))/D^2,
+    P = (1 + r1 x)(1 + r2 x) (the identity D - x D' = 1 + (1 + c x)/sqrt(P) avoids cancellation)."""
+    x = np.asarray(J, dtype=float) - 1.0
+    r1, r2, c, h = law.r1, law.r2, law.c, law.h
+    g1 = h * h / ((1 - c) + np.sqrt((1 - r1) * (1 - r2)))
+    sq = np.sqrt(1 + r1 * x) * np.sqrt(1 + r2 * x)
+    D = 1 + c * x + sq
+    N = g1 + h * h * x / D
+    JNp = (1 + x) * h * h * (1 + (1 + c * x) / sq) / D / D
+    return 0.5 * (N - JNp) + law.atom1
+
+
 def a0(J, law: WachterLaw):
-    """A0(J) = int s/(1 + (J - 1)s) dnu(s)."""
-    return theta_prime(np.asarray(J, dtype=float) - 1.0, law) + law.atom1 / np.asarray(J, dtype=float)
+    """A0(J) = int s/(1 + (J - 1)s) dnu(s) = Theta'(J - 1) + atom1/J."""
+    return ja0(J, law) / np.asarray(J, dtype=float)
 
 
 def a2(J, law: WachterLaw):
-    """A2(J) = int s^2/(1 + (J - 1)s)^2 dnu(s)."""
+    """A2(J) = int s^2/(1 + (J - 1)s)^2 dnu(s) = -Theta''(J - 1) + atom1/J^2."""
     J = np.asarray(J, dtype=float)
-    return -theta_second(J - 1.0, law) + law.atom1 / J**2
+    return j2a2(J, law) / J / J
 
 
 @functools.lru_cache(maxsize=8)
@@ -182,16 +209,16 @@ def _observables(v, u, I, law: WachterLaw, p: HighDimParams):
     Written with w = e^{-v} so that nothing overflows: C~ = C w = kappa w + (1 - w) J A0,
     B~ = B w^2 = kappa w^2 + 2w(1 - w) J A0 + (1 - w)^2 J^2 A2, B/C^2 = B~/C~^2, E A0/C = J A0/C~."""
     J = np.exp(u)
-    ja0 = J * a0(J, law)                 # J A0(J), bounded
-    j2a2 = J * J * a2(J, law)            # J^2 A2(J), bounded
+    JA0 = ja0(J, law)                 # J A0(J), bounded
+    J2A2 = j2a2(J, law)               # J^2 A2(J), bounded
     w = np.exp(-v)
-    Ct = p.kappa * w + (1.0 - w) * ja0
-    Bt = p.kappa * w * w + 2.0 * w * (1.0 - w) * ja0 + (1.0 - w) ** 2 * j2a2
+    Ct = p.kappa * w + (1.0 - w) * JA0
+    Bt = p.kappa * w * w + 2.0 * w * (1.0 - w) * JA0 + (1.0 - w) ** 2 * J2A2
     ks = p.kappa_star
     BC2 = Bt / Ct**2
-    EA0C = ja0 / Ct
+    EA0C = JA0 / Ct
     ell = 0.5 * (BC2 - 2.0 * EA0C / ks + 1.0 / ks)
-    chi = ja0 / np.sqrt(ks * Bt)
+    chi = JA0 / np.sqrt(ks * Bt)
     omega = EA0C
     phi = 0.5 * (np.log(Ct / p.kappa) + v - 4.0 * I) + 0.5 * np.log(p.s0)
     lam = 2.0 * (EA0C / ks - BC2)
@@ -217,7 +244,7 @@ def solve_limit(params: HighDimParams, gammas: Sequence[float], *, rtol: float =
         u, _ = y
         J = np.exp(u)
         w = np.exp(-(4.0 * gam / ks - u))
-        Ct = params.kappa * w + (1.0 - w) * J * a0(J, law)
+        Ct = params.kappa * w + (1.0 - w) * ja0(J, law)
         if not (np.isfinite(Ct) and Ct > 0):
             raise DivergenceError("limit J-ODE: C became non-positive or non-finite", time=gam)
         return [4.0 * (1.0 - w) / Ct, w / Ct]
