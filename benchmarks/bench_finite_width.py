@@ -15,14 +15,7 @@ import time
 
 import numpy as np
 
-
-def _time(fn, repeat: int = 1) -> float:
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+from benchmarks.timing import best_time
 
 
 def ode_vs_simulation(quick: bool = False) -> list[list]:
@@ -40,9 +33,9 @@ def ode_vs_simulation(quick: bool = False) -> list[list]:
         P = FiniteWidthParams(p=p, p_star=ps, gamma=g)
         M0 = random_orthonormal_M0(p, ps, 0.3, seed=0)
         Q0, M0 = initial_state(P, M0)
-        t_ode = _time(lambda P=P, Q0=Q0, M0=M0: integrate_overlaps(P, Q0, M0, alphas, rtol=1e-10, atol=1e-12),
+        t_ode = best_time(lambda P=P, Q0=Q0, M0=M0: integrate_overlaps(P, Q0, M0, alphas, rtol=1e-10, atol=1e-12),
                       repeat=2)
-        t_sim = _time(lambda P=P, M0=M0: run_single(P, N, alphas, 0, init="V", M0=M0))
+        t_sim = best_time(lambda P=P, M0=M0: run_single(P, N, alphas, 0, init="V", M0=M0))
         steps = alpha_max * N
         rows.append([f"({p},{ps})", g, N, alpha_max, t_ode, t_sim, t_sim / t_ode, 1e6 * t_sim / steps])
     return rows

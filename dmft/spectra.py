@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from odes.common import check
-from odes.common.errors import ConvergenceError
+from odes.common.errors import ConvergenceError, ParameterError
 
 __all__ = [
     "FreeConvolution", "mp_density", "mp_edges", "semicircle_density", "free_cumulant_moments",
@@ -46,15 +46,15 @@ __all__ = [
 # closed forms
 def mp_edges(kappa_star: float) -> tuple[float, float]:
     """Edges ``(1 -+ sqrt(gamma))^2`` of the continuous part of MP(gamma = 1/kappa*)."""
-    g = 1.0 / kappa_star
+    g = 1.0 / check.positive("kappa_star", kappa_star)
     return (1.0 - np.sqrt(g)) ** 2, (1.0 + np.sqrt(g)) ** 2
 
 
 def mp_density(x: np.ndarray, kappa_star: float) -> np.ndarray:
     """Continuous part of MP(1/kappa*) (the atom ``max(1 - kappa*, 0)`` at 0 is not included)."""
     x = np.asarray(x, dtype=float)
-    g = 1.0 / kappa_star
     lo, hi = mp_edges(kappa_star)
+    g = 1.0 / kappa_star
     inside = (x > lo) & (x < hi)
     out = np.zeros_like(x)
     xi = x[inside]
@@ -65,6 +65,7 @@ def mp_density(x: np.ndarray, kappa_star: float) -> np.ndarray:
 def semicircle_density(x: np.ndarray, s2: float) -> np.ndarray:
     """Semicircle of variance ``s2``: ``sqrt(4 s2 - x^2)/(2 pi s2)`` on ``|x| < 2 sqrt(s2)``."""
     x = np.asarray(x, dtype=float)
+    s2 = check.positive("sigma2", s2)
     return np.sqrt(np.clip(4.0 * s2 - x * x, 0.0, None)) / (2.0 * np.pi * s2)
 
 
@@ -72,9 +73,9 @@ def free_cumulant_moments(kappa_star: float, s2: float, order: int = 4) -> np.nd
     r"""Moments ``m_1..m_order`` (order <= 4) of ``MP(1/kappa*) [+] SC(s2)`` from the free cumulants
     ``k_1 = 1, k_2 = gamma + s2, k_n = gamma^(n-1)`` via the non-crossing moment-cumulant formula:
     ``m1 = k1, m2 = k2 + k1^2, m3 = k3 + 3k1k2 + k1^3, m4 = k4 + 4k1k3 + 2k2^2 + 6k1^2k2 + k1^4``."""
-    if not 1 <= order <= 4:
-        raise ValueError("order must be 1..4")
-    g = 1.0 / kappa_star
+    order = check.integer("order", order, lo=1, hi=4)
+    g = 1.0 / check.positive("kappa_star", kappa_star)
+    s2 = check.nonnegative("sigma2", s2)
     k1, k2, k3, k4 = 1.0, g + s2, g ** 2, g ** 3
     m = [k1, k2 + k1 ** 2, k3 + 3 * k1 * k2 + k1 ** 3, k4 + 4 * k1 * k3 + 2 * k2 ** 2 + 6 * k1 ** 2 * k2 + k1 ** 4]
     return np.array(m[:order])
@@ -83,6 +84,9 @@ def free_cumulant_moments(kappa_star: float, s2: float, order: int = 4) -> np.nd
 def sample_y_eigenvalues(d: int, kappa_star: float, s2: float, rng: np.random.Generator) -> np.ndarray:
     """Eigenvalues of one sample ``Y = S* + sqrt(s2) M`` (``S* = W*^T W*/m*``, ``m* = round(kappa* d)``,
     M GOE with off-diagonal variance 1/d, diagonal variance 2/d). Used by the tests and the validation."""
+    d = check.integer("d", d, lo=1)
+    kappa_star = check.positive("kappa_star", kappa_star)
+    s2 = check.nonnegative("sigma2", s2)
     m_star = max(1, int(round(kappa_star * d)))
     w = rng.standard_normal((m_star, d))
     s_star = w.T @ w / m_star
@@ -351,7 +355,7 @@ class FreeConvolution:
                         h: float | None = None) -> float:
         """``int int rho(x) rho(y) g2(x, y) dx dy`` by the tensor rule (continuous part; g2 bounded)."""
         if self.atom:
-            raise ValueError("double_integral needs s2 > 0 (no atom)")
+            raise ParameterError("sigma2", "double_integral needs sigma2 > 0 (a measure without atom)")
         q = self.quadrature(cuts, h)
         return float(q.w @ g2(q.x[:, None], q.x[None, :]) @ q.w)
 
@@ -384,7 +388,7 @@ class FreeConvolution:
         ``u = x - c``, ``v = c - y`` so that ``(x - theta)/(x - y) = (c - theta + u)/(u + v)`` is exact at the
         corner ``x = y = c``."""
         if self.atom:
-            raise ValueError("threshold_integrals needs s2 > 0 (the measure must have no atom)")
+            raise ParameterError("sigma2", "threshold_integrals needs sigma2 > 0 (the measure must have no atom)")
         c = theta if cut is None else max(float(cut), theta)
         q = self.quadrature([c], h)
         # distance to c of every node (exact for nodes of pieces that end/start at c)

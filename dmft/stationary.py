@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from scipy.optimize import brentq
 
 from dmft.params import ExtensiveWidthParams
 from dmft.spectra import FreeConvolution
-from odes.common import hdf5io
+from odes.common import check, hdf5io
 from odes.common.errors import ConvergenceError, ParameterError
 
 __all__ = ["StationarySolution", "solve_stationary", "stationary_map", "dof_line", "FLAG_TEXT"]
@@ -135,6 +136,20 @@ def stationary_map(params: ExtensiveWidthParams, sigma2: float, a: float, *, h: 
             "a_new": 1.0 - ti["D"] / (2.0 * params.alpha), "fc": fc}
 
 
+def scan_sign_change(fun: Callable[[float], float], x0: float, sign0: float, step: float, max_steps: int
+                     ) -> tuple[bool, float, float]:
+    """Walk ``x0 + k step`` (k = 1..max_steps) until ``fun`` takes the sign opposite to ``sign0`` (the sign of
+    ``fun(x0)``, already known). Returns ``(found, lo, hi)``: the bracketing pair (lo, hi) of the first sign change,
+    or ``(False, x_last, x_last)``. Used to bracket the roots in log sigma^2 before Brent's method."""
+    x = x0
+    for _ in range(max_steps):
+        nxt = x + step
+        if fun(nxt) * sign0 < 0.0:
+            return True, x, nxt
+        x = nxt
+    return False, x, x
+
+
 class _Counter:
     def __init__(self) -> None:
         self.n = 0
@@ -196,14 +211,8 @@ def _solve(params: ExtensiveWidthParams, h: float, xtol: float, max_scan: int, c
             raise ConvergenceError("stationary solver: no sigma^2 > 1e-30 with positive residual (no solution "
                                    "bracket); for Delta = 0, lam = 0 above alpha_c the solution is sigma^2 = 0",
                                    residual=memo[lo][0], iterations=cnt.n)
-    hi = lo
-    for _ in range(max_scan):
-        nxt = hi + math.log(2.0)
-        if hfun(nxt) < 0.0:
-            lo, hi = hi, nxt
-            break
-        hi = nxt
-    else:
+    found, lo, hi = scan_sign_change(hfun, lo, +1.0, math.log(2.0), max_scan)
+    if not found:
         raise ConvergenceError(f"stationary solver: sigma^2 grows without bound (scanned to {math.exp(hi):.3g}); "
                                "no stationary solution found", residual=memo[hi][0], iterations=cnt.n)
     logs = brentq(hfun, lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=200)
@@ -229,6 +238,11 @@ def solve_stationary(params: ExtensiveWidthParams, *, h: float = 0.05, xtol: flo
     """
     if not isinstance(params, ExtensiveWidthParams):
         raise ParameterError("params", "must be an ExtensiveWidthParams")
+    h = check.positive("h", h)
+    xtol = check.positive("xtol", xtol)
+    tol = check.positive("tol", tol)
+    n_grid = check.integer("n_grid", n_grid, lo=2)
+    max_scan = check.integer("max_scan", max_scan, lo=0)
     alpha, delta, lam = params.alpha, params.noise, params.lam
     cnt = _Counter()
     if lam == 0.0 and delta == 0.0:

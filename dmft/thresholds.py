@@ -28,35 +28,41 @@ Solved by a geometric scan in sigma^2 from Delta/2 (where the residual is negati
 As Delta -> 0+ it tends (for kappa >= 1) to the PSD-feasibility threshold ``alpha_feas = r - r^2/2 + (1-r)^2/4``
 (:func:`alpha_feasibility`, returned for Delta = 0), NOT to alpha_c: between alpha_c and alpha_feas noiseless data are
 recovered exactly, but slightly noisy data are still interpolated by a PSD matrix.
+There is no lam argument: for lam > 0 the calibration a never reaches 0 (a -> 0 would make theta = lam/a infinite,
+D -> 0 and a -> 1), so only a smooth double-descent peak of the test error remains, near alpha_interp.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.optimize import brentq
 
-from dmft.stationary import dof_line
-from odes.common import check
+from dmft.stationary import dof_line, scan_sign_change
+from odes.common import check, hdf5io
 from odes.common.errors import ConvergenceError, ParameterError
 
 __all__ = ["m0", "m1", "m2", "M_function", "alpha_c", "alpha_c_grid", "AlphaC", "InterpolationThreshold",
            "interpolation_threshold", "interpolation_threshold_grid", "alpha_feasibility"]
 
 
-def m0(b):
+def m0(b: float | np.ndarray) -> np.ndarray:
+    """m0(b) = int_b^2 sc(u) du = 1/2 - b sqrt(4 - b^2)/(4 pi) - arcsin(b/2)/pi (b clipped to [-2, 2]; vectorised)."""
     b = np.asarray(b, dtype=float)
     return 0.5 - b * np.sqrt(np.clip(4 - b * b, 0, None)) / (4 * np.pi) - np.arcsin(np.clip(b / 2, -1, 1)) / np.pi
 
 
-def m1(b):
+def m1(b: float | np.ndarray) -> np.ndarray:
+    """m1(b) = int_b^2 u sc(u) du = (4 - b^2)^(3/2) / (6 pi) (vectorised)."""
     b = np.asarray(b, dtype=float)
     return np.clip(4 - b * b, 0, None) ** 1.5 / (6 * np.pi)
 
 
-def m2(b):
+def m2(b: float | np.ndarray) -> np.ndarray:
+    """m2(b) = int_b^2 u^2 sc(u) du = 1/2 - sqrt(4 - b^2)(b^3 - 2b)/(8 pi) - arcsin(b/2)/pi (vectorised)."""
     b = np.asarray(b, dtype=float)
     return (0.5 - np.sqrt(np.clip(4 - b * b, 0, None)) * (b ** 3 - 2 * b) / (8 * np.pi)
             - np.arcsin(np.clip(b / 2, -1, 1)) / np.pi)
@@ -80,7 +86,7 @@ def _omega(kappa: float, r: float) -> float:
     return brentq(lambda b: float(m0(b)) - target, -2.0, 2.0, xtol=1e-15, rtol=1e-15, maxiter=200)
 
 
-def M_function(s, kappa: float, kappa_star: float):
+def M_function(s: float | np.ndarray, kappa: float, kappa_star: float) -> np.ndarray:
     """M(s) of the module docstring (vectorised over s)."""
     kappa, r = _validate(kappa, kappa_star)
     w = _omega(kappa, r)
@@ -101,6 +107,12 @@ class AlphaC:
     omega: float
     dof: float
     unreliable: bool
+
+    def save(self, path: str | Path, *, group: str = "/", mode: str = "w") -> Path:
+        """Write to HDF5 (:mod:`odes.common.hdf5io`)."""
+        return hdf5io.save(self, path, group=group, mode=mode)
+
+    load = staticmethod(hdf5io.load)
 
     @property
     def note(self) -> str:
@@ -133,7 +145,7 @@ def alpha_c(kappa: float, kappa_star: float) -> AlphaC:
     return AlphaC(kappa, r, float(val), float(s), float(w), dof, bool(kappa < 1.0 and val > dof + 1e-12))
 
 
-def alpha_c_grid(kappa, kappa_star) -> np.ndarray:
+def alpha_c_grid(kappa: float | np.ndarray, kappa_star: float | np.ndarray) -> np.ndarray:
     """alpha_c on broadcast grids of kappa and kappa* (NaN where kappa < kappa*: undefined)."""
     k, ks = np.broadcast_arrays(np.asarray(kappa, dtype=float), np.asarray(kappa_star, dtype=float))
     out = np.full(k.shape, np.nan)
@@ -156,8 +168,15 @@ class InterpolationThreshold:
     C_S: float
     D: float
 
+    def save(self, path: str | Path, *, group: str = "/", mode: str = "w") -> Path:
+        """Write to HDF5 (:mod:`odes.common.hdf5io`)."""
+        return hdf5io.save(self, path, group=group, mode=mode)
+
+    load = staticmethod(hdf5io.load)
+
     @property
     def test_error(self) -> float:
+        """Test error 2 C_S at the threshold (the double-descent cusp)."""
         return 2.0 * self.C_S
 
 
@@ -199,14 +218,8 @@ def interpolation_threshold(kappa: float, kappa_star: float, noise: float, *, h:
     if res(lo) >= 0.0:
         raise ConvergenceError("interpolation threshold: residual not negative at sigma^2 = Delta/2",
                                residual=res(lo))
-    hi = lo
-    for _ in range(40):
-        nxt = hi + math.log(4.0)
-        if res(nxt) > 0.0:
-            lo, hi = hi, nxt
-            break
-        hi = nxt
-    else:
+    found, lo, hi = scan_sign_change(res, lo, -1.0, math.log(4.0), 40)
+    if not found:
         raise ConvergenceError(f"interpolation threshold: no sign change up to sigma^2 = {math.exp(hi):.3g}",
                                residual=res(hi))
     logs = brentq(res, lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=200)
@@ -217,7 +230,8 @@ def interpolation_threshold(kappa: float, kappa_star: float, noise: float, *, h:
     return InterpolationThreshold(kappa, kappa_star, noise, 0.5 * D, s2, ti["resid2"] + s2 * (2 * D - 1), D)
 
 
-def interpolation_threshold_grid(kappa, kappa_star, noise, **kw) -> np.ndarray:
+def interpolation_threshold_grid(kappa: float | np.ndarray, kappa_star: float | np.ndarray,
+                                 noise: float | np.ndarray, **kw) -> np.ndarray:
     """alpha_interp on broadcast grids (NaN where undefined)."""
     k, ks, dn = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (kappa, kappa_star, noise)))
     out = np.full(k.shape, np.nan)

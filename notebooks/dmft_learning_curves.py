@@ -34,7 +34,7 @@ ETA = 0.05
 if FAST:
     STEPS, D_EFF, SAMPLES, RUNS, GD_D, GD_SEEDS = 40, 14, 2, 1, [20], 2
 else:
-    STEPS, D_EFF, SAMPLES, RUNS, GD_D, GD_SEEDS = 200, 60, 4, 2, [40, 60], 6
+    STEPS, D_EFF, SAMPLES, RUNS, GD_D, GD_SEEDS = 200, 60, 4, 3, [40, 60], 6
 
 SETS = {
     "A (noiseless)": ExtensiveWidthParams(alpha=1.0, kappa=1.0, kappa_star=0.5, lam=0.01, noise=0.0),

@@ -79,13 +79,11 @@ def test_ce_psd_and_structure(small_run):
 
 def test_forward_pass_equals_independent_recursion():
     """The solver's S^k equals the effective-process recursion rebuilt from its own kernels B, L, Gamma."""
-    st = dataclasses.replace
     settings = DMFTSettings(eta=0.05, steps=8, d_eff=6, samples=2, seed=4)
     state = initial_state(SET_B, settings, np.random.SeedSequence(4))
     S0 = state.S.copy()
     while state.k <= settings.steps:
         advance(state, SET_B, settings)
-    del st
     eta, lam, a = settings.eta, SET_B.lam, SET_B.alpha
     T, d = settings.steps, settings.d_eff
     for s in range(2):
@@ -111,6 +109,13 @@ def test_invalid_eta_rejected_with_bound():
     with pytest.raises(ParameterError, match=r"'eta'.*eta < 0\.0588"):
         solve(SET_B, DMFTSettings(eta=0.06, steps=3, d_eff=4, samples=2), quiet=True)
     check_step(SET_B, 0.05)
+    # the bound is sufficient, not necessary: set C of the spec is stable at eta = 0.05 > bound 0.0447
+    set_c = ExtensiveWidthParams(alpha=1.5, kappa=2.0, kappa_star=0.25, lam=0.02, noise=0.1)
+    with pytest.raises(ParameterError, match="'eta'"):
+        solve(set_c, DMFTSettings(eta=0.05, steps=3, d_eff=4, samples=2, sigma0=0.1), quiet=True)
+    r = solve(set_c, DMFTSettings(eta=0.05, steps=40, d_eff=8, samples=2, sigma0=0.1, check_stability=False),
+              quiet=True)
+    assert np.all(np.isfinite(r.test_error)) and r.test_error[-1] < r.test_error[0]
     for bad in (dict(eta=-1), dict(steps=0), dict(d_eff=1), dict(samples=1), dict(probes=0),
                 dict(sigma0=float("nan")), dict(ensemble="gaussian")):
         with pytest.raises(ParameterError):
@@ -187,3 +192,30 @@ def test_causal_cholesky_stays_consistent_for_low_rank_covariance():
         bad = np.zeros((2, 2))
         cholesky_row(bad, np.array([1.0]), 0, 0.0)
         cholesky_row(bad, np.array([2.0, 1.0]), 1, 0.0)  # |corr| > 1: not PSD
+
+
+def test_novikov_stein_identity():
+    """Gaussian integration by parts on the noise (independent check of the noise normalisation and of the
+    response): (1/p) E <Xi^s, S^t - S^0> = (1/(2 alpha d)) sum_{j<t} (L L^T)(s, j) R_S(t, j), per sample, where
+    Xi^s = (1/(2 sqrt alpha)) sum_l L(s,l) Gamma^l has per-component covariance (L L^T)/(2 alpha d).
+    Pooled over samples/seeds, tolerance 4 standard errors (feedback through the shared kernels is O(1/Ns))."""
+    d, T, ns = 12, 24, 8
+    pairs = [(12, 3), (24, 10), (24, 20)]
+    lhs, rhs = {q: [] for q in pairs}, {q: [] for q in pairs}
+    p = d * (d + 1) / 2
+    for seed in range(10):
+        s = DMFTSettings(eta=0.05, steps=T, d_eff=d, samples=ns, probes=2, seed=seed)
+        st = initial_state(SET_B, s, np.random.SeedSequence(seed))
+        while st.k <= T:
+            advance(st, SET_B, s)
+        C = st.L @ st.L.T
+        for t, s_ in pairs:
+            for i in range(ns):
+                xi = sum(st.L[s_, l] * st.Gam[i, l] for l in range(s_ + 1)) / (2 * math.sqrt(SET_B.alpha))
+                lhs[(t, s_)].append(np.sum(xi * (st.Dh[i, t] - st.Dh[i, 0])) / p)
+                rhs[(t, s_)].append(C[s_, :t] @ st.RSs[i, t, :t] / (2 * SET_B.alpha * d))
+    for q in pairs:
+        diff = np.array(lhs[q]) - np.array(rhs[q])
+        se = diff.std(ddof=1) / math.sqrt(diff.size)
+        assert abs(diff.mean()) < 4 * se, (q, diff.mean(), se, np.mean(rhs[q]))
+        assert abs(np.mean(rhs[q])) > 4 * se  # the identity is not trivially 0 = 0

@@ -166,3 +166,30 @@ def test_hdf5_round_trip(tmp_path):
     assert hdf5io.equal(res, back)
     assert back.seeds.tolist() == [2, 5] and back.init == "V" and back.N == 60
     np.testing.assert_array_equal(back.diverged, res.diverged)
+
+
+def test_kernel_step_equals_numpy_update_with_explicit_offset():
+    """One SGD step of the numba kernel equals the update written out in numpy, for a model with an explicit
+    label offset c0 (``params.offset``, tr A = tr B so c (tr A - tr B) would give 0) and all other terms on."""
+    P = FiniteWidthParams(p=2, p_star=2, eta=[0.2, 0.3], a=[0.6, 0.4], b=[0.7, 0.3], T=[[1, 0.1], [0.1, 0.9]],
+                          noise=0.2, weight_decay=0.05, offset=0.1, check_stability=False)
+    assert P.c0 == 0.1
+    N, n = 50, 7
+    W, Ws = initial_weights(P, N, np.random.default_rng(2), init="V", M0=[[0.3, -0.1], [0.05, 0.4]])
+    dQ, dM = one_step_increments(P, W, Ws, n, np.random.default_rng(9))
+    rng = np.random.default_rng(9)                       # the same draws, in the same order
+    X, z = rng.standard_normal((n, N)), rng.standard_normal(n)
+    for t in range(n):
+        lam, nu = W @ X[t] / np.sqrt(N), Ws @ X[t] / np.sqrt(N)
+        r = P.a @ lam**2 - P.b @ nu**2 - 0.1 - np.sqrt(0.2) * z[t]
+        Wn = (1 - P.eta * 0.05 / N)[:, None] * W - (P.eta * 2 * P.a * lam * r)[:, None] * X[t][None, :] / np.sqrt(N)
+        np.testing.assert_allclose(dQ[t], Wn @ Wn.T - W @ W.T, atol=1e-10)
+        np.testing.assert_allclose(dM[t], Wn @ Ws.T - W @ Ws.T, atol=1e-10)
+
+
+@pytest.mark.parametrize("p,ps", [(4, 2), (2, 3), (3, 3)])
+def test_random_orthonormal_M0_has_equal_singular_values(p, ps):
+    M0 = online_sgd.random_orthonormal_M0(p, ps, 0.3, seed=5)
+    assert M0.shape == (p, ps)
+    np.testing.assert_allclose(np.linalg.svd(M0, compute_uv=False), 0.3, atol=1e-14)
+    assert np.array_equal(M0, online_sgd.random_orthonormal_M0(p, ps, 0.3, seed=5))

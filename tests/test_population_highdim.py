@@ -146,9 +146,9 @@ def test_mode_reduction_equals_matrix_ode(k, ks, d):
 def test_finite_d_methods_agree():
     p = HighDimParams(0.5, 0.25)
     g = np.linspace(0, 3, 31)
-    ref = hd.finite_d_modes(p, 60, g, seed=1, method="DOP853", rtol=1e-12, atol=1e-15)
+    ref = hd.finite_d_modes(p, 40, g, seed=1, method="DOP853", rtol=1e-12, atol=1e-15)
     for meth in ("LSODA", "Radau"):
-        r = hd.finite_d_modes(p, 60, g, seed=1, method=meth)
+        r = hd.finite_d_modes(p, 40, g, seed=1, method=meth)
         assert np.max(np.abs(r.loss - ref.loss)) < 1e-8
 
 
@@ -220,6 +220,9 @@ def test_full_matrix_ode_d200_vs_modes_and_limit():
 @pytest.mark.parametrize("k,ks,ref", [(0.5, 0.25, (2.43, 2.50, 2.84)), (0.5, 0.5, (1.61, 1.69, 1.84)),
                                       (0.25, 0.5, (8.06, 7.70, 8.00)), (0.75, 0.5, (0.59, 0.75, 0.57))])
 def test_limit_vs_finite_d_table(k, ks, ref):
-    """Spec table (d x mean max deviation, 20 seeds) at d = 200, 500, 1000; we use 12 seeds, tolerance 40%."""
-    v = validate_population(HighDimParams(k, ks), [200, 500, 1000], 12)
-    np.testing.assert_allclose(v.scaled_dev, ref, rtol=0.4)
+    """Spec table (d x mean max deviation, 20 seeds) at d = 200, 500, 1000; we use 12 seeds. Tolerance from
+    the seed spread: 3 combined standard errors (ours with 12 seeds, the spec's estimated with 20)."""
+    n = 12
+    v = validate_population(HighDimParams(k, ks), [200, 500, 1000], n)
+    se = v.dims * v.max_dev_se * np.sqrt(1 + n / 20)
+    assert np.all(np.abs(v.scaled_dev - np.array(ref)) < 3 * se), (v.scaled_dev, se)

@@ -16,13 +16,14 @@ def test_time_to_reach_interpolates_log_risk():
 
 
 def test_sgd_tracks_gf_small():
-    """d = 150, r = m = 8, alpha = 1, eta d = 0.01, 2 noise seeds, same W0. Spec (d = 400, r = m = 20):
-    t_SGD/t_GF = 1.01 / 1.04 at eps = 0.5 / 0.1; at this smaller d the per-direction noise is larger, so we
-    allow |ratio - 1| < 0.1."""
-    p = OnlineSGDParams(PowerLawParams(1.0, 8, 8, 150), eta_d=0.01, t_max=4.0, n_records=160)
-    c = compare_sgd_gf(p, seeds=(0, 1), eps=(0.5, 0.1))
+    """d = 200, r = m = 8, alpha = 1, eta d = 0.005, 3 noise seeds, same W0. Spec (d = 400, r = m = 20):
+    t_SGD/t_GF = 1.00 / 1.02 at eps = 0.5 / 0.1. At this smaller size the seed-to-seed spread of the ratio
+    is ~0.05 (measured), so: seed mean within 0.08 of 1, every seed within 0.15."""
+    p = OnlineSGDParams(PowerLawParams(1.0, 8, 8, 200), eta_d=0.005, t_max=4.0, n_records=160)
+    c = compare_sgd_gf(p, seeds=(0, 1, 2), eps=(0.5, 0.1))
     assert np.all(np.isfinite(c.ratio))
-    assert np.all(np.abs(c.ratio - 1.0) < 0.1)
+    assert np.all(np.abs(c.ratio.mean(axis=0) - 1.0) < 0.08)
+    assert np.all(np.abs(c.ratio - 1.0) < 0.15)
     # the SGD risk curve stays close to GF on the whole window before eps = 0.1 is reached
     sel = c.t <= c.t_gf[1]
     assert np.max(np.abs(np.log(c.risk_sgd[:, sel] / c.risk_gf[sel]))) < 0.35
@@ -39,6 +40,6 @@ def test_sgd_divergence_is_reported():
 @pytest.mark.parametrize("eta_d,ref", [(0.005, (1.00, 1.02, 1.04)), (0.01, (1.01, 1.04, 1.05))])
 def test_sgd_vs_gf_spec_table(eta_d, ref):
     """Spec table (d = 400, r = m = 20, alpha = 1, 3 SGD seeds): ratios at eps = 0.5 / 0.1 / 0.01."""
-    p = OnlineSGDParams(PowerLawParams(1.0, 20, 20, 400), eta_d=eta_d, t_max=40.0, n_records=400)
+    p = OnlineSGDParams(PowerLawParams(1.0, 20, 20, 400), eta_d=eta_d, t_max=20.0, n_records=400)
     c = compare_sgd_gf(p, seeds=(0, 1, 2), eps=(0.5, 0.1, 0.01))
     np.testing.assert_allclose(c.ratio.mean(axis=0), ref, atol=0.06)

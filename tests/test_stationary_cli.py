@@ -22,6 +22,30 @@ def test_stationary_json(capsys):
     assert {"sigma2", "a", "D", "C_S", "threshold", "residual"} <= out.keys()
 
 
+def test_stationary_out_writes_hdf5_and_table(capsys, tmp_path):
+    from dmft.stationary import StationarySolution
+    out = tmp_path / "s.h5"
+    assert main(["stationary", "--alpha", "1", "--kappa", "1", "--kappa-star", "0.5", "--lam", "0.05", "--noise",
+                 "0.5", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "test_error" in text and "rank_fraction" in text
+    back = StationarySolution.load(out)
+    assert abs(back.test_error - 0.27367) < 1e-5 and back.params.noise == 0.5
+
+
+def test_threshold_out_writes_hdf5(capsys, tmp_path):
+    from dmft.thresholds import AlphaC
+    from odes.common import hdf5io
+    out = tmp_path / "t.h5"
+    d = _json(capsys, ["threshold", "--kappa", "inf", "--kappa-star", "0.25", "--interpolation", "--noise", "0.5",
+                       "--out", str(out), "--json"])
+    assert d["out"] == str(out)
+    back = AlphaC.load(out)
+    assert abs(back.alpha_c - 0.2939418367) < 1e-9 and back.kappa == float("inf")
+    it = hdf5io.load(out, group="/interpolation")
+    assert abs(it.alpha_interp - 0.3012679547) < 1e-9
+
+
 def test_stationary_flags_in_json(capsys):
     assert main(["stationary", "--alpha", "0.5", "--kappa", "0.25", "--kappa-star", "0.5", "--lam", "0.05",
                  "--noise", "0.1", "--json"]) == 0
@@ -49,6 +73,12 @@ def test_threshold_json(capsys):
     (["stationary", "--alpha", "0.2", "--kappa", "1", "--kappa-star", "0.5", "--noise", "0.5"], "lam"),
     (["threshold", "--kappa", "0.1", "--kappa-star", "0.25"], "kappa"),
     (["threshold", "--kappa", "1", "--kappa-star", "0"], "kappa_star"),
+    (["threshold", "--kappa", "nan", "--kappa-star", "0.5"], "kappa"),
+    (["threshold", "--kappa", "1", "--kappa-star", "0.5", "--noise", "0.5"], "noise"),  # needs --interpolation
+    (["threshold", "--kappa", "1", "--kappa-star", "0.5", "--interpolation", "--noise", "-1"], "noise"),
+    (["validate", "stationary", "--alpha", "1", "--kappa", "1", "--kappa-star", "0.5", "--seeds", "1"], "seeds"),
+    (["validate", "stationary", "--alpha", "1", "--kappa", "1", "--kappa-star", "0.5", "--d", "3,10"], "'d'"),
+    (["validate", "stationary", "--alpha", "1", "--kappa", "1", "--kappa-star", "0.5", "--d", "10,10"], "'d'"),
 ])
 def test_invalid_input_one_line_exit_2(capsys, argv, name):
     assert main(argv) == 2

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from dmft.params import ExtensiveWidthParams
-from odes.common import hdf5io
+from odes.common import check, hdf5io
+from odes.common.errors import ParameterError
 from odes.common.progress import progress
 
 __all__ = ["StationaryValidation", "validate_stationary", "extrapolate_inverse_d", "RecoveryCurve",
@@ -119,11 +120,18 @@ def spectrum_histogram(sol, eigs: np.ndarray, d_total: int, bins: int = 20) -> t
 def validate_stationary(params: ExtensiveWidthParams, ds=(30, 50, 70), seeds: int = 3, sensing: str = "wishart",
                         *, seed0: int = 1000, quiet: bool = True, bins: int = 20, erm_options: dict | None = None
                         ) -> StationaryValidation:
-    """Run the ERM at every d (seeds ``seed0 + s``) and compare with :func:`dmft.stationary.solve_stationary`."""
+    """Run the ERM at every d (seeds ``seed0 + s``) and compare with :func:`dmft.stationary.solve_stationary`.
+
+    ``seeds >= 2`` (the error bars and the extrapolation weights come from the seed spread); ``ds`` distinct sizes
+    >= 4. ERM runs that stop before their tolerance are counted in ``notes["not_converged"]`` (and reported by the
+    CLI); they are kept in the statistics."""
     from dmft.stationary import solve_stationary
     from validation.erm import solve_erm
+    seeds = check.integer("seeds", seeds, lo=2)
+    ds = np.array([check.integer("d", d, lo=4) for d in np.atleast_1d(ds)], dtype=int)
+    if ds.size == 0 or np.unique(ds).size != ds.size:
+        raise ParameterError("d", f"need one or more distinct sizes, got {ds.tolist()}")
     sol = solve_stationary(params)
-    ds = np.asarray(ds, dtype=int)
     test = np.zeros((ds.size, seeds))
     train = np.zeros_like(test)
     rank = np.zeros_like(test)

@@ -19,7 +19,9 @@ Solvers:
   ``U max(Lambda - t lam, 0) U^T`` (PSD projection + trace penalty), step ``t = 1/L`` with L the top eigenvalue
   of the Hessian ``V -> (d/(2n)) sum Tr(V Z) Z`` (power iteration, +5 %). Stops when the fixed-point residual
   ``||S_{k+1} - V_k||_F / (t ||S_{k+1}||_F + eps)`` (relative norm of the gradient mapping, which vanishes
-  exactly at the KKT point) is below ``tol``.
+  exactly at the KKT point) is below ``tol``. Convergence: F(S_k) - F* = O(1/k^2) (Nesterov), linear when the
+  data term is strongly convex (alpha > 1/2: more samples than the d(d+1)/2 unknowns) or restricted-strongly convex
+  around a low-rank minimiser, which the adaptive restart exploits.
 * :func:`solve_gd_rank` (kappa < 1): gradient descent ``W <- W (I - eta (G + lam I))`` (adaptive stable eta),
   ``G = (d/(2n)) sum_mu (yhat_mu - y_mu) Z_mu``, on ``W`` of shape ``(m, d)``, ``m = round(kappa d)``, from small
   init ``W0 = sigma0 N(0, 1)``; stops when ``||G + lam||`` restricted to the row space,

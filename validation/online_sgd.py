@@ -5,7 +5,10 @@ Model (the same as :mod:`odes.finite_width`, spec Sec. 1). At every step a fresh
 
 .. math::
     \lambda_j = w_j\cdot x/\sqrt N,\quad \nu_k = w^*_k\cdot x/\sqrt N,\quad
-    r = \sum_j a_j(\lambda_j^2 - c) - \sum_k b_k(\nu_k^2 - c) - \sqrt\Delta\,\zeta,
+    r = \sum_j a_j\lambda_j^2 - \sum_k b_k\nu_k^2 - c_0 - \sqrt\Delta\,\zeta,\qquad
+    c_0 = c(\mathrm{tr}A - \mathrm{tr}B),
+
+(activation :math:`z^2 - c`; an explicit ``params.offset`` replaces :math:`c_0`, exactly as in the ODE), and
 
 .. math::
     w_j \leftarrow (1-\eta_j\kappa/N)\,w_j - \frac{\eta_j}{\sqrt N}\,2a_j\lambda_j r\,x
@@ -66,9 +69,11 @@ _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}  # reassociation for SIMD dot
 # numba kernels
 # ---------------------------------------------------------------------------------------------------------
 @numba.njit(cache=True, fastmath=_FASTMATH)
-def _sgd_steps(W, Ws, X, zeta, a, b, eta, c, sqrt_noise, kappa, r_max):  # pragma: no cover - jitted
+def _sgd_steps(W, Ws, X, zeta, a, b, eta, c0, sqrt_noise, kappa, r_max):  # pragma: no cover - jitted
     """Apply ``X.shape[0]`` SGD steps to W (p x N) in place, inputs X (n x N), label noise zeta (n,).
 
+    ``c0``: constant of the residual r = sum_j a_j lam_j^2 - sum_k b_k nu_k^2 - c0 - sqrt(Delta) zeta
+    (= c (tr A - tr B) for the activation z^2 - c, or the explicit offset of the parameters).
     Returns the number of steps completed; ``< n`` means the residual at that step was non-finite or
     exceeded ``r_max`` (blow-up; W is left as before that step)."""
     n, N = X.shape
@@ -80,19 +85,19 @@ def _sgd_steps(W, Ws, X, zeta, a, b, eta, c, sqrt_noise, kappa, r_max):  # pragm
     for j in range(p):
         decay[j] = 1.0 - eta[j] * kappa / N
     for t in range(n):
-        r = -sqrt_noise * zeta[t]
+        r = -sqrt_noise * zeta[t] - c0
         for j in range(p):
             s = 0.0
             for i in range(N):
                 s += W[j, i] * X[t, i]
             lam[j] = s * inv_sqrt_n
-            r += a[j] * (lam[j] * lam[j] - c)
+            r += a[j] * lam[j] * lam[j]
         for k in range(ps):
             s = 0.0
             for i in range(N):
                 s += Ws[k, i] * X[t, i]
             nu = s * inv_sqrt_n
-            r -= b[k] * (nu * nu - c)
+            r -= b[k] * nu * nu
         if not (abs(r) <= r_max):
             return t
         for j in range(p):
@@ -104,7 +109,7 @@ def _sgd_steps(W, Ws, X, zeta, a, b, eta, c, sqrt_noise, kappa, r_max):  # pragm
 
 
 @numba.njit(cache=True, fastmath=_FASTMATH)
-def _one_step_increments(W, Ws, X, zeta, a, b, eta, c, sqrt_noise, kappa):  # pragma: no cover - jitted
+def _one_step_increments(W, Ws, X, zeta, a, b, eta, c0, sqrt_noise, kappa):  # pragma: no cover - jitted
     """For each sample t: apply ONE step of :func:`_sgd_steps` to a copy of the frozen W and return the
     increments N*(Q' - Q) (n, p, p) and N*(M' - M) (n, p, p*), computed from the updated weights."""
     n, N = X.shape
@@ -117,7 +122,7 @@ def _one_step_increments(W, Ws, X, zeta, a, b, eta, c, sqrt_noise, kappa):  # pr
     Wc = np.empty_like(W)
     for t in range(n):
         Wc[:, :] = W
-        _sgd_steps(Wc, Ws, X[t:t + 1], zeta[t:t + 1], a, b, eta, c, sqrt_noise, kappa, np.inf)
+        _sgd_steps(Wc, Ws, X[t:t + 1], zeta[t:t + 1], a, b, eta, c0, sqrt_noise, kappa, np.inf)
         for j in range(p):
             for l in range(p):
                 s = 0.0
@@ -266,7 +271,7 @@ def run_single(params: FiniteWidthParams, N: int, alphas: Sequence[float] | np.n
     Qs = np.empty((n, p, p))
     Ms = np.empty((n, p, ps))
     a, b, eta = (np.ascontiguousarray(v, dtype=float) for v in (params.a, params.b, params.eta))
-    c, sqrt_noise, kappa = float(params.c), float(np.sqrt(params.noise)), float(params.weight_decay)
+    c0, sqrt_noise, kappa = float(params.c0), float(np.sqrt(params.noise)), float(params.weight_decay)
     chunk = max(1, _CHUNK_NUMBERS // N)
     done = 0
     alpha_div = np.inf
@@ -275,7 +280,7 @@ def run_single(params: FiniteWidthParams, N: int, alphas: Sequence[float] | np.n
             m = int(min(chunk, target - done))
             X = rng_x.standard_normal((m, N))
             z = rng_z.standard_normal(m) if sqrt_noise > 0 else np.zeros(m)
-            k = _sgd_steps(W, Ws, X, z, a, b, eta, c, sqrt_noise, kappa, r_max)
+            k = _sgd_steps(W, Ws, X, z, a, b, eta, c0, sqrt_noise, kappa, r_max)
             done += k
             if k < m:
                 alpha_div = done / N
@@ -350,15 +355,13 @@ def one_step_increments(params: FiniteWidthParams, W: np.ndarray, Ws: np.ndarray
     z = rng.standard_normal(n_samples)
     a, b, eta = (np.ascontiguousarray(v, dtype=float) for v in (params.a, params.b, params.eta))
     return _one_step_increments(np.ascontiguousarray(W, dtype=float), np.ascontiguousarray(Ws, dtype=float),
-                                X, z, a, b, eta, float(params.c), float(np.sqrt(params.noise)),
+                                X, z, a, b, eta, float(params.c0), float(np.sqrt(params.noise)),
                                 float(params.weight_decay))
 
 
 def random_orthonormal_M0(p: int, p_star: int, scale: float = 0.3, seed: int = 0) -> np.ndarray:
     """Protocol-V default warm start: scale x (p x p* matrix with orthonormal columns, Haar), so all singular
     values equal ``scale`` (needs p >= p*; for p < p* the rows are orthonormal instead)."""
-    rng = np.random.default_rng(seed)
-    G = rng.standard_normal((max(p, p_star), min(p, p_star)))
-    Qf, R = np.linalg.qr(G)
-    Qf = Qf * np.sign(np.diagonal(R))[None, :]
-    return scale * (Qf if p >= p_star else Qf.T)
+    n, k = max(p, p_star), min(p, p_star)
+    F = _orthonormal_rows(k, n, np.random.default_rng(seed)) / np.sqrt(n)   # (k, n), orthonormal rows
+    return scale * (F.T if p >= p_star else F)

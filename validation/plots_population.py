@@ -80,7 +80,7 @@ def plot_scaling(results, fits, path: str | Path, width_data: dict | None = None
     ax.legend(fontsize=8)
     if width_data is not None:
         b = axes[0, 1]
-        b.loglog(width_data["width"], width_data["floor"], "k-", label="Σ_{j>m} λ_j²")
+        b.loglog(width_data["width"], width_data["floor"], "k-", label=r"$\sum_{j>m}\lambda_j^2$")
         b.loglog(width_data["width"], width_data["risk"], "o", label="GF at t_end")
         b.set_xlabel("width m")
         b.set_ylabel("R")

@@ -29,16 +29,16 @@ from odes.population.powerlaw import blocks_from_w0, risk_from_blocks, teacher_b
 
 
 @numba.njit(cache=True)
-def _sgd_steps(W, lam, eta, n_steps, seed):  # pragma: no cover - compiled
-    """n_steps of online SGD in place on W (d x m); returns False if the state became non-finite."""
-    np.random.seed(seed)
+def _sgd_steps(W, lam, eta, n_steps, rng):  # pragma: no cover - compiled
+    """n_steps of online SGD in place on W (d x m), inputs from the numpy Generator ``rng``; returns False
+    if the state became non-finite."""
     d, m = W.shape
     r = lam.shape[0]
     x = np.empty(d)
     h = np.empty(m)
     for _ in range(n_steps):
         for k in range(d):
-            x[k] = np.random.standard_normal()
+            x[k] = rng.standard_normal()
         y = 0.0
         for j in range(r):
             y += lam[j] * (x[j] * x[j] - 1.0)
@@ -107,9 +107,10 @@ def run_sgd(params: OnlineSGDParams, W0: np.ndarray, record_times: np.ndarray, *
     steps = np.round(np.asarray(record_times) / eta).astype(np.int64)
     risk = np.empty(steps.size)
     done = 0
+    rng = np.random.default_rng(seed)
     for k, n in enumerate(progress(steps, desc=f"SGD seed {seed}", quiet=quiet)):
         if n > done:
-            ok = _sgd_steps(W, lam, eta, int(n - done), int(seed) * 1_000_003 + k)
+            ok = _sgd_steps(W, lam, eta, int(n - done), rng)
             if not ok:
                 raise DivergenceError(f"online SGD diverged (eta d = {params.eta_d:g})", time=float(n * eta))
             done = int(n)

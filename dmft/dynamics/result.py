@@ -8,8 +8,9 @@ Arrays on the grid t_k = k eta, k = 0..T (T = settings.steps); two-time arrays a
 * ``C_e = B (2 C_S + Delta 1 1^T) B^T`` (symmetric PSD),
 * ``train_error[k] = C_e[k, k]``, ``test_error[k] = 2 C_S[k, k]``; ``*_std`` are the standard errors of these
   estimates (jackknife over the Ns samples of a run; for ``runs > 1`` the run-to-run std / sqrt(runs)). The
-  within-run jackknife misses the common-mode feedback of the shared kernels and underestimates the late-time
-  test-error spread by ~1.4x (measured, set B); use ``runs >= 3`` for reliable late-time bars,
+  within-run jackknife misses the common-mode feedback of the shared kernels: measured (set B) run-to-run
+  spread / jackknife ~1 at Ns = 4 (d_eff = 16-60) but 3-5 at Ns = 2 (d_eff = 90). With ``runs = 1`` the bars are a
+  lower bound; use ``runs >= 3`` for quantitative comparisons,
 * ``R_S_equal_time_exact[k] = -(2 eta/d) Tr(S^{k-1} P_{k-1})`` (what the solver uses for R_S[k, k-1]) and the
   Hutchinson estimate of the same quantity from the adjoint sweep with its standard error (diagnostic of the
   exact identity; index 0 is unused and 0).

@@ -18,12 +18,18 @@ property of the dynamics rather than of the ERM problem):
   matched exactly) and Haar eigenvectors; ``"wishart"``: iid Wishart matrices W^T W/m (as in the real model).
 * ``block`` -- block size of the blocked memory sum in the adjoint sweep (performance only).
 * ``runs`` -- independent runs (seeds spawned from ``seed``); error bars then include run-to-run spread.
+* ``check_stability`` -- reject eta beyond the explicit bound (default True). The bound is sufficient, not
+  necessary (it uses the top MP edge of S* and the top of the sample-covariance spectrum): e.g. the spec's set C
+  (alpha = 1.5, kappa* = 1/4, bound 0.0447) runs stably at eta = 0.05. With False, a run that blows up still
+  raises DivergenceError.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from odes.common import check
 from odes.common.errors import ParameterError
@@ -46,6 +52,7 @@ class DMFTSettings:
     ensemble: str = "quantile"
     block: int = 24
     runs: int = 1
+    check_stability: bool = True
 
     def __post_init__(self) -> None:
         s = lambda k, v: object.__setattr__(self, k, v)
@@ -59,14 +66,15 @@ class DMFTSettings:
         s("checkpoint_every", check.integer("checkpoint_every", self.checkpoint_every, lo=0))
         s("block", check.integer("block", self.block, lo=1))
         s("runs", check.integer("runs", self.runs, lo=1))
+        if not isinstance(self.check_stability, (bool, np.bool_)):
+            raise ParameterError("check_stability", f"must be True or False, got {self.check_stability!r}")
+        s("check_stability", bool(self.check_stability))
         if self.ensemble not in ENSEMBLES:
             raise ParameterError("ensemble", f"must be one of {ENSEMBLES}, got {self.ensemble!r}")
 
     @property
-    def times(self):
+    def times(self) -> np.ndarray:
         """Time grid t_k = k eta, k = 0..steps (shape (steps+1,))."""
-        import numpy as np
-
         return self.eta * np.arange(self.steps + 1)
 
     def numerics_key(self) -> dict:

@@ -128,9 +128,9 @@ def advance(state: SolverState, params: ExtensiveWidthParams, settings: DMFTSett
     # (5) causal Cholesky row of C_e + mu I (mu = NUGGET C_e(0,0)): all Schur complements >= mu, so
     #     sigma_min(L) >= sqrt(mu) and the triangular solves stay well conditioned when C_e becomes
     #     numerically low-rank at late times (frozen noise). The sampled noise covariance is C_e + mu I.
-    cholesky_row(st.L, row, k, NUGGET * st.Ce[0, 0], time=k * eta)
     if not (np.isfinite(row).all() and np.isfinite(st.RS[k, :k]).all()):
         raise DivergenceError("DMFT kernels became non-finite", time=k * eta)
+    cholesky_row(st.L, row, k, NUGGET * st.Ce[0, 0], time=k * eta)
     if k == T:
         st.k = k + 1
         return
@@ -220,9 +220,11 @@ def solve(params: ExtensiveWidthParams, settings: DMFTSettings | None = None, *,
     continued run is identical to an uninterrupted one. ``callback(k)`` is called after each step (k = steps
     done). With ``settings.runs > 1`` the runs use independent seeds spawned from ``settings.seed`` and the
     result holds their mean; std = run-to-run std / sqrt(runs) (checkpointing is then not available).
-    Raises ParameterError (eta beyond the stability bound), DivergenceError (a run that blows up)."""
+    Raises ParameterError (eta beyond the stability bound, unless ``settings.check_stability`` is False),
+    DivergenceError (a run that blows up)."""
     settings = DMFTSettings() if settings is None else settings
-    check_step(params, settings.eta)
+    if settings.check_stability:
+        check_step(params, settings.eta)
     root = np.random.SeedSequence(settings.seed)
     if settings.runs == 1:
         return _solve_one(params, settings, root, checkpoint=checkpoint, resume=resume, quiet=quiet,

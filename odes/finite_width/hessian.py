@@ -30,6 +30,8 @@ error O(h^2).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from odes.common import check
@@ -37,18 +39,21 @@ from odes.common.errors import ParameterError
 from odes.finite_width.moments import generalization_error
 from odes.finite_width.plateau import isotropic_rate
 
+if TYPE_CHECKING:
+    from odes.finite_width.params import FiniteWidthParams
+
 
 def _overlaps(U: np.ndarray, Ustar: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return U @ U.T, U @ Ustar.T, Ustar @ Ustar.T
 
 
-def population_loss(U: np.ndarray, Ustar: np.ndarray, params) -> float:
+def population_loss(U: np.ndarray, Ustar: np.ndarray, params: FiniteWidthParams) -> float:
     """eps_g at U (p, N), teacher U* (p*, N); uses params' a, b, c0 (params.T is ignored: T = U* U*^T)."""
     Q, M, T = _overlaps(U, Ustar)
     return generalization_error(Q, M, _with_T(params, T))
 
 
-def population_gradient(U: np.ndarray, Ustar: np.ndarray, params) -> np.ndarray:
+def population_gradient(U: np.ndarray, Ustar: np.ndarray, params: FiniteWidthParams) -> np.ndarray:
     """grad_U eps_g = 2(e0 A + 2AQA) U - 4 A M B U*, shape (p, N)."""
     Q, M, T = _overlaps(U, Ustar)
     a, b = params.a, params.b
@@ -57,7 +62,7 @@ def population_gradient(U: np.ndarray, Ustar: np.ndarray, params) -> np.ndarray:
     return 2.0 * K @ U - 4.0 * (a[:, None] * M * b[None, :]) @ Ustar
 
 
-def numerical_hessian(U: np.ndarray, Ustar: np.ndarray, params, *, h: float = 1e-5) -> np.ndarray:
+def numerical_hessian(U: np.ndarray, Ustar: np.ndarray, params: FiniteWidthParams, *, h: float = 1e-5) -> np.ndarray:
     """Symmetrised central-difference Jacobian of :func:`population_gradient`, shape (pN, pN)."""
     x0 = np.asarray(U, float).ravel()
     n = x0.size
@@ -80,7 +85,7 @@ def _with_T(params, T):
     return v
 
 
-def teacher_weights(params, N: int) -> np.ndarray:
+def teacher_weights(params: FiniteWidthParams, N: int) -> np.ndarray:
     """U* (p*, N) with U* U*^T = T, supported on the first p* coordinates (Cholesky factor)."""
     N = check.integer("N", N, lo=params.p + params.p_star)
     Us = np.zeros((params.p_star, N))
@@ -88,7 +93,7 @@ def teacher_weights(params, N: int) -> np.ndarray:
     return Us
 
 
-def plateau_weights(params, N: int, q: float) -> np.ndarray:
+def plateau_weights(params: FiniteWidthParams, N: int, q: float) -> np.ndarray:
     """U (p, N) with U U^T = q I and U U*^T = 0 (rows on coordinates p*, ..., p*+p-1)."""
     N = check.integer("N", N, lo=params.p + params.p_star)
     U = np.zeros((params.p, N))
@@ -96,7 +101,7 @@ def plateau_weights(params, N: int, q: float) -> np.ndarray:
     return U
 
 
-def zero_loss_weights(params, N: int, D: np.ndarray | None = None) -> np.ndarray:
+def zero_loss_weights(params: FiniteWidthParams, N: int, D: np.ndarray | None = None) -> np.ndarray:
     """U = D U* on the zero-loss manifold; default D = sqrt(b/a) [I_{p*}; 0] (p x p*)."""
     a, _ = isotropic_rate(params)
     b = float(params.b[0])
@@ -122,7 +127,7 @@ def _merge(pairs: list[tuple[float, int]], tol: float = 1e-12) -> list[tuple[flo
     return sorted(out.items())
 
 
-def plateau_spectrum(params, N: int, *, q: float | None = None) -> list[tuple[float, int]]:
+def plateau_spectrum(params: FiniteWidthParams, N: int, *, q: float | None = None) -> list[tuple[float, int]]:
     """[(eigenvalue, multiplicity)] at M = 0, Q = qI (module table); default q: the gradient-flow plateau."""
     a, _ = isotropic_rate(params)
     p, ps = params.p, params.p_star
@@ -140,7 +145,7 @@ def plateau_spectrum(params, N: int, *, q: float | None = None) -> list[tuple[fl
     return _merge(pairs)
 
 
-def zero_loss_spectrum(params, N: int) -> list[tuple[float, int]]:
+def zero_loss_spectrum(params: FiniteWidthParams, N: int) -> list[tuple[float, int]]:
     """[(eigenvalue, multiplicity)] on the zero-loss manifold (module docstring)."""
     a, _ = isotropic_rate(params)
     p, ps = params.p, params.p_star

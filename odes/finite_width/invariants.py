@@ -26,12 +26,14 @@ the point of the zero-loss manifold {W = D W*, a D^T D = B} closest to W(0) (ort
 .. math:: \varepsilon_g \approx \frac{(p-p^*)(p^*+2)}{64\gamma^2 (p+2)\alpha^2}\cdot
           \frac{1-4\gamma bt}{1-(4+2p^*)\gamma bt}
 
-(last factor = 1 in gradient flow). Both formulas were derived and checked for the default convention
-(a = 1/p, b = 1/p*, t = 1); they are implemented literally as above. The approach to the limit is O(1/alpha)
-relative.
+(last factor = 1 in gradient flow). Derived for the default convention (a = 1/p, b = 1/p*, t = 1); the tests
+check the eps_g prefactor against long ODE runs also for other isotropic a, b, t (agreement 1e-4 - 7e-4 after
+Richardson extrapolation). The approach to the limit is O(1/alpha) relative.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.linalg import expm, sqrtm
@@ -40,8 +42,12 @@ from odes.common import check
 from odes.common.errors import ParameterError
 from odes.finite_width.plateau import isotropic_rate
 
+if TYPE_CHECKING:
+    from odes.finite_width.integrate import OverlapTrajectory
+    from odes.finite_width.params import FiniteWidthParams
 
-def first_integral(Q: np.ndarray, M: np.ndarray, alpha: float, params) -> np.ndarray:
+
+def first_integral(Q: np.ndarray, M: np.ndarray, alpha: float, params: FiniteWidthParams) -> np.ndarray:
     """I(alpha) = exp(-alpha L^T) M^T Q_perp^{-1} M exp(-alpha L), L = 4 gamma B T (needs Gamma = gamma I)."""
     g = params.eta * params.a
     if not np.allclose(g, g[0], rtol=1e-12, atol=0):
@@ -53,7 +59,7 @@ def first_integral(Q: np.ndarray, M: np.ndarray, alpha: float, params) -> np.nda
     return E.T @ G @ E
 
 
-def first_integral_path(traj) -> np.ndarray:
+def first_integral_path(traj: OverlapTrajectory) -> np.ndarray:
     """I(alpha) along an :class:`~odes.finite_width.integrate.OverlapTrajectory`, shape (n, p*, p*)."""
     return np.array([first_integral(q, m, a, traj.params) for a, q, m in zip(traj.alpha, traj.Q, traj.M)])
 
@@ -69,7 +75,7 @@ def _isotropic_teacher(params) -> tuple[float, float, float]:
     return a, float(b[0]), float(T[0, 0])
 
 
-def procrustes_limit(params, M0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def procrustes_limit(params: FiniteWidthParams, M0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(M_inf, Q_inf) of the module docstring; M0 must have full column rank p* (hence p >= p*)."""
     a, b, t = _isotropic_teacher(params)
     M0 = check.array("M0", M0, shape=(params.p, params.p_star))
@@ -82,14 +88,14 @@ def procrustes_limit(params, M0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return M_inf, 0.5 * (Q_inf + Q_inf.T)
 
 
-def late_time_q_perp(params, alpha) -> np.ndarray:
+def late_time_q_perp(params: FiniteWidthParams, alpha: float | np.ndarray) -> np.ndarray:
     """q_perp(alpha) ~ (p*+2) / (8 gamma a (p+2) alpha) on range(U)^perp (p > p*)."""
     a, g = isotropic_rate(params)
     alpha = np.asarray(alpha, float)
     return (params.p_star + 2) / (8.0 * g * a * (params.p + 2) * alpha)
 
 
-def late_time_eps(params, alpha, *, gradient_flow: bool = False) -> np.ndarray:
+def late_time_eps(params: FiniteWidthParams, alpha: float | np.ndarray, *, gradient_flow: bool = False) -> np.ndarray:
     r"""eps_g(alpha) ~ (p-p*)(p*+2)/(64 gamma^2 (p+2) alpha^2) x (1 - 4 gamma b t)/(1 - (4+2p*) gamma b t)
     for p > p* (module docstring; the last factor is dropped in gradient flow)."""
     _, b, t = _isotropic_teacher(params)

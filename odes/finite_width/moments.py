@@ -28,9 +28,12 @@ All matrix products are O(p^3 + p^2 p^* + p p^{*2}); the diagonal matrices A, B 
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from odes.finite_width.params import FiniteWidthParams
 
 
 class Moments(NamedTuple):
@@ -58,27 +61,27 @@ def _eps_from(e0, Q, M, params):
             + np.sum(bT * bT.T))
 
 
-def residual_mean(Q: np.ndarray, params) -> float:
+def residual_mean(Q: np.ndarray, params: FiniteWidthParams) -> float:
     """e0 = E[r0] = tr(AQ) - tr(BT) - c0 (the mean residual)."""
     return float(_e0(Q, params))
 
 
-def generalization_error(Q: np.ndarray, M: np.ndarray, params) -> float:
+def generalization_error(Q: np.ndarray, M: np.ndarray, params: FiniteWidthParams) -> float:
     """eps_g(Q, M) = (1/2) E[r0^2] of the module formula (noiseless test labels). Q: (p, p), M: (p, p*)."""
     return float(_eps_from(_e0(Q, params), Q, M, params))
 
 
-def second_moment_residual(Q: np.ndarray, M: np.ndarray, params) -> float:
+def second_moment_residual(Q: np.ndarray, M: np.ndarray, params: FiniteWidthParams) -> float:
     """E[r0^2] = 2 eps_g (noiseless residual)."""
     return 2.0 * generalization_error(Q, M, params)
 
 
-def generalization_error_path(Q: np.ndarray, M: np.ndarray, params) -> np.ndarray:
+def generalization_error_path(Q: np.ndarray, M: np.ndarray, params: FiniteWidthParams) -> np.ndarray:
     """eps_g along a trajectory: Q (n, p, p), M (n, p, p*) -> (n,)."""
     return np.array([generalization_error(q, m, params) for q, m in zip(Q, M)])
 
 
-def moments(Q: np.ndarray, M: np.ndarray, params, *, need_sigma: bool = True) -> Moments:
+def moments(Q: np.ndarray, M: np.ndarray, params: FiniteWidthParams, *, need_sigma: bool = True) -> Moments:
     """Every moment of the module docstring at (Q, M); ``need_sigma=False`` skips Sigma (set to None)."""
     a, b, T = params.a, params.b, params.T
     e0 = _e0(Q, params)
@@ -97,16 +100,16 @@ def moments(Q: np.ndarray, M: np.ndarray, params, *, need_sigma: bool = True) ->
     return Moments(e0, eps, X, Y, lam_nu, P, Sigma)
 
 
-def lambda_nu_residual(Q: np.ndarray, M: np.ndarray, params) -> np.ndarray:
+def lambda_nu_residual(Q: np.ndarray, M: np.ndarray, params: FiniteWidthParams) -> np.ndarray:
     """E[lambda nu^T r0] = e0 M + 2(QAM - MBT), shape (p, p*)."""
     return moments(Q, M, params, need_sigma=False).lam_nu_r
 
 
-def lambda_lambda_residual(Q: np.ndarray, M: np.ndarray, params) -> np.ndarray:
+def lambda_lambda_residual(Q: np.ndarray, M: np.ndarray, params: FiniteWidthParams) -> np.ndarray:
     """P = E[lambda lambda^T r0] = e0 Q + 2(QAQ - MBM^T), shape (p, p)."""
     return moments(Q, M, params, need_sigma=False).P
 
 
-def lambda_lambda_residual2(Q: np.ndarray, M: np.ndarray, params) -> np.ndarray:
+def lambda_lambda_residual2(Q: np.ndarray, M: np.ndarray, params: FiniteWidthParams) -> np.ndarray:
     """Sigma = E[lambda lambda^T r0^2], shape (p, p) (see module docstring)."""
     return moments(Q, M, params).Sigma

@@ -26,12 +26,18 @@ Cost: a handful of matrix products, O(p^3 + p^2 p^* + p p^{*2}) per evaluation; 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from odes.finite_width.moments import moments
 
+if TYPE_CHECKING:
+    from odes.finite_width.params import FiniteWidthParams
 
-def rhs(Q: np.ndarray, M: np.ndarray, params, *, gradient_flow: bool = False) -> tuple[np.ndarray, np.ndarray]:
+
+def rhs(Q: np.ndarray, M: np.ndarray, params: FiniteWidthParams, *, gradient_flow: bool = False) -> tuple[np.ndarray,
+        np.ndarray]:
     """(dQ/dalpha, dM/dalpha) at the state (Q (p,p), M (p,p*)) for ``params`` (FiniteWidthParams)."""
     g = params.eta * params.a                       # diagonal of Gamma
     mo = moments(Q, M, params, need_sigma=not gradient_flow)
@@ -49,7 +55,7 @@ def rhs(Q: np.ndarray, M: np.ndarray, params, *, gradient_flow: bool = False) ->
     return dQ, dM
 
 
-def rhs_parts(Q: np.ndarray, M: np.ndarray, params) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def rhs_parts(Q: np.ndarray, M: np.ndarray, params: FiniteWidthParams) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The RHS split into its parts ``{"gradient_flow", "eta2", "noise", "weight_decay"}`` (each (dQ, dM)).
 
     gradient_flow: -2(Gamma P + P Gamma), -2 Gamma E[lambda nu^T r0];  eta2: 4 Gamma Sigma Gamma, 0;
@@ -79,7 +85,7 @@ def unpack(y: np.ndarray, p: int, p_star: int) -> tuple[np.ndarray, np.ndarray]:
     return y[: p * p].reshape(p, p), y[p * p:].reshape(p, p_star)
 
 
-def rhs_vector(y: np.ndarray, params, *, gradient_flow: bool = False) -> np.ndarray:
+def rhs_vector(y: np.ndarray, params: FiniteWidthParams, *, gradient_flow: bool = False) -> np.ndarray:
     """:func:`rhs` on the packed state (for ODE solvers and numerical Jacobians)."""
     Q, M = unpack(y, params.p, params.p_star)
     Q = 0.5 * (Q + Q.T)

@@ -35,6 +35,7 @@ run (:func:`predicted_escape_time`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.integrate import solve_ivp
@@ -44,8 +45,11 @@ from odes.common.errors import DivergenceError, ParameterError
 from odes.finite_width.moments import generalization_error
 from odes.finite_width.ode import pack, rhs, rhs_vector, unpack
 
+if TYPE_CHECKING:
+    from odes.finite_width.params import FiniteWidthParams
 
-def isotropic_rate(params) -> tuple[float, float]:
+
+def isotropic_rate(params: FiniteWidthParams) -> tuple[float, float]:
     """(a, gamma) when A = aI and Gamma = gamma I, else ParameterError."""
     a, g = params.a, params.eta * params.a
     if not (np.allclose(a, a[0], rtol=1e-12, atol=0) and np.allclose(g, g[0], rtol=1e-12, atol=0)):
@@ -86,7 +90,7 @@ def _bt_invariants(params) -> tuple[float, float, np.ndarray]:
     return tau, tau2, mu
 
 
-def plateau(params, *, gradient_flow: bool = False) -> Plateau:
+def plateau(params: FiniteWidthParams, *, gradient_flow: bool = False) -> Plateau:
     """Closed-form plateau fixed point and rates (module docstring). Raises ParameterError if no plateau."""
     a, g = isotropic_rate(params)
     p, D, kappa = params.p, params.noise, params.weight_decay
@@ -123,7 +127,8 @@ def _sym_index(p: int) -> tuple[np.ndarray, np.ndarray]:
     return np.triu_indices(p)
 
 
-def jacobian(params, Q: np.ndarray, M: np.ndarray, *, gradient_flow: bool = False, h: float = 1e-6) -> np.ndarray:
+def jacobian(params: FiniteWidthParams, Q: np.ndarray, M: np.ndarray, *, gradient_flow: bool = False,
+             h: float = 1e-6) -> np.ndarray:
     r"""Central-difference Jacobian of the RHS in the coordinates (Q_jl for j <= l, M_jk); error O(h^2).
 
     Size (p(p+1)/2 + p p*)^2. Perturbing Q_jl moves Q_lj with it, so the chart is the symmetric matrices.
@@ -148,13 +153,14 @@ def jacobian(params, Q: np.ndarray, M: np.ndarray, *, gradient_flow: bool = Fals
     return J
 
 
-def jacobian_eigenvalues(params, Q, M, *, gradient_flow: bool = False, h: float = 1e-6) -> np.ndarray:
+def jacobian_eigenvalues(params: FiniteWidthParams, Q: np.ndarray, M: np.ndarray, *, gradient_flow: bool = False,
+                         h: float = 1e-6) -> np.ndarray:
     """Eigenvalues (real parts, sorted descending) of :func:`jacobian`."""
     ev = np.linalg.eigvals(jacobian(params, Q, M, gradient_flow=gradient_flow, h=h))
     return np.sort(ev.real)[::-1]
 
 
-def relax_to_plateau(params, *, gradient_flow: bool = False, alpha: float = 400.0) -> np.ndarray:
+def relax_to_plateau(params: FiniteWidthParams, *, gradient_flow: bool = False, alpha: float = 400.0) -> np.ndarray:
     """Q reached by integrating from (Q, M) = (I, 0) (M stays exactly 0): a numerical plateau, for checks."""
     p, ps = params.p, params.p_star
     y0 = pack(np.eye(p), np.zeros((p, ps)))
@@ -166,7 +172,7 @@ def relax_to_plateau(params, *, gradient_flow: bool = False, alpha: float = 400.
 
 
 # ---- escape time ---------------------------------------------------------------------------------------------
-def escape_time_slope(params, *, gradient_flow: bool = False) -> float:
+def escape_time_slope(params: FiniteWidthParams, *, gradient_flow: bool = False) -> float:
     """d alpha_esc / d ln N = 1 / (2 rho) (spec 6.3)."""
     rho = plateau(params, gradient_flow=gradient_flow).escape_rate
     if rho <= 0:
@@ -174,7 +180,8 @@ def escape_time_slope(params, *, gradient_flow: bool = False) -> float:
     return 1.0 / (2.0 * rho)
 
 
-def ode_escape_time(params, Q0, M0, *, level: float = 0.5, alpha_max: float = 1e4, gradient_flow: bool = False,
+def ode_escape_time(params: FiniteWidthParams, Q0: np.ndarray, M0: np.ndarray, *, level: float = 0.5,
+                    alpha_max: float = 1e4, gradient_flow: bool = False,
                     rtol: float = 1e-10) -> float:
     """First alpha at which eps_g falls below ``level`` x eps_pl (ODE from (Q0, M0); DOP853 with an event)."""
     p, ps = params.p, params.p_star
@@ -195,7 +202,8 @@ def ode_escape_time(params, Q0, M0, *, level: float = 0.5, alpha_max: float = 1e
     return float(sol.t_events[0][0])
 
 
-def predicted_escape_time(params, N, *, s_max: float = 1.0, level: float = 0.5, gradient_flow: bool = False,
+def predicted_escape_time(params: FiniteWidthParams, N: float | np.ndarray, *, s_max: float = 1.0,
+                          level: float = 0.5, gradient_flow: bool = False,
                           N_ref: float = 1e8) -> np.ndarray:
     r"""alpha_esc(N) = (1/(2 rho)) ln(N/N_ref) - (1/rho) ln s_max + alpha_ref (spec 6.3), for an initial overlap
     M0 = s_max e1 f1^T / sqrt(N) (largest singular value s_max / sqrt(N)) and Q_perp(0) = I.
@@ -220,7 +228,7 @@ def predicted_escape_time(params, N, *, s_max: float = 1.0, level: float = 0.5, 
     return out
 
 
-def escape_rate_from_jacobian(params, *, gradient_flow: bool = False, h: float = 1e-6) -> float:
+def escape_rate_from_jacobian(params: FiniteWidthParams, *, gradient_flow: bool = False, h: float = 1e-6) -> float:
     """rho from the numerical Jacobian: the largest eigenvalue of :func:`jacobian` at the closed-form plateau
     (an independent check of :attr:`Plateau.escape_rate`)."""
     pl = plateau(params, gradient_flow=gradient_flow)

@@ -33,10 +33,14 @@ lists the reason; integrate and watch for :class:`~odes.common.errors.Divergence
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from odes.common.errors import ParameterError
+
+if TYPE_CHECKING:
+    from odes.finite_width.params import FiniteWidthParams
 
 _TOL = 1e-12
 
@@ -82,7 +86,7 @@ def zero_loss_rate(gamma: float, p_star: int, b: float, t: float) -> float:
     return 8.0 * gamma * b * t * (-1.0 + (4.0 + 2.0 * p_star) * gamma * b * t)
 
 
-def learning_rate_limits(params) -> dict:
+def learning_rate_limits(params: FiniteWidthParams) -> dict:
     """Limits on gamma that apply to ``params``.
 
     Returns ``{"plateau": float | None, "zero_loss": float | None, "notes": list[str]}``; a None limit means the
@@ -117,7 +121,7 @@ def learning_rate_limits(params) -> dict:
     return out
 
 
-def check_learning_rate(params) -> None:
+def check_learning_rate(params: FiniteWidthParams) -> None:
     """Raise ParameterError('gamma', ...) if gamma is at or beyond a limit of :func:`learning_rate_limits`."""
     lim = learning_rate_limits(params)
     g = float((params.eta * params.a)[0])

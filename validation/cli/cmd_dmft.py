@@ -31,7 +31,11 @@ def _add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument("--samples", type=int, default=4, help="population size Ns (>= 2)")
     p.add_argument("--probes", type=int, default=1, help="Hutchinson probes per sample")
     p.add_argument("--sigma0", type=float, default=1.0, help="init scale, S(0) = sigma0^2 Wishart(1/kappa)")
-    p.add_argument("--runs", type=int, default=1, help="independent runs (error bars from their spread)")
+    p.add_argument("--runs", type=int, default=1,
+                   help="independent runs; >= 3 recommended (with 1 run the error bars are a within-run jackknife, "
+                        "a lower bound)")
+    p.add_argument("--no-stability-check", action="store_true",
+                   help="allow eta beyond the (sufficient, conservative) explicit bound; divergence is still detected")
     p.add_argument("--ensemble", choices=("quantile", "wishart"), default="quantile",
                    help="S*, S(0): MP quantile spectra + Haar eigenvectors, or iid Wishart")
 
@@ -45,7 +49,8 @@ def _build(args):
     d_effs = common.int_list("d-eff", str(args.d_eff))
     settings = DMFTSettings(eta=args.eta, steps=args.steps, d_eff=d_effs[0], samples=args.samples,
                             probes=args.probes, sigma0=args.sigma0, seed=args.seed, runs=args.runs,
-                            ensemble=args.ensemble, checkpoint_every=getattr(args, "checkpoint_every", 0) or 0)
+                            ensemble=args.ensemble, checkpoint_every=getattr(args, "checkpoint_every", 0) or 0,
+                            check_stability=not args.no_stability_check)
     return params, settings, d_effs
 
 

@@ -27,7 +27,9 @@ def register(sub, vsub) -> None:  # noqa: ARG001 - vsub is used by the validatio
     p.add_argument("--N", type=int, default=1000, help="input dimension for the random M0 (default 1000)")
     p.add_argument("--alphas", default="0,5,10,20,40", help="output times (default 0,5,10,20,40)")
     p.add_argument("--gradient-flow", action="store_true", help="drop the O(eta^2) (and noise) term")
-    p.add_argument("--method", default="DOP853", help="solve_ivp method (DOP853, RK45, Radau, BDF, LSODA)")
+    p.add_argument("--method", default="DOP853",
+                   help="solve_ivp method (DOP853 default; RK45, Radau, BDF, LSODA). For alpha >> 1e3 use LSODA "
+                        "or Radau: the explicit DOP853 is stability-limited there")
     p.add_argument("--rtol", type=float, default=1e-10, help="relative tolerance (default 1e-10)")
     p.add_argument("--atol", type=float, default=1e-12, help="absolute tolerance (default 1e-12)")
     common.add_common(p)

@@ -35,6 +35,8 @@ def register(sub, vsub) -> None:
     s.add_argument("--seeds", type=int, default=1, help="number of init seeds for the exponent CI")
     s.add_argument("--window", default=None, help="fit window in learned directions J, 'lo,hi'")
     s.add_argument("--eta-d", type=float, default=0.01, help="online SGD step times d for the sample axis")
+    s.add_argument("--widths", default=None,
+                   help="widths m < rank for a width scan (GF at t_end = 4 log d/(8 lambda_m) vs the floors)")
     common.add_common(s)
     common.set_handler(s, _scaling)
 
@@ -63,7 +65,7 @@ def _population(args: argparse.Namespace) -> int:
     if args.json:
         common.emit_json({"t": res.gamma, "loss": res.loss, "chi": res.chi, "omega": res.omega, "phi": res.phi,
                           "lam": res.lam, "regime": params.regime, "long_time": lt,
-                          "convention": "t = gamma = t_GF/d, loss = lim d L, s0 = %g" % params.s0})
+                          "convention": f"t = gamma = t_GF/d, loss = lim d L, s0 = {params.s0:g}"})
     else:
         common.print_table(["gamma", "ell", "chi", "omega", "phi", "lambda"],
                            [[float(a), float(b), float(c), float(d), float(e), float(f)] for a, b, c, d, e, f in
@@ -105,6 +107,13 @@ def _scaling(args: argparse.Namespace) -> int:
     if args.out:
         res.save(args.out)
     floor = pl.width_floor(params.alpha_pl, params.rank, params.width)
+    width_json = None
+    if args.widths is not None:
+        wfit, wdata = pl.width_scan(params.alpha_pl, params.rank, params.d, common.int_list("widths", args.widths),
+                                    seed=args.seed, quiet=args.quiet)
+        width_json = {"widths": wdata["width"], "risk": wdata["risk"], "floor": wdata["floor"],
+                      "exponent": wfit.exponent, "ci95": [wfit.ci_low, wfit.ci_high],
+                      "predictions": wfit.predictions}
     fit_json = None if fit is None else {
         "exponent": fit.exponent, "ci95": [fit.ci_low, fit.ci_high], "per_seed": list(fit.values),
         "window_J": list(fit.window), "predictions": fit.predictions}
@@ -113,6 +122,7 @@ def _scaling(args: argparse.Namespace) -> int:
                "sample_exponent_prediction": (2 * params.alpha_pl - 1) / params.alpha_pl
                if params.alpha_pl > 0.5 else None,
                "width_floor": floor, "width_exponent_prediction": 2 * params.alpha_pl - 1,
+               "width_exponent": width_json,
                "final_risk_over_floor": float(res.risk[-1] / floor) if floor > 0 else None}
     if args.json:
         common.emit_json(payload)
@@ -123,6 +133,10 @@ def _scaling(args: argparse.Namespace) -> int:
                   f"{fit.ci_high:.4f}]  predictions: " + ", ".join(f"{k}={v:.4f}" for k, v in
                                                                  fit.predictions.items()))
         print(f"width floor sum_(j>m) lambda_j^2 = {floor:.6g}; R(t_last) = {res.risk[-1]:.6g}")
+        if width_json is not None:
+            print(f"width exponent: {width_json['exponent']:.4f}  95% CI [{width_json['ci95'][0]:.4f}, "
+                  f"{width_json['ci95'][1]:.4f}]  predictions: " + ", ".join(
+                      f"{k}={v:.4f}" for k, v in width_json["predictions"].items()))
     return 0
 
 

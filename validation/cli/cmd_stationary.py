@@ -54,14 +54,24 @@ def _stationary(args: argparse.Namespace) -> int:
 
 def _threshold(args: argparse.Namespace) -> int:
     from dmft.thresholds import alpha_c, interpolation_threshold
+    from odes.common.errors import ParameterError
+    if args.noise is not None and not args.interpolation:
+        raise ParameterError("noise", "is only used with --interpolation (alpha_c is the noiseless, Delta = 0, "
+                                      "threshold)")
+    noise = 0.0 if args.noise is None else args.noise
     ac = alpha_c(args.kappa, args.kappa_star)
     kap = "inf" if math.isinf(ac.kappa) else ac.kappa
     out = {"kappa": kap, "kappa_star": ac.kappa_star, "alpha_c": ac.alpha_c, "s_star": ac.s_star,
            "dof": ac.dof, "unreliable": ac.unreliable, "warning": ac.note}
     if args.interpolation:
-        it = interpolation_threshold(args.kappa, args.kappa_star, args.noise)
-        out.update({"noise": args.noise, "alpha_interp": it.alpha_interp, "sigma2_interp": it.sigma2,
+        it = interpolation_threshold(args.kappa, args.kappa_star, noise)
+        out.update({"noise": noise, "alpha_interp": it.alpha_interp, "sigma2_interp": it.sigma2,
                     "C_S_interp": it.C_S, "test_error_interp": it.test_error})
+    if args.out:
+        ac.save(args.out)
+        if args.interpolation:
+            it.save(args.out, group="/interpolation", mode="a")
+        out["out"] = args.out
     if args.json:
         common.emit_json(out)
     else:
@@ -74,10 +84,7 @@ def _threshold(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from validation.compare_stationary import validate_stationary
     params = _params(args)
-    ds = common.int_list("--d", args.d)
-    if any(d < 4 for d in ds):
-        from odes.common.errors import ParameterError
-        raise ParameterError("d", "all sizes must be >= 4")
+    ds = common.int_list("d", args.d)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         val = validate_stationary(params, ds, seeds=args.seeds, sensing=args.sensing, seed0=args.seed,
@@ -89,22 +96,33 @@ def _validate(args: argparse.Namespace) -> int:
     header, rows = val.table()
     if args.json:
         common.emit_json({"header": header, "rows": rows, "theory": val.theory, "extrapolated": val.extrapolated,
-                          "flags": list(val.flags), "out": out, "plot": png})
+                          "flags": list(val.flags), "not_converged": val.notes["not_converged"], "out": out,
+                          "plot": png})
     else:
         print(f"stationary theory vs ERM ({args.sensing} sensing, {args.seeds} seeds per d); mean, s.e.")
         common.print_table(header, rows, floatfmt=".5g")
         print(f"saved {out} and {png}")
+    n_bad = val.notes["not_converged"]
+    if n_bad:
+        print(f"quadnet: warning: {n_bad} of {val.test.size} ERM runs stopped before reaching their tolerance "
+              "(kept in the statistics)", file=sys.stderr)
     return 0
 
 
-def register(sub, vsub) -> None:
-    def model_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--alpha", type=float, required=True, help="samples per d^2, alpha > 0")
-        p.add_argument("--kappa", type=common.float_or_inf, required=True, help="student width / d (> 0, or inf)")
-        p.add_argument("--kappa-star", type=float, required=True, help="teacher width / d, > 0")
-        p.add_argument("--lam", type=float, default=0.0, help="l2 strength lam >= 0 (default 0)")
-        p.add_argument("--noise", type=float, default=0.0, help="label-noise variance Delta >= 0 (default 0)")
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    """The extensive-width model options (``--alpha --kappa --kappa-star --lam --noise``), turned into an
+    :class:`dmft.params.ExtensiveWidthParams` (validated there) by :func:`_params`. Meant to be shared by every
+    extensive-width command."""
+    p.add_argument("--alpha", type=float, required=True, help="samples per d^2, alpha > 0")
+    p.add_argument("--kappa", type=common.float_or_inf, required=True, help="student width / d (> 0, or inf)")
+    p.add_argument("--kappa-star", type=float, required=True, help="teacher width / d, > 0")
+    p.add_argument("--lam", type=float, default=0.0, help="l2 strength lam >= 0 (default 0)")
+    p.add_argument("--noise", type=float, default=0.0, help="label-noise variance Delta >= 0 (default 0)")
 
+
+def register(sub: argparse._SubParsersAction, vsub: argparse._SubParsersAction) -> None:
+    """``quadnet stationary``, ``quadnet threshold`` and ``quadnet validate stationary``."""
+    model_args = add_model_args
     p = sub.add_parser("stationary", help="long-time (stationary) test/train error of the extensive-width model",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     model_args(p)
@@ -117,7 +135,8 @@ def register(sub, vsub) -> None:
     p.add_argument("--kappa", type=common.float_or_inf, required=True, help="student width / d (>= kappa*, or inf)")
     p.add_argument("--kappa-star", type=float, required=True, help="teacher width / d, > 0")
     p.add_argument("--interpolation", action="store_true", help="also the interpolation threshold (lam -> 0+)")
-    p.add_argument("--noise", type=float, default=0.0, help="label-noise variance for --interpolation")
+    p.add_argument("--noise", type=float, default=None,
+                   help="label-noise variance Delta for --interpolation (default 0; alpha_c itself is noiseless)")
     common.add_common(p, seed=False)
     common.set_handler(p, _threshold)
 

@@ -25,11 +25,6 @@ from validation.cli import common
 from validation.cli.cmd_ode import add_model_args, build_params
 
 
-def params_from_args(args: argparse.Namespace):
-    """FiniteWidthParams from the model options, validated exactly as ``quadnet ode`` does (same builder)."""
-    return build_params(args)
-
-
 def warm_start_from_args(args: argparse.Namespace, params) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(M0, R0 = Q_perp(0)) for protocol V from ``--M0``/``--Q0``; (None, None) for protocol R."""
     from odes.common import check
@@ -59,7 +54,7 @@ def warm_start_from_args(args: argparse.Namespace, params) -> tuple[np.ndarray |
 def _handler(args: argparse.Namespace) -> int:
     from odes.common.errors import ParameterError
 
-    params = params_from_args(args)
+    params = build_params(args)  # validated exactly as ``quadnet ode`` does
     alphas = common.float_list("alphas", args.alphas)
     Ns = common.int_list("N", args.N)
     if args.seeds < 1:

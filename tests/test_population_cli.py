@@ -1,0 +1,95 @@
+"""CLI: quadnet population / scaling / validate population (JSON, HDF5, plot, errors -> exit 2)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from odes.common import hdf5io
+from validation.cli import main
+
+
+def _json(capsys, argv):
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_population_json(capsys):
+    out = _json(capsys, ["population", "--kappa", "0.5", "--kappa-star", "0.25", "--times", "0,1,3", "--json"])
+    assert out["t"] == [0.0, 1.0, 3.0]
+    assert out["loss"][0] == pytest.approx(2.0)
+    assert out["loss"][1] == pytest.approx(5.1261921939e-3, abs=1e-12)     # oracle O2
+    assert out["chi"][2] == pytest.approx(0.9999379094, abs=1e-9)
+    assert out["regime"] == "over" and out["long_time"]["chi_inf"] == 1.0
+    for k in ("omega", "phi", "lam"):
+        assert len(out[k]) == 3
+
+
+def test_population_table_and_hdf5(capsys, tmp_path):
+    f = tmp_path / "p.h5"
+    assert main(["population", "--kappa", "0.25", "--kappa-star", "0.5", "--times", "0.5", "--out", str(f)]) == 0
+    assert "1.066889937" in capsys.readouterr().out                      # oracle O4
+    assert hdf5io.load(f).loss[0] == pytest.approx(1.0668899372, abs=1e-9)
+
+
+@pytest.mark.parametrize("argv,name", [
+    (["population", "--kappa", "0", "--kappa-star", "0.5"], "kappa"),
+    (["population", "--kappa", "0.5", "--kappa-star", "1.5"], "kappa_star"),
+    (["population", "--kappa", "0.5", "--kappa-star", "-0.1"], "kappa_star"),
+    (["population", "--kappa", "0.5", "--kappa-star", "0.5", "--times", "0,-1"], "times"),
+    (["population", "--kappa", "0.5", "--kappa-star", "0.5", "--times", "a,b"], "times"),
+    (["scaling", "--alpha-pl", "-1", "--rank", "10", "--width", "10"], "alpha_pl"),
+    (["scaling", "--alpha-pl", "1", "--rank", "10", "--width", "0"], "width"),
+    (["scaling", "--alpha-pl", "1", "--rank", "0", "--width", "3"], "rank"),
+    (["scaling", "--alpha-pl", "1", "--rank", "10", "--width", "10", "--d", "5"], "d"),
+    (["validate", "population", "--kappa", "2", "--kappa-star", "0.5", "--d", "100"], "kappa"),
+])
+def test_invalid_inputs_exit_2(capsys, argv, name):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("quadnet: error:") and f"'{name}'" in err[0]
+
+
+def test_scaling_json(capsys):
+    out = _json(capsys, ["scaling", "--alpha-pl", "1.5", "--rank", "60", "--width", "60", "--seeds", "2", "--json",
+                         "--quiet"])
+    te = out["time_exponent"]
+    assert te["window_J"] == [2, 6]
+    assert te["ci95"][0] <= te["exponent"] <= te["ci95"][1] and len(te["per_seed"]) == 2
+    assert te["predictions"]["asymptotic"] == pytest.approx(4 / 3)
+    assert out["width_floor"] == 0.0 and out["d"] == 3600
+    assert len(out["t"]) == len(out["risk"]) == len(out["n_samples"])
+    assert out["risk"][-1] < 1e-3 * out["risk"][0]
+
+
+def test_scaling_width_below_rank(capsys):
+    out = _json(capsys, ["scaling", "--alpha-pl", "1", "--rank", "50", "--width", "20", "--json", "--quiet",
+                         "--widths", "3,6,12"])
+    we = out["width_exponent"]
+    assert we["ci95"][0] <= we["predictions"]["finite_r"] <= we["ci95"][1]
+    assert all(1.0 <= r / f < 1.02 for r, f in zip(we["risk"], we["floor"]))
+    assert out["width_floor"] == pytest.approx(sum((j ** -1.0) ** 2 for j in range(21, 51)) /
+                                               sum((j ** -1.0) ** 2 for j in range(1, 51)))
+    assert 1.0 <= out["final_risk_over_floor"] < 1.02
+
+
+def test_validate_population_writes_table_h5_plot(capsys, tmp_path):
+    f = tmp_path / "v.h5"
+    assert main(["validate", "population", "--kappa", "0.5", "--kappa-star", "0.25", "--d", "100,200",
+                 "--seeds", "2", "--out", str(f), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "d*max" in text and "100" in text
+    v = hdf5io.load(f)
+    assert list(v.dims) == [100, 200] and v.loss.shape == (2, 2, 61)
+    assert (tmp_path / "v.png").exists()
+
+
+def test_subprocess_entry_point():
+    r = subprocess.run([sys.executable, "-m", "validation", "population", "--kappa", "0.5", "--kappa-star", "0.5",
+                        "--times", "1", "--json"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["loss"][0] == pytest.approx(3.0518309682e-2, abs=1e-11)   # oracle O3
+    r = subprocess.run([sys.executable, "-m", "validation", "population", "--kappa", "-1", "--kappa-star", "0.5"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "kappa" in r.stderr
