@@ -149,6 +149,8 @@ def test_input_validation():
         simulate(P, 100, [0, 1], seeds=1, init="V", M0=[[0.1, 0.2]])
     with pytest.raises(ParameterError, match="init"):
         simulate(P, 100, [0, 1], seeds=1, init="X")
+    with pytest.raises(ParameterError, match="M0"):                    # would be silently ignored
+        simulate(P, 100, [0, 1], seeds=1, init="R", M0=[[0.2], [0.1]])
     with pytest.raises(ParameterError, match="alphas"):
         simulate(P, 100, [0, -1], seeds=1, init="R")
     with pytest.raises(ParameterError, match="alphas"):

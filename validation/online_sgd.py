@@ -322,7 +322,9 @@ def simulate(params: FiniteWidthParams, N: int, alphas: Sequence[float] | np.nda
         M0 = check.array("M0", M0, shape=(p, ps))
         R0 = np.eye(p) if R0 is None else check.symmetric_psd("R0", R0, p)
     else:
-        M0 = R0 = None
+        if M0 is not None or R0 is not None:
+            raise ParameterError("M0", "M0/R0 set the warm start of protocol V; protocol R (random init) ignores "
+                                       "them, so do not pass them with init='R'")
     r_max = check.positive("r_max", r_max)
     q_max = check.positive("q_max", q_max)
     steps = _alpha_steps(alphas, N)

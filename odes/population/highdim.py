@@ -138,7 +138,9 @@ def j2a2(J, law: WachterLaw):
     sq = np.sqrt(1 + r1 * x) * np.sqrt(1 + r2 * x)
     D = 1 + c * x + sq
     N = g1 + h * h * x / D
-    JNp = (1 + x) * h * h * (1 + (1 + c * x) / sq) / D / D
+    # grouped as h^2 [(1 + x)/D] [(1 + (1 + c x)/sqrt(P))/D]: each factor is bounded for all x >= 0 (no
+    # overflow at the hard edge r1 = 0, where sqrt(P) ~ sqrt(r2 x) grows only like sqrt(x))
+    JNp = h * h * ((1 + x) / D) * ((1 + (1 + c * x) / sq) / D)
     return 0.5 * (N - JNp) + law.atom1
 
 
