@@ -30,6 +30,11 @@ As Delta -> 0+ it tends (for kappa >= 1) to the PSD-feasibility threshold ``alph
 recovered exactly, but slightly noisy data are still interpolated by a PSD matrix.
 There is no lam argument: for lam > 0 the calibration a never reaches 0 (a -> 0 would make theta = lam/a infinite,
 D -> 0 and a -> 1), so only a smooth double-descent peak of the test error remains, near alpha_interp.
+
+**Double-descent peak at lam > 0** (:func:`double_descent_peak`): the location alpha_peak(kappa, kappa*, lam, Delta)
+of the maximum over alpha of the stationary test error 2 C_S (bounded Brent search on the stationary solver). It is
+the lam > 0 continuation of the interpolation threshold: alpha_peak -> alpha_interp and the peak height tends to the
+cusp value 2 C_S(alpha_interp) as lam -> 0+.
 """
 
 from __future__ import annotations
@@ -46,7 +51,8 @@ from odes.common import check, hdf5io
 from odes.common.errors import ConvergenceError, ParameterError
 
 __all__ = ["m0", "m1", "m2", "M_function", "alpha_c", "alpha_c_grid", "AlphaC", "InterpolationThreshold",
-           "interpolation_threshold", "interpolation_threshold_grid", "alpha_feasibility"]
+           "interpolation_threshold", "interpolation_threshold_grid", "alpha_feasibility", "DoubleDescentPeak",
+           "double_descent_peak"]
 
 
 def m0(b: float | np.ndarray) -> np.ndarray:
@@ -241,3 +247,60 @@ def interpolation_threshold_grid(kappa: float | np.ndarray, kappa_star: float | 
         except ParameterError:
             pass
     return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DoubleDescentPeak:
+    """Maximum over alpha of the stationary test error at fixed (kappa, kappa*, lam > 0, Delta > 0)."""
+
+    kappa: float
+    kappa_star: float
+    lam: float
+    noise: float
+    alpha_peak: float
+    test_error: float
+    alpha_interp: float
+    evaluations: int
+
+    def save(self, path: str | Path, *, group: str = "/", mode: str = "w") -> Path:
+        """Write to HDF5 (:mod:`odes.common.hdf5io`)."""
+        return hdf5io.save(self, path, group=group, mode=mode)
+
+    load = staticmethod(hdf5io.load)
+
+
+def double_descent_peak(kappa: float, kappa_star: float, lam: float, noise: float, *,
+                        bracket: tuple[float, float] | None = None, xatol: float = 1e-4) -> DoubleDescentPeak:
+    """alpha_peak = argmax_alpha test_error(alpha; kappa, kappa*, lam, Delta) of the stationary solution.
+
+    Bounded Brent search (``scipy.optimize.minimize_scalar``, absolute tolerance ``xatol`` in alpha) over
+    ``bracket``, by default ``(alpha_interp/2, 2 alpha_interp)`` with alpha_interp the lam -> 0+ interpolation
+    threshold, which the peak approaches as lam -> 0+. Raises ConvergenceError if the maximum sits on the edge
+    of the bracket (no interior peak: e.g. lam so large that the test error is monotone in alpha).
+    """
+    from scipy.optimize import minimize_scalar
+
+    from dmft.params import ExtensiveWidthParams
+    from dmft.stationary import solve_stationary
+
+    lam = check.positive("lam", lam)
+    noise = check.positive("noise", noise)
+    xatol = check.positive("xatol", xatol)
+    ai = interpolation_threshold(kappa, kappa_star, noise).alpha_interp
+    lo, hi = (0.5 * ai, 2.0 * ai) if bracket is None else (float(bracket[0]), float(bracket[1]))
+    if not 0.0 < lo < hi:
+        raise ParameterError("bracket", f"must satisfy 0 < lo < hi, got ({lo:g}, {hi:g})")
+    count = [0]
+
+    def neg_test(alpha: float) -> float:
+        count[0] += 1
+        prm = ExtensiveWidthParams(alpha=alpha, kappa=kappa, kappa_star=kappa_star, lam=lam, noise=noise)
+        return -solve_stationary(prm, n_grid=2).test_error
+
+    res = minimize_scalar(neg_test, bounds=(lo, hi), method="bounded", options={"xatol": xatol})
+    if min(res.x - lo, hi - res.x) < 10 * xatol:
+        raise ConvergenceError(f"double-descent peak: the maximum is at the edge of the bracket ({lo:g}, {hi:g}); "
+                               "no interior peak found", residual=float(min(res.x - lo, hi - res.x)))
+    return DoubleDescentPeak(float(kappa), float(kappa_star), lam, noise, float(res.x), float(-res.fun), ai,
+                             count[0])

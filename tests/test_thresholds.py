@@ -114,3 +114,27 @@ def test_interpolation_threshold_limits():
     assert alpha_feasibility(1.0) == 0.5
     g = interpolation_threshold_grid([1.0, INF], 0.25, 0.5)
     assert np.allclose(g, 0.3012679547, atol=1e-9)
+
+
+def test_double_descent_peak_tends_to_interpolation_threshold():
+    """At lam > 0 the cusp at alpha_interp becomes a smooth peak; as lam -> 0+ its location tends to the
+    independently computed alpha_interp (spec: 0.3012679547 for kappa >= 1, kappa* = 0.25, Delta = 0.5) and its
+    height rises toward the cusp value 2 C_S = 10.41 without exceeding it."""
+    from dmft.thresholds import double_descent_peak
+
+    peaks = [double_descent_peak(1.0, 0.25, lam, 0.5, xatol=1e-3) for lam in (1e-2, 1e-3)]
+    ai = 0.3012679547
+    dist = [pk.alpha_peak - ai for pk in peaks]
+    assert all(0.0 < x < 0.02 for x in dist), dist          # peak just above the interpolation threshold
+    assert dist[1] < dist[0]                                # and closer to it at smaller lam
+    heights = [pk.test_error for pk in peaks]
+    assert heights[0] < heights[1] < 2 * 5.2050111516       # height grows toward the cusp, stays below it
+
+
+def test_double_descent_peak_rejects_bad_input():
+    from dmft.thresholds import double_descent_peak
+
+    with pytest.raises(ParameterError, match="'lam'"):
+        double_descent_peak(1.0, 0.25, 0.0, 0.5)
+    with pytest.raises(ParameterError, match="'noise'"):
+        double_descent_peak(1.0, 0.25, 0.01, 0.0)

@@ -6,7 +6,10 @@ two-time matrices, the step counter and the JSON-encoded bit-generator states). 
 temporary name and atomically renamed, so an interrupted write never corrupts the previous checkpoint.
 
 A checkpoint can only be resumed by a run with the same model parameters and the same numerical settings
-(all of :meth:`DMFTSettings.numerics_key`; ``checkpoint_every`` may differ): otherwise ParameterError.
+(all of :meth:`DMFTSettings.numerics_key`; ``checkpoint_every`` may differ): otherwise ParameterError. The one
+exception is ``steps``: a run with *more* steps than the checkpoint continues it (the scheme is causal, row k of
+every object only uses times <= k and the random streams are consumed step by step, so a T0-step run extended to
+T steps is bitwise identical to a T-step run); fewer steps are refused.
 """
 
 from __future__ import annotations
@@ -49,7 +52,8 @@ def save_checkpoint(path: str | Path, params: ExtensiveWidthParams, settings: DM
 def load_checkpoint(path: str | Path, params: ExtensiveWidthParams, settings: DMFTSettings) -> SolverState:
     """Read a checkpoint written by :func:`save_checkpoint` for the same (params, settings).
 
-    Raises ParameterError('resume') if the file is not a DMFT checkpoint or its parameters/settings differ."""
+    Raises ParameterError('resume') if the file is not a DMFT checkpoint or its parameters/settings differ
+    (``steps`` may be larger in the run than in the checkpoint: the caller then extends the state)."""
     path = Path(path)
     if not path.exists():
         raise ParameterError("resume", f"checkpoint file {str(path)!r} does not exist")
@@ -63,7 +67,10 @@ def load_checkpoint(path: str | Path, params: ExtensiveWidthParams, settings: DM
         diffs = [f"{k}: checkpoint {saved_p.get(k)!r} != run {v!r}" for k, v in _params_key(params).items()
                  if saved_p.get(k) != v]
         diffs += [f"{k}: checkpoint {saved_s.get(k)!r} != run {v!r}" for k, v in settings.numerics_key().items()
-                  if saved_s.get(k) != v]
+                  if k != "steps" and saved_s.get(k) != v]
+        if saved_s.get("steps", -1) > settings.steps:
+            diffs.append(f"steps: checkpoint {saved_s.get('steps')!r} > run {settings.steps!r} (a run can be "
+                         "extended, not shortened)")
         if diffs:
             raise ParameterError("resume", "checkpoint does not match this run (" + "; ".join(diffs) + ")")
         state = SolverState.from_mapping(hdf5io.read_mapping(f["state"]))

@@ -93,7 +93,7 @@ def advance(state: SolverState, params: ExtensiveWidthParams, settings: DMFTSett
     """Process step k = state.k (rows k of C_S, R_S, B, C_e, L) and, if k < T, compute S^{k+1}. In place."""
     k, T, d = state.k, settings.steps, settings.d_eff
     ns, npr, eta = settings.samples, settings.probes, settings.eta
-    alpha, lam, delta = params.alpha, params.lam, params.noise
+    alpha, delta = params.alpha, params.noise
     st = state
     # (1) D^k and C_S row
     for s in range(ns):
@@ -131,10 +131,18 @@ def advance(state: SolverState, params: ExtensiveWidthParams, settings: DMFTSett
     if not (np.isfinite(row).all() and np.isfinite(st.RS[k, :k]).all()):
         raise DivergenceError("DMFT kernels became non-finite", time=k * eta)
     cholesky_row(st.L, row, k, NUGGET * st.Ce[0, 0], time=k * eta)
-    if k == T:
-        st.k = k + 1
-        return
-    # (6) noise, memory, next S
+    if k < T:
+        forward_step(st, params, settings, k)
+    st.k = k + 1
+
+
+def forward_step(st: SolverState, params: ExtensiveWidthParams, settings: DMFTSettings, k: int) -> None:
+    """Step (6) of the scheme at time k (rows k of B and L must be done): fresh GOE innovations Gamma^k,
+    Xi^k = (1/(2 sqrt alpha)) sum_{l<=k} L(k,l) Gamma^l, G^k = D^k + sum_{j<k} B(k,j) D^j + Xi^k,
+    P_k = I - eta(G^k + lam), S^{k+1} = P_k S^k P_k (stores P_k and S^k P_k for the adjoint sweeps).
+    Raises DivergenceError if S^{k+1} is non-finite or exceeds 1e8 (1 + max|S*|)."""
+    ns, d, eta = settings.samples, settings.d_eff, settings.eta
+    alpha, lam = params.alpha, params.lam
     st.Gam[:, k] = ensembles.goe(st.rng_noise, ns, d)
     c_noise = st.L[k] / (2.0 * math.sqrt(alpha))
     eye = np.eye(d)
@@ -151,7 +159,6 @@ def advance(state: SolverState, params: ExtensiveWidthParams, settings: DMFTSett
     scale = _BLOWUP * (1.0 + float(np.abs(st.Sstar).max()))
     if not np.isfinite(st.S).all() or float(np.abs(st.S).max()) > scale:
         raise DivergenceError(f"effective process diverged (|S| > {scale:.3g}); reduce eta", time=(k + 1) * eta)
-    st.k = k + 1
 
 
 def _jackknife_train(state: SolverState, alpha: float, delta: float) -> np.ndarray:
@@ -189,6 +196,11 @@ def _solve_one(params, settings, seedseq, *, checkpoint=None, resume=None, quiet
     t0 = time.perf_counter()
     if resume is not None:
         state = load_checkpoint(resume, params, settings)
+        if state.steps < settings.steps:  # extend a finished/interrupted shorter run (causal: rows <= T0 unchanged)
+            T0, done = state.steps, state.k > state.steps
+            state = state.resized(settings.steps)
+            if done:  # the last step of the shorter run stopped before S^{T0+1}: do it now
+                forward_step(state, params, settings, T0)
     else:
         state = initial_state(params, settings, seedseq)
     T = settings.steps
@@ -205,7 +217,7 @@ def _solve_one(params, settings, seedseq, *, checkpoint=None, resume=None, quiet
                 callback(done)
     finally:
         bar.close()
-    if checkpoint is not None and settings.checkpoint_every > 0:
+    if checkpoint is not None:  # final state (lets a finished run be extended to more steps later)
         save_checkpoint(checkpoint, params, settings, state)
     return _result(state, params, settings, time.perf_counter() - t0)
 
@@ -215,9 +227,10 @@ def solve(params: ExtensiveWidthParams, settings: DMFTSettings | None = None, *,
           callback: Callable[[int], None] | None = None) -> DMFTResult:
     """Solve the discrete-time DMFT of GD (see module docstring) and return a :class:`DMFTResult`.
 
-    ``checkpoint``: path of an HDF5 checkpoint written every ``settings.checkpoint_every`` steps (and at the end);
-    ``resume``: continue from such a checkpoint (same params/settings required, else ParameterError); the
-    continued run is identical to an uninterrupted one. ``callback(k)`` is called after each step (k = steps
+    ``checkpoint``: path of an HDF5 checkpoint written every ``settings.checkpoint_every`` steps (0: never) and
+    at the end; ``resume``: continue from such a checkpoint (same params/settings required, else ParameterError;
+    ``settings.steps`` may exceed the checkpoint's, which extends the run). The continued run is bitwise identical
+    to an uninterrupted one with ``settings.steps`` steps. ``callback(k)`` is called after each step (k = steps
     done). With ``settings.runs > 1`` the runs use independent seeds spawned from ``settings.seed`` and the
     result holds their mean; std = run-to-run std / sqrt(runs) (checkpointing is then not available).
     Raises ParameterError (eta beyond the stability bound, unless ``settings.check_stability`` is False),

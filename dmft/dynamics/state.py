@@ -52,6 +52,30 @@ class SolverState:
                    Ce=z((T + 1, T + 1)), L=z((T + 1, T + 1)), RSeq_h=z((ns * probes, T + 1)),
                    RSeq_x=z((ns, T + 1)), rng_noise=rng_noise, rng_probe=rng_probe)
 
+    @property
+    def steps(self) -> int:
+        """T of the arrays (grid k = 0..T)."""
+        return self.CS.shape[0] - 1
+
+    def resized(self, T: int) -> SolverState:
+        """Copy with arrays for a longer grid k = 0..T (T >= self.steps), rows/columns beyond the old T zero
+        (B: identity). The computed part is copied unchanged, so continuing from it is bitwise identical to a run
+        started with T steps (every row k only uses times <= k)."""
+        T0 = self.steps
+        if T < T0:
+            raise ValueError(f"cannot shrink a solver state from T = {T0} to T = {T}")
+        ns, d, _ = self.Sstar.shape
+        new = SolverState.empty(self.Sstar, self.S, T, self.RSeq_h.shape[0] // ns, self.rng_noise, self.rng_probe)
+        new.k = self.k
+        for name in ("Dh", "Gam", "CSs", "RSs", "RSeq_h", "RSeq_x"):
+            a = getattr(self, name)
+            getattr(new, name)[(slice(None),) + tuple(slice(0, n) for n in a.shape[1:])] = a
+        for name in ("Ph", "SPh"):
+            getattr(new, name)[:, :T0] = getattr(self, name)
+        for name in ("CS", "RS", "B", "Ce", "L"):
+            getattr(new, name)[:T0 + 1, :T0 + 1] = getattr(self, name)
+        return new
+
     # -- (de)serialisation for checkpoints: arrays + JSON text of the bit-generator states ----------------
     def to_mapping(self) -> dict:
         out = {}

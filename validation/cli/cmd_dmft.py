@@ -4,8 +4,12 @@ Examples::
 
     quadnet dmft --alpha 1 --kappa 1 --kappa-star 0.5 --lam 0.05 --noise 0.5 --eta 0.05 --steps 200 \\
         --d-eff 60 --samples 4 --json
-    quadnet dmft ... --checkpoint run.ckpt.h5 --checkpoint-every 50      # resumable long run
-    quadnet dmft ... --resume run.ckpt.h5                                 # continue it
+    quadnet dmft ... --steps 400 --checkpoint run.ckpt.h5 --checkpoint-every 50   # resumable long run
+    quadnet dmft ... --steps 400 --resume run.ckpt.h5      # continue it (keeps checkpointing into the same file)
+    quadnet dmft ... --steps 800 --resume run.ckpt.h5      # extend a (finished) 400-step run to 800 steps
+
+``--resume`` needs the same model/numerical options as the checkpoint except ``--steps``, which may be larger
+(the causal scheme makes the extended run bitwise identical to an uninterrupted 800-step run).
     quadnet validate dmft --alpha 1 --kappa 1 --kappa-star 0.5 --lam 0.05 --noise 0.5 --steps 100 \\
         --d-eff 40 --d 40,60 --seeds 4 --sensing goe --out val.h5
 """
@@ -16,6 +20,8 @@ import argparse
 from pathlib import Path
 
 from validation.cli import common
+
+DEFAULT_CHECKPOINT_EVERY = 25  # steps between checkpoints when --checkpoint/--resume is given without -every
 
 
 def _add_model(p: argparse.ArgumentParser) -> None:
@@ -49,9 +55,17 @@ def _build(args):
     d_effs = common.int_list("d-eff", str(args.d_eff))
     settings = DMFTSettings(eta=args.eta, steps=args.steps, d_eff=d_effs[0], samples=args.samples,
                             probes=args.probes, sigma0=args.sigma0, seed=args.seed, runs=args.runs,
-                            ensemble=args.ensemble, checkpoint_every=getattr(args, "checkpoint_every", 0) or 0,
+                            ensemble=args.ensemble, checkpoint_every=_checkpoint_every(args),
                             check_stability=not args.no_stability_check)
     return params, settings, d_effs
+
+
+def _checkpoint_every(args) -> int:
+    """--checkpoint-every, defaulting to DEFAULT_CHECKPOINT_EVERY when a checkpoint file is in play."""
+    every = getattr(args, "checkpoint_every", None)
+    if every is None:
+        return DEFAULT_CHECKPOINT_EVERY if (getattr(args, "checkpoint", None) or getattr(args, "resume", None)) else 0
+    return every
 
 
 def _curves_payload(res) -> dict:
@@ -74,7 +88,7 @@ def _run_dmft(args) -> int:
 
     params, settings, d_effs = _build(args)
     quiet = args.quiet or args.json
-    if args.checkpoint_every and not args.checkpoint and not args.resume:
+    if args.checkpoint_every is not None and not args.checkpoint and not args.resume:
         raise ParameterError("checkpoint-every", "needs --checkpoint FILE (or --resume FILE)")
     if (len(d_effs) > 1 or args.gradient_flow) and (args.checkpoint or args.resume):
         raise ParameterError("checkpoint", "checkpoint/resume needs a single --d-eff and no --gradient-flow")
@@ -89,9 +103,8 @@ def _run_dmft(args) -> int:
         res = extrapolate_d_eff(list(runs.values()))
         extra = {f"d_eff_{d}": r for d, r in runs.items()}
     else:
-        ckpt = args.checkpoint or args.resume
-        res = solve(params, settings, checkpoint=ckpt if settings.checkpoint_every or args.checkpoint else None,
-                    resume=args.resume, quiet=quiet)
+        ckpt = args.checkpoint or args.resume  # --resume alone keeps checkpointing into the resumed file
+        res = solve(params, settings, checkpoint=ckpt, resume=args.resume, quiet=quiet)
     if args.out:
         res.save(args.out)
         from odes.common import hdf5io
@@ -154,8 +167,12 @@ def register(sub, vsub) -> None:
     _add_model(p)
     common.add_common(p)
     p.add_argument("--checkpoint", metavar="FILE.ckpt.h5", default=None, help="write resumable checkpoints here")
-    p.add_argument("--checkpoint-every", type=int, default=0, help="checkpoint interval in steps")
-    p.add_argument("--resume", metavar="FILE.ckpt.h5", default=None, help="continue from this checkpoint")
+    p.add_argument("--checkpoint-every", type=int, default=None,
+                   help=f"checkpoint interval in steps (default {DEFAULT_CHECKPOINT_EVERY} when --checkpoint or "
+                        "--resume is given; 0: only at the end)")
+    p.add_argument("--resume", metavar="FILE.ckpt.h5", default=None,
+                   help="continue from this checkpoint (same options; --steps may be larger to extend the run); "
+                        "checkpoints keep being written to --checkpoint, or to this file")
     p.add_argument("--gradient-flow", action="store_true",
                    help="eta -> 0 by Richardson over (eta, T) and (eta/2, 2T)")
     common.set_handler(p, _run_dmft)

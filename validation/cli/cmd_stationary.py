@@ -67,10 +67,20 @@ def _threshold(args: argparse.Namespace) -> int:
         it = interpolation_threshold(args.kappa, args.kappa_star, noise)
         out.update({"noise": noise, "alpha_interp": it.alpha_interp, "sigma2_interp": it.sigma2,
                     "C_S_interp": it.C_S, "test_error_interp": it.test_error})
+    peak = None
+    if args.lam is not None:
+        if not args.interpolation:
+            raise ParameterError("lam", "is only used with --interpolation (location of the double-descent peak "
+                                        "at lam > 0)")
+        from dmft.thresholds import double_descent_peak
+        peak = double_descent_peak(args.kappa, args.kappa_star, args.lam, noise)
+        out.update({"lam": args.lam, "alpha_peak": peak.alpha_peak, "test_error_peak": peak.test_error})
     if args.out:
         ac.save(args.out)
         if args.interpolation:
             it.save(args.out, group="/interpolation", mode="a")
+        if peak is not None:
+            peak.save(args.out, group="/double_descent_peak", mode="a")
         out["out"] = args.out
     if args.json:
         common.emit_json(out)
@@ -137,6 +147,8 @@ def register(sub: argparse._SubParsersAction, vsub: argparse._SubParsersAction) 
     p.add_argument("--interpolation", action="store_true", help="also the interpolation threshold (lam -> 0+)")
     p.add_argument("--noise", type=float, default=None,
                    help="label-noise variance Delta for --interpolation (default 0; alpha_c itself is noiseless)")
+    p.add_argument("--lam", type=float, default=None,
+                   help="with --interpolation and --noise > 0: also the double-descent peak alpha_peak at this lam > 0")
     common.add_common(p, seed=False)
     common.set_handler(p, _threshold)
 
