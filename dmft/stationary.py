@@ -32,7 +32,6 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from scipy.optimize import brentq
@@ -65,7 +64,7 @@ def dof_line(kappa: float) -> float:
 
 
 @dataclass(frozen=True)
-class StationarySolution:
+class StationarySolution(hdf5io.Saveable):
     """Solution of the stationary equations (fields documented in :mod:`dmft.stationary`).
 
     ``grid``/``density``: density of the non-zero eigenvalues of ``S_inf`` (continuous part,
@@ -111,11 +110,6 @@ class StationarySolution:
             "iterations": self.iterations, "residual": self.residual, "flags": list(self.flags),
             "warning": self.warning, "reliable": self.reliable,
         }
-
-    def save(self, path: str | Path) -> Path:
-        return hdf5io.save(self, path)
-
-    load = staticmethod(hdf5io.load)
 
     def plot(self, ax=None):
         from dmft.plots_stationary import plot_spectrum

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy.optimize import brentq
@@ -102,7 +101,7 @@ def M_function(s: float | np.ndarray, kappa: float, kappa_star: float) -> np.nda
 
 
 @dataclass(frozen=True)
-class AlphaC:
+class AlphaC(hdf5io.Saveable):
     """alpha_c with its minimiser ``s_star``, ``omega``, the parameter-count line ``dof = kappa - kappa^2/2`` and
     ``unreliable`` (alpha_c > dof: fitting without recovery predicted, impossible)."""
 
@@ -113,12 +112,6 @@ class AlphaC:
     omega: float
     dof: float
     unreliable: bool
-
-    def save(self, path: str | Path, *, group: str = "/", mode: str = "w") -> Path:
-        """Write to HDF5 (:mod:`odes.common.hdf5io`)."""
-        return hdf5io.save(self, path, group=group, mode=mode)
-
-    load = staticmethod(hdf5io.load)
 
     @property
     def note(self) -> str:
@@ -163,7 +156,7 @@ def alpha_c_grid(kappa: float | np.ndarray, kappa_star: float | np.ndarray) -> n
 
 # ----------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class InterpolationThreshold:
+class InterpolationThreshold(hdf5io.Saveable):
     """alpha_interp and the stationary quantities there (lam -> 0+, a -> 0, theta -> 0)."""
 
     kappa: float
@@ -173,12 +166,6 @@ class InterpolationThreshold:
     sigma2: float
     C_S: float
     D: float
-
-    def save(self, path: str | Path, *, group: str = "/", mode: str = "w") -> Path:
-        """Write to HDF5 (:mod:`odes.common.hdf5io`)."""
-        return hdf5io.save(self, path, group=group, mode=mode)
-
-    load = staticmethod(hdf5io.load)
 
     @property
     def test_error(self) -> float:
@@ -251,7 +238,7 @@ def interpolation_threshold_grid(kappa: float | np.ndarray, kappa_star: float | 
 
 # ----------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class DoubleDescentPeak:
+class DoubleDescentPeak(hdf5io.Saveable):
     """Maximum over alpha of the stationary test error at fixed (kappa, kappa*, lam > 0, Delta > 0)."""
 
     kappa: float
@@ -263,11 +250,6 @@ class DoubleDescentPeak:
     alpha_interp: float
     evaluations: int
 
-    def save(self, path: str | Path, *, group: str = "/", mode: str = "w") -> Path:
-        """Write to HDF5 (:mod:`odes.common.hdf5io`)."""
-        return hdf5io.save(self, path, group=group, mode=mode)
-
-    load = staticmethod(hdf5io.load)
 
 
 def double_descent_peak(kappa: float, kappa_star: float, lam: float, noise: float, *,

@@ -73,7 +73,7 @@ class WidthComparison:
 
 
 @dataclass(frozen=True, eq=False)
-class ODEComparison:
+class ODEComparison(hdf5io.Saveable):
     """Theory-vs-simulation study over widths ``Ns``. ``widths``: {"N<N>": WidthComparison}; ``exponents`` and
     ``exponent_errors``: {metric: fitted x of D ∝ N^x, its standard error} (NaN-free: absent when fewer than
     two widths). ``rtol``/``method``: ODE solver settings."""
@@ -129,10 +129,6 @@ class ODEComparison:
 
         return plot_comparison(self, path, **kw)
 
-    def save(self, path) -> object:
-        return hdf5io.save(self, path)
-
-    load = staticmethod(hdf5io.load)
 
 
 # ---------------------------------------------------------------------------------------------------------

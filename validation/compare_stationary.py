@@ -46,7 +46,7 @@ def extrapolate_inverse_d(ds, means, ses) -> tuple[float, float, float]:
 
 
 @dataclass(frozen=True)
-class StationaryValidation:
+class StationaryValidation(hdf5io.Saveable):
     """Theory vs ERM. Arrays ``test/train/rank`` have shape (len(ds), seeds)."""
 
     params: ExtensiveWidthParams
@@ -81,11 +81,6 @@ class StationaryValidation:
         t = self.theory
         rows.append(["theory", t["test_error"], 0.0, t["train_error"], 0.0, t["rank_fraction"], 0.0])
         return header, rows
-
-    def save(self, path: str | Path) -> Path:
-        return hdf5io.save(self, path)
-
-    load = staticmethod(hdf5io.load)
 
     def plot(self, path: str | Path | None = None):
         from dmft.plots_stationary import plot_validation
@@ -160,7 +155,7 @@ def validate_stationary(params: ExtensiveWidthParams, ds=(30, 50, 70), seeds: in
 
 # ----------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class RecoveryCurve:
+class RecoveryCurve(hdf5io.Saveable):
     """P(recovery) vs alpha at one d: ``prob[i]`` over ``seeds`` instances, ``alpha_c`` the theory."""
 
     kappa: float
@@ -181,10 +176,6 @@ class RecoveryCurve:
                 return float(self.alphas[i] + (0.5 - p[i]) / (p[i + 1] - p[i]) * (self.alphas[i + 1] - self.alphas[i]))
         return None
 
-    def save(self, path: str | Path) -> Path:
-        return hdf5io.save(self, path)
-
-    load = staticmethod(hdf5io.load)
 
 
 def recovery_curve(kappa: float, kappa_star: float, alphas, d: int = 30, seeds: int = 8, lam: float = 1e-4,

@@ -189,7 +189,7 @@ def overlaps(W: np.ndarray, Ws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # result
 # ---------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
-class OnlineSGDResult:
+class OnlineSGDResult(hdf5io.Saveable):
     """Online-SGD runs at one N for several seeds.
 
     Fields: ``alpha`` (n,) grid actually recorded (steps/N); ``Q`` (S, n, p, p), ``M`` (S, n, p, p*),
@@ -237,10 +237,6 @@ class OnlineSGDResult:
         x = self._field(name)
         return x.std(axis=0, ddof=1) if x.shape[0] > 1 else np.zeros(x.shape[1:])
 
-    def save(self, path) -> object:
-        return hdf5io.save(self, path)
-
-    load = staticmethod(hdf5io.load)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -176,3 +176,22 @@ def _from_attr(v: Any) -> Any:
     if isinstance(v, np.floating):
         return float(v)
     return v
+
+
+class Saveable:
+    """Mixin for result dataclasses: ``obj.save(path)`` and ``Cls.load(path)`` in the format of this module.
+
+    ``load`` checks that the file holds an object of this class (or a subclass) and raises TypeError otherwise.
+    """
+
+    def save(self, path: str | Path, *, group: str = "/", mode: str = "w") -> Path:
+        """Write this result (with its parameters and the library version) to HDF5."""
+        return save(self, path, group=group, mode=mode)
+
+    @classmethod
+    def load(cls, path: str | Path, *, group: str = "/") -> Any:
+        """Read a result written by :meth:`save`."""
+        obj = load(path, group=group)
+        if not isinstance(obj, cls):
+            raise TypeError(f"{path} holds a {type(obj).__name__}, not a {cls.__name__}")
+        return obj

@@ -41,7 +41,7 @@ METHODS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")
 
 
 @dataclass(frozen=True, eq=False)
-class OverlapTrajectory:
+class OverlapTrajectory(hdf5io.Saveable):
     """Solution of the overlap ODEs on an alpha grid.
 
     Fields: ``params`` (FiniteWidthParams), ``alpha`` (n,), ``Q`` (n, p, p), ``M`` (n, p, p*), ``eps_g`` (n,)
@@ -59,12 +59,6 @@ class OverlapTrajectory:
     rtol: float = 1e-10
     atol: float = 1e-12
     nfev: int = 0
-
-    def save(self, path) -> object:
-        """Write to HDF5 (:mod:`odes.common.hdf5io`)."""
-        return hdf5io.save(self, path)
-
-    load = staticmethod(hdf5io.load)
 
     @property
     def Q_perp(self) -> np.ndarray:
