@@ -1,4 +1,5 @@
-"""Checkpoint/resume: an interrupted + resumed run equals an uninterrupted one; mismatched checkpoints refused."""
+"""Checkpoint/resume: an interrupted + resumed run equals an uninterrupted one (bitwise), also when the resumed run
+has more steps (extension); mismatched checkpoints refused."""
 
 import dataclasses
 
@@ -50,3 +51,23 @@ def test_resume_refuses_mismatched_checkpoint(tmp_path):
     # a different checkpoint interval is allowed
     r = solve(P, dataclasses.replace(S, checkpoint_every=0), resume=ck, quiet=True)
     assert np.all(np.isfinite(r.train_error))
+
+
+@pytest.mark.parametrize("interrupt", [None, 9])
+def test_resume_extends_shorter_run_bitwise(tmp_path, interrupt):
+    """A 13-step run (finished, or interrupted after 9 steps with its last checkpoint at 5), resumed with 24
+    steps, equals an uninterrupted 24-step run bit for bit (causal scheme, streams consumed step by step)."""
+    full = solve(P, S, quiet=True)
+    ck = tmp_path / "short.ckpt.h5"
+    short = dataclasses.replace(S, steps=13)
+    if interrupt is None:
+        solve(P, short, checkpoint=ck, quiet=True)
+    else:
+        with pytest.raises(_Interrupt):
+            solve(P, short, checkpoint=ck, quiet=True, callback=_stop_at(interrupt))
+    ext = solve(P, S, checkpoint=ck, resume=ck, quiet=True)
+    for name in ("train_error", "test_error", "train_error_std", "test_error_std", "C_S", "R_S", "C_e", "B",
+                 "R_S_equal_time_hutchinson"):
+        assert np.array_equal(getattr(ext, name), getattr(full, name)), name
+    with pytest.raises(ParameterError, match="resume.*steps.*extended, not shortened"):
+        solve(P, dataclasses.replace(S, steps=10), resume=ck, quiet=True)

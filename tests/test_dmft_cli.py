@@ -40,10 +40,82 @@ def test_dmft_checkpoint_resume_cli(capsys, tmp_path):
     assert "resume" in capsys.readouterr().err
 
 
+def test_dmft_checkpoint_default_interval_and_extension(capsys, tmp_path):
+    """--checkpoint alone writes a checkpoint (default interval); --resume with more --steps extends the run
+    and equals a direct longer run; --resume alone keeps checkpointing into the resumed file."""
+    ck = tmp_path / "a.ckpt.h5"
+    assert main(["dmft", *MODEL, *SMALL, "--json", "--checkpoint", str(ck)]) == 0
+    capsys.readouterr()
+    assert ck.exists()
+    longer = [a if a != "12" else "20" for a in SMALL]
+    assert main(["dmft", *MODEL, *longer, "--json", "--resume", str(ck)]) == 0
+    ext = json.loads(capsys.readouterr().out)
+    assert main(["dmft", *MODEL, *longer, "--json"]) == 0
+    direct = json.loads(capsys.readouterr().out)
+    assert len(ext["t"]) == 21 and ext["train_error"] == direct["train_error"]
+    from dmft.dynamics.checkpoint import load_checkpoint
+
+    assert load_checkpoint(ck, *_settings_of(longer)).k == 21  # the resumed file now holds the 20-step state
+    assert main(["dmft", *MODEL, *SMALL, "--checkpoint-every", "4"]) == 2  # interval without a file
+    assert "checkpoint-every" in capsys.readouterr().err
+
+
+def test_dmft_interrupt_points_to_resume(capsys, tmp_path, monkeypatch):
+    """Ctrl-C during a checkpointed run: exit 130 and a one-line hint naming the checkpoint to --resume."""
+    import dmft.dynamics
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dmft.dynamics, "solve", interrupted)
+    ck = tmp_path / "i.ckpt.h5"
+    assert main(["dmft", *MODEL, *SMALL, "--quiet", "--checkpoint", str(ck)]) == 130
+    assert f"--resume {ck}" in capsys.readouterr().err
+
+
+def _settings_of(small):
+    from dmft.dynamics import DMFTSettings
+    from dmft.params import ExtensiveWidthParams
+
+    v = dict(zip(small[::2], small[1::2]))
+    return (ExtensiveWidthParams(alpha=1, kappa=1, kappa_star=0.5, lam=0.05, noise=0.5),
+            DMFTSettings(eta=float(v["--eta"]), steps=int(v["--steps"]), d_eff=int(v["--d-eff"]),
+                         samples=int(v["--samples"])))
+
+
 def test_dmft_bad_eta_exit_code(capsys):
     assert main(["dmft", *MODEL, "--eta", "0.2", "--steps", "3", "--d-eff", "4"]) == 2
     err = capsys.readouterr().err
     assert "'eta'" in err and "eta <" in err
+
+
+@pytest.mark.parametrize("bad,name", [(["--alpha", "nan"], "alpha"), (["--alpha", "-1"], "alpha"),
+                                      (["--kappa", "0"], "kappa"), (["--kappa-star", "0"], "kappa_star"),
+                                      (["--steps", "0"], "steps"), (["--d-eff", "1"], "d_eff"),
+                                      (["--samples", "1"], "samples"), (["--eta", "nan"], "eta"),
+                                      (["--noise", "-0.1"], "noise"), (["--probes", "0"], "probes")])
+def test_dmft_bad_input_names_parameter(capsys, bad, name):
+    args = dict(zip(MODEL[::2], MODEL[1::2])) | dict(zip(SMALL[::2], SMALL[1::2]))
+    args.update(dict(zip(bad[::2], bad[1::2])))
+    assert main(["dmft", *[x for kv in args.items() for x in kv], "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("quadnet: error:") and f"'{name}'" in err, err
+
+
+def test_dmft_divergence_exit_code(capsys):
+    """Beyond the bound with the check disabled: DivergenceError (exit 3), no NaN output."""
+    assert main(["dmft", *MODEL, "--eta", "0.5", "--steps", "60", "--d-eff", "6", "--samples", "2",
+                 "--no-stability-check", "--json"]) == 3
+    cap = capsys.readouterr()
+    assert cap.out == "" and "diverged" in cap.err
+
+
+def test_validate_dmft_bad_input(capsys):
+    base = ["validate", "dmft", *MODEL, *SMALL, "--d", "8", "--quiet"]
+    assert main([*base, "--seeds", "0"]) == 2
+    assert "'seeds'" in capsys.readouterr().err
+    assert main([*base, "--seeds", "2", "--t-min", "100"]) == 2
+    assert "'t_min'" in capsys.readouterr().err
 
 
 def test_validate_dmft(capsys, tmp_path):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dmft.params import ExtensiveWidthParams
-from odes.common.errors import ParameterError
+from odes.common.errors import DivergenceError, ParameterError
 from validation import gd_simulator as gs
 
 P = ExtensiveWidthParams(alpha=1.0, kappa=1.0, kappa_star=0.5, lam=0.05, noise=0.5)
@@ -80,3 +80,11 @@ def test_t0_close_to_o1_and_decreasing():
     assert np.all(np.diff(sim.test_mean[:10]) < 0)
     with pytest.raises(ParameterError, match="sensing"):
         gs.simulate_gd(P, 4, 0.05, 2, sensing="bernoulli")
+
+
+def test_divergence_raises_not_nan():
+    """A step far beyond stability: DivergenceError with the time, never NaN curves."""
+    for sensing in ("wishart", "goe"):
+        with pytest.raises(DivergenceError) as err:
+            gs.simulate_gd(P, 6, 1.0, 200, seed=0, sensing=sensing)
+        assert err.value.time is not None and err.value.time > 0

@@ -18,7 +18,7 @@ import numpy as np
 
 from dmft.dynamics import DMFTResult, DMFTSettings, solve
 from dmft.params import ExtensiveWidthParams
-from odes.common import hdf5io
+from odes.common import check, hdf5io
 from odes.common.errors import ParameterError
 from validation.gd_simulator import GDSimulation, simulate_gd_seeds
 
@@ -65,6 +65,8 @@ def deviations(dmft: DMFTResult, gd: GDSimulation, t_min: float = 0.25) -> dict:
     if gd.t.shape != dmft.t.shape or not np.allclose(gd.t, dmft.t):
         raise ParameterError("eta", "DMFT and GD must share the time grid (same eta and steps)")
     mask = dmft.t >= t_min - 1e-12
+    if not mask.any():
+        raise ParameterError("t_min", f"must be <= the last time {dmft.t[-1]:g}, got {t_min:g}")
     out = {}
     for name, g, gs in (("train", gd.train_mean, gd.train_sem), ("test", gd.test_mean, gd.test_sem)):
         y = getattr(dmft, name + "_error")
@@ -83,6 +85,12 @@ def run_validation(params: ExtensiveWidthParams, settings: DMFTSettings, ds: lis
                    sensing: str = "goe", t_min: float = 0.25, quiet: bool = True,
                    dmft: DMFTResult | None = None) -> DMFTValidation:
     """Solve the DMFT (unless ``dmft`` is given) and simulate GD at each d with ``seeds`` seeds (1000 + s)."""
+    seeds = check.integer("seeds", seeds, lo=1)
+    t_min = check.real("t_min", t_min)
+    if t_min > settings.eta * settings.steps:
+        raise ParameterError("t_min", f"must be <= t_max = eta * steps = {settings.eta * settings.steps:g}, "
+                                      f"got {t_min:g}")
+    ds = [check.integer("d", d, lo=2) for d in ds]
     res = dmft if dmft is not None else solve(params, settings, quiet=quiet)
     gd = {}
     mx_tr, mx_te, mn_tr, mn_te = [], [], [], []

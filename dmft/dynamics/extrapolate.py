@@ -17,6 +17,7 @@ import numpy as np
 from dmft.dynamics.result import DMFTCurve, DMFTResult
 from dmft.dynamics.settings import DMFTSettings
 from dmft.dynamics.solver import solve
+from dmft.params import ExtensiveWidthParams
 from odes.common.errors import ParameterError
 
 
@@ -59,8 +60,8 @@ def richardson(coarse: DMFTResult, fine: DMFTResult) -> DMFTCurve:
     return DMFTCurve(params=coarse.params, method="richardson", inputs=np.array([e1, e2]), t=coarse.t, **out)
 
 
-def solve_gradient_flow(params, settings: DMFTSettings, *, quiet: bool = False) -> tuple[DMFTCurve, DMFTResult,
-                                                                                           DMFTResult]:
+def solve_gradient_flow(params: ExtensiveWidthParams, settings: DMFTSettings, *,
+                        quiet: bool = False) -> tuple[DMFTCurve, DMFTResult, DMFTResult]:
     """Gradient-flow curves on t = k eta by Richardson over (eta, T) and (eta/2, 2T). Returns (GF, GD_eta,
     GD_eta/2). The eta/2 run costs ~4-8x the eta run (O(T^2)-O(T^3))."""
     coarse = solve(params, settings, quiet=quiet)

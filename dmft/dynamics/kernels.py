@@ -14,8 +14,9 @@ part is the discrete memory kernel R_e(i, l) (it carries the step eta).
    is the adjoint of the tangent dynamics V^{l+1} = P_l V^l P_l + Q_l(V^l + sum_{i<l} B(l,i) V^i),
    Q_l(X) = -eta (X S^l P_l + P_l S^l X), so r[l] = <U, J(k,l) U>/p exactly, J(k,l) = dS^k/dG^l (the field
    added to G_eff at step l). The memory sum is blocked: for the block [lo, hi) the part i >= hi is one GEMM
-   B[hi:k, lo:hi]^T @ Psi[hi:k] done on entering the block, the in-block part a short loop.
-   Cost O(k d^3) (3 matmuls per l) + O(k^2 d^2) (memory sum).
+   B[hi:k, lo:hi]^T @ Psi[hi:k] done on entering the block, the in-block part a short loop; both act on the
+   packed upper triangles of the symmetric Psi (p = d(d+1)/2 numbers each).
+   Cost O(k d^3) (3 matmuls per l, 6 k d^3 flops) + O(k^2 d^2) (memory sum, ~k^2 p flops).
 2. :func:`history_contract` -- the memory and noise history contractions of one forward step:
    mem = sum_{j<k} b_j D^j, noise = sum_{l<=k} c_l Gamma^l. O(k d^2), memory-bound (BLAS gemv on the
    flattened histories; a fused hand-written loop was measured 1-1.6x slower than gemv).
@@ -33,53 +34,73 @@ import numpy as np
 @nb.njit(cache=True)
 def adjoint_sweep(k: int, P: np.ndarray, SP: np.ndarray, B: np.ndarray, U: np.ndarray, eta: float,
                   block: int, psi: np.ndarray) -> np.ndarray:
-    """R_S(k, l) estimates r[l] = <Psi^l, U>/p for l = 0..k-1 (shape (k,)). ``psi``: work buffer (>= k, d, d).
+    """R_S(k, l) estimates r[l] = <Psi^l, U>/p for l = 0..k-1 (shape (k,)).
 
-    P, SP: (>= k, d, d) histories of P_l and S^l P_l; B: (T+1, T+1); U: (d, d) symmetric probe."""
+    P, SP: (>= k, d, d) histories of P_l and S^l P_l; B: (T+1, T+1); U: (d, d) symmetric probe.
+    ``psi``: C-contiguous work buffer with >= k p entries (e.g. np.empty((k, d, d))); on return its first k p
+    entries hold the packed upper triangles of Psi^0..Psi^{k-1}. Psi is symmetric, so the memory sums run on
+    packed upper triangles (p = d(d+1)/2 instead of d^2 entries: half the flops of the O(k^2 d^2) part); the
+    three d x d products per l are BLAS calls into preallocated buffers."""
     d = U.shape[0]
-    dd = d * d
-    p = d * (d + 1) / 2.0
+    p = d * (d + 1) // 2
     r = np.zeros(k)
     lam = U.copy()
     tmp = np.empty((d, d))
     tmp2 = np.empty((d, d))
-    far = np.empty((block, dd))
-    psi2 = psi.reshape(psi.shape[0], dd)
+    far = np.empty((block, p))
+    acc_p = np.empty(p)
+    pk = psi.reshape(psi.size)[:k * p].reshape(k, p)  # packed Psi^l (row-major upper triangle)
+    uw = np.empty(p)  # <Psi, U> = sum_packed w * Psi_ab U_ab, w = 1 (a = b), 2 (a < b)
+    idx = 0
+    for a in range(d):
+        uw[idx] = U[a, a]
+        idx += 1
+        for b in range(a + 1, d):
+            uw[idx] = 2.0 * U[a, b]
+            idx += 1
     hi = k
     while hi > 0:
         lo = max(0, hi - block)
         nbk = hi - lo
-        if k > hi:
+        if k > hi:  # far part of the memory sum for the whole block: one GEMM
             coef = np.ascontiguousarray(B[hi:k, lo:hi].T)
-            far[:nbk] = np.dot(coef, psi2[hi:k])
+            np.dot(coef, pk[hi:k], far[:nbk])
         else:
             far[:nbk] = 0.0
         for l in range(hi - 1, lo - 1, -1):
             np.dot(SP[l], lam, tmp)  # S P Lam
-            ps = psi[l]
+            ps = pk[l]
             acc = 0.0
+            idx = 0
             for a in range(d):
-                for b in range(d):
+                for b in range(a, d):
                     v = -eta * (tmp[a, b] + tmp[b, a])
-                    ps[a, b] = v
-                    acc += v * U[a, b]
+                    ps[idx] = v
+                    acc += v * uw[idx]
+                    idx += 1
             r[l] = acc / p
             if l == 0:
                 break
             np.dot(P[l], lam, tmp)
-            np.dot(tmp, P[l], tmp2)
+            np.dot(tmp, P[l], tmp2)  # P Lam P
             fl = far[l - lo]
-            for a in range(d):
-                for b in range(d):
-                    tmp2[a, b] += ps[a, b] + fl[a * d + b]
-            for i in range(l + 1, hi):
+            for j in range(p):
+                acc_p[j] = ps[j] + fl[j]
+            for i in range(l + 1, hi):  # in-block part of the memory sum
                 c = B[i, l]
                 if c != 0.0:
-                    pi = psi[i]
-                    for a in range(d):
-                        for b in range(d):
-                            tmp2[a, b] += c * pi[a, b]
-            lam[:, :] = tmp2
+                    pi = pk[i]
+                    for j in range(p):
+                        acc_p[j] += c * pi[j]
+            idx = 0
+            for a in range(d):
+                lam[a, a] = tmp2[a, a] + acc_p[idx]
+                idx += 1
+                for b in range(a + 1, d):
+                    v = acc_p[idx]
+                    idx += 1
+                    lam[a, b] = tmp2[a, b] + v
+                    lam[b, a] = tmp2[b, a] + v
         hi = lo
     return r
 

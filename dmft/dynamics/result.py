@@ -28,8 +28,23 @@ from dmft.params import ExtensiveWidthParams
 from odes.common import hdf5io
 
 
+class _CurvesIO:
+    """HDF5 round trip and the JSON-facing curves, shared by :class:`DMFTResult` and :class:`DMFTCurve`."""
+
+    def save(self, path: str | Path) -> Path:
+        """Write to HDF5 (params, settings, library version included)."""
+        return hdf5io.save(self, path)
+
+    load = staticmethod(hdf5io.load)
+
+    def curves(self) -> dict[str, np.ndarray]:
+        """The JSON-facing curves: t, train_error, test_error and their std."""
+        return {name: getattr(self, name) for name in ("t", "train_error", "test_error", "train_error_std",
+                                                        "test_error_std")}
+
+
 @dataclass(frozen=True, eq=False)
-class DMFTResult:
+class DMFTResult(_CurvesIO):
     """Train/test learning curves and two-time functions of the discrete-time DMFT of GD."""
 
     params: ExtensiveWidthParams
@@ -48,20 +63,9 @@ class DMFTResult:
     R_S_equal_time_hutchinson_se: np.ndarray
     wall_time: float = 0.0
 
-    def save(self, path: str | Path) -> Path:
-        """Write to HDF5 (params, settings, library version included)."""
-        return hdf5io.save(self, path)
-
-    load = staticmethod(hdf5io.load)
-
-    def curves(self) -> dict[str, np.ndarray]:
-        """The JSON-facing curves: t, train_error, test_error and their std."""
-        return {"t": self.t, "train_error": self.train_error, "test_error": self.test_error,
-                "train_error_std": self.train_error_std, "test_error_std": self.test_error_std}
-
 
 @dataclass(frozen=True, eq=False)
-class DMFTCurve:
+class DMFTCurve(_CurvesIO):
     """A derived learning curve (1/d_eff extrapolation or eta -> 0 Richardson extrapolation).
 
     ``method``: "d_eff_extrapolation" (fit y = a + b/d_eff per time, weighted by 1/std^2; the curve is a) or
@@ -75,15 +79,6 @@ class DMFTCurve:
     test_error: np.ndarray
     train_error_std: np.ndarray
     test_error_std: np.ndarray
-
-    def save(self, path: str | Path) -> Path:
-        return hdf5io.save(self, path)
-
-    load = staticmethod(hdf5io.load)
-
-    def curves(self) -> dict[str, np.ndarray]:
-        return {"t": self.t, "train_error": self.train_error, "test_error": self.test_error,
-                "train_error_std": self.train_error_std, "test_error_std": self.test_error_std}
 
 
 __all__ = ["DMFTCurve", "DMFTResult", "DMFTSettings"]

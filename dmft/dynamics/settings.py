@@ -13,7 +13,7 @@ property of the dynamics rather than of the ERM problem):
 * ``probes`` -- Hutchinson probes per sample and target time (nb = samples * probes adjoint sweeps).
 * ``sigma0`` -- init scale, S(0) = sigma0^2 Wishart(1/kappa) (kappa = inf: S(0) = sigma0^2 I).
 * ``seed`` -- root seed (numpy SeedSequence; init, noise and probe streams are spawned from it).
-* ``checkpoint_every`` -- write a checkpoint every k steps when a checkpoint path is given (0: never).
+* ``checkpoint_every`` -- write a checkpoint every k steps when a checkpoint path is given (0: only at the end).
 * ``ensemble`` -- ``"quantile"``: S*, S(0) with exact Marchenko-Pastur quantile spectra (first two moments
   matched exactly) and Haar eigenvectors; ``"wishart"``: iid Wishart matrices W^T W/m (as in the real model).
 * ``block`` -- block size of the blocked memory sum in the adjoint sweep (performance only).
@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dmft.params import ExtensiveWidthParams
 from odes.common import check
 from odes.common.errors import ParameterError
 
@@ -91,7 +92,7 @@ def step_bound(alpha: float, kappa_star: float) -> float:
     return 1.0 / (s_max * h_max)
 
 
-def check_step(params, eta: float) -> None:
+def check_step(params: ExtensiveWidthParams, eta: float) -> None:
     """Raise ParameterError('eta') if eta violates the explicit stability bound eta * 2 s_max h_max < 2."""
     bound = step_bound(params.alpha, params.kappa_star)
     if not eta < bound:

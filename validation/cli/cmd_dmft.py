@@ -104,7 +104,15 @@ def _run_dmft(args) -> int:
         extra = {f"d_eff_{d}": r for d, r in runs.items()}
     else:
         ckpt = args.checkpoint or args.resume  # --resume alone keeps checkpointing into the resumed file
-        res = solve(params, settings, checkpoint=ckpt, resume=args.resume, quiet=quiet)
+        try:
+            res = solve(params, settings, checkpoint=ckpt, resume=args.resume, quiet=quiet)
+        except KeyboardInterrupt:
+            if ckpt is None:
+                raise
+            import sys
+
+            print(f"quadnet: interrupted; continue from the last checkpoint with --resume {ckpt}", file=sys.stderr)
+            return 130
     if args.out:
         res.save(args.out)
         from odes.common import hdf5io
