@@ -12,7 +12,6 @@ note. :func:`run_validation` runs both sides and returns a :class:`DMFTValidatio
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -24,7 +23,7 @@ from validation.gd_simulator import GDSimulation, simulate_gd_seeds
 
 
 @dataclass(frozen=True, eq=False)
-class DMFTValidation:
+class DMFTValidation(hdf5io.Saveable):
     """DMFT result, GD simulations (one per d) and the deviation summary (arrays indexed like ``ds``)."""
 
     dmft: DMFTResult
@@ -35,11 +34,6 @@ class DMFTValidation:
     max_dev_test: np.ndarray
     mean_dev_train: np.ndarray
     mean_dev_test: np.ndarray
-
-    def save(self, path: str | Path) -> Path:
-        return hdf5io.save(self, path)
-
-    load = staticmethod(hdf5io.load)
 
     def table(self, times: list[float] | None = None) -> tuple[list[str], list[list]]:
         """Header and rows of the side-by-side table (t, DMFT train/test, GD train/test per d)."""

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -44,7 +43,7 @@ _CHUNK_ROWS = 4096
 
 
 @dataclass(frozen=True, eq=False)
-class GDSimulation:
+class GDSimulation(hdf5io.Saveable):
     """Learning curves of finite-d GD, one row per seed: ``train_error``, ``test_error`` (seeds, steps+1)."""
 
     params: ExtensiveWidthParams
@@ -58,11 +57,6 @@ class GDSimulation:
     train_error: np.ndarray
     test_error: np.ndarray
     wall_time: float = 0.0
-
-    def save(self, path: str | Path) -> Path:
-        return hdf5io.save(self, path)
-
-    load = staticmethod(hdf5io.load)
 
     @property
     def train_mean(self) -> np.ndarray:

@@ -19,7 +19,6 @@ Arrays on the grid t_k = k eta, k = 0..T (T = settings.steps); two-time arrays a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -28,14 +27,9 @@ from dmft.params import ExtensiveWidthParams
 from odes.common import hdf5io
 
 
-class _CurvesIO:
-    """HDF5 round trip and the JSON-facing curves, shared by :class:`DMFTResult` and :class:`DMFTCurve`."""
-
-    def save(self, path: str | Path) -> Path:
-        """Write to HDF5 (params, settings, library version included)."""
-        return hdf5io.save(self, path)
-
-    load = staticmethod(hdf5io.load)
+class _CurvesIO(hdf5io.Saveable):
+    """HDF5 round trip (params, settings, library version included) and the JSON-facing curves, shared by
+    :class:`DMFTResult` and :class:`DMFTCurve`."""
 
     def curves(self) -> dict[str, np.ndarray]:
         """The JSON-facing curves: t, train_error, test_error and their std."""
