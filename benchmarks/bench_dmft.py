@@ -20,18 +20,10 @@ import time
 import numba as nb
 import numpy as np
 
+from benchmarks.timing import best_time as _best
 from dmft.dynamics import DMFTSettings, ensembles, kernels, solve
 from dmft.dynamics import kernels_reference as ref
 from dmft.params import ExtensiveWidthParams
-
-
-def _best(fn, repeat: int) -> float:
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 @nb.njit(cache=True)

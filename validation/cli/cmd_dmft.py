@@ -20,16 +20,13 @@ import argparse
 from pathlib import Path
 
 from validation.cli import common
+from validation.cli.cmd_stationary import add_model_args
 
 DEFAULT_CHECKPOINT_EVERY = 25  # steps between checkpoints when --checkpoint/--resume is given without -every
 
 
 def _add_model(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--alpha", type=float, required=True, help="samples per d^2 (n = alpha d^2)")
-    p.add_argument("--kappa", type=common.float_or_inf, required=True, help="student width / d (inf allowed)")
-    p.add_argument("--kappa-star", type=float, required=True, help="teacher width / d")
-    p.add_argument("--lam", type=float, default=0.0, help="l2 regularisation lambda")
-    p.add_argument("--noise", type=float, default=0.0, help="label-noise variance Delta")
+    add_model_args(p)
     p.add_argument("--eta", type=float, default=0.05, help="GD step (default 0.05)")
     p.add_argument("--steps", type=int, default=200, help="GD steps T (t_max = T eta)")
     p.add_argument("--d-eff", default="40",
