@@ -44,6 +44,18 @@ def test_population_table_and_hdf5(capsys, tmp_path):
     (["scaling", "--alpha-pl", "1", "--rank", "0", "--width", "3"], "rank"),
     (["scaling", "--alpha-pl", "1", "--rank", "10", "--width", "10", "--d", "5"], "d"),
     (["validate", "population", "--kappa", "2", "--kappa-star", "0.5", "--d", "100"], "kappa"),
+    (["validate", "population", "--kappa", "0.5", "--kappa-star", "0.5", "--d", "100,100"], "d"),
+    (["validate", "population", "--kappa", "0.5", "--kappa-star", "0.5", "--d", "3"], "d"),
+    (["validate", "population", "--kappa", "0.5", "--kappa-star", "0.5", "--seeds", "0"], "seeds"),
+    (["validate", "population", "--kappa", "0.5", "--kappa-star", "0.5", "--out", "/nonexistent-dir/v.h5"], "out"),
+    (["population", "--kappa", "0.5", "--kappa-star", "0.5", "--s0", "nan"], "s0"),
+    (["population", "--kappa", "nan", "--kappa-star", "0.5"], "kappa"),
+    (["scaling", "--alpha-pl", "1", "--rank", "20", "--width", "20", "--window", "5,3"], "window"),
+    (["scaling", "--alpha-pl", "1", "--rank", "20", "--width", "20", "--window", "2,20"], "window"),
+    (["scaling", "--alpha-pl", "1", "--rank", "20", "--width", "20", "--widths", "4,8"], "widths"),
+    (["scaling", "--alpha-pl", "1", "--rank", "20", "--width", "20", "--eta-d", "0.5"], "eta_d"),
+    (["scaling", "--alpha-pl", "1", "--rank", "20", "--width", "20", "--seeds", "0"], "seeds"),
+    (["scaling", "--alpha-pl", "1", "--rank", "20", "--width", "20", "--out", "/nonexistent-dir/s.h5"], "out"),
 ])
 def test_invalid_inputs_exit_2(capsys, argv, name):
     assert main(argv) == 2
@@ -51,15 +63,26 @@ def test_invalid_inputs_exit_2(capsys, argv, name):
     assert len(err) == 1 and err[0].startswith("quadnet: error:") and f"'{name}'" in err[0]
 
 
-def test_scaling_json(capsys):
+def test_scaling_json(capsys, tmp_path):
+    f = tmp_path / "s.h5"
     out = _json(capsys, ["scaling", "--alpha-pl", "1.5", "--rank", "60", "--width", "60", "--seeds", "2", "--json",
-                         "--quiet"])
+                         "--quiet", "--out", str(f)])
+    saved = hdf5io.load(f)
+    assert saved.params.rank == 60 and saved.risk.tolist() == out["risk"] and saved.t.tolist() == out["t"]
     te = out["time_exponent"]
     assert te["window_J"] == [2, 6]
     assert te["ci95"][0] <= te["exponent"] <= te["ci95"][1] and len(te["per_seed"]) == 2
     assert te["predictions"]["asymptotic"] == pytest.approx(4 / 3)
     assert out["width_floor"] == 0.0 and out["d"] == 3600
     assert len(out["t"]) == len(out["risk"]) == len(out["n_samples"])
+    assert out["risk"][-1] < 1e-3 * out["risk"][0]
+
+
+def test_scaling_small_alpha_has_no_power_law_prediction(capsys):
+    """alpha <= 1/2: no decaying power law (spec 3.3), so no default time fit and no asymptotic predictions."""
+    out = _json(capsys, ["scaling", "--alpha-pl", "0", "--rank", "20", "--width", "20", "--json", "--quiet"])
+    assert out["time_exponent"] is None and "alpha <= 1/2" in out["note"]
+    assert out["width_exponent_prediction"] is None and out["sample_exponent_prediction"] is None
     assert out["risk"][-1] < 1e-3 * out["risk"][0]
 
 
@@ -83,6 +106,9 @@ def test_validate_population_writes_table_h5_plot(capsys, tmp_path):
     v = hdf5io.load(f)
     assert list(v.dims) == [100, 200] and v.loss.shape == (2, 2, 61)
     assert (tmp_path / "v.png").exists()
+    out = _json(capsys, ["validate", "population", "--kappa", "0.5", "--kappa-star", "0.25", "--d", "60",
+                         "--seeds", "1", "--json", "--quiet"])
+    assert out["slope"] is None and out["rows"][0][0] == 60          # one d: no slope (not NaN)
 
 
 def test_subprocess_entry_point():

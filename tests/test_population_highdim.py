@@ -113,6 +113,32 @@ def test_theta_second_vs_finite_difference_and_scaled_forms():
             assert hd.ja0(J, law) == pytest.approx(J * hd.theta_prime(x, law) + law.atom1, rel=1e-13)
 
 
+@pytest.mark.parametrize("k,ks", [(0.2, 0.2), (0.5, 0.5), (0.5, 0.25), (0.75, 0.5), (0.25, 0.5)])
+def test_scaled_moments_at_huge_J(k, ks):
+    """J A0(J) and J^2 A2(J) -> nu((0, 1]) = kappa - (kappa - kappa*)_+ as J -> inf (dominated convergence: the
+    integrands J s/(1 + (J-1)s) and its square tend to 1 for every s > 0); corrections are O(J^{-1/2}) at a hard
+    edge, so at J = 1e250 the limit is exact to rounding. Before the fix J^2 A2 overflowed at the hard edge
+    (kappa = kappa*) for J >~ 1e200, i.e. gamma >~ 115 kappa*."""
+    law = hd.wachter_law(k, ks)
+    mass = k - law.atom0
+    for J in (1e200, 1e250, 1e300):
+        assert hd.ja0(J, law) == pytest.approx(mass, rel=1e-12)
+        assert hd.j2a2(J, law) == pytest.approx(mass, rel=1e-12)
+
+
+def test_limit_late_times_finite_and_in_range():
+    """kappa = kappa* = 0.2 up to 4 gamma/kappa* = 680: finite (no overflow), ell >= 0, chi and omega in [0, 1]
+    (ell is clipped only within rounding, ~1e-15/kappa*), and ell is non-increasing (GF decreases L)."""
+    g = np.linspace(0.0, 34.0, 400)
+    r = hd.solve_limit(HighDimParams(0.2, 0.2), g)
+    assert np.all(r.loss >= 0) and np.all(np.diff(r.loss) <= 1e-13)
+    assert np.all((r.chi >= 0) & (r.chi <= 1)) and np.all((r.omega >= 0) & (r.omega <= 1))
+    assert r.chi[-1] == 1.0 and r.loss[-1] < 1e-13
+    # the exact finite-d reduction: same cancellation (d L of O(d/m*) terms), same guarantees
+    f = hd.finite_d_modes(HighDimParams(0.5, 0.5), 200, np.linspace(0.0, 40.0, 81), seed=0)
+    assert np.all(f.loss >= 0) and np.all(f.chi <= 1) and np.all(f.omega <= 1) and f.loss[-1] < 1e-13
+
+
 def test_principal_cos2_sampler_law():
     """E Tr(P0 P*) = m m*/d; the Wishart/generalized-eigenvalue sampler vs literal Haar instances (MC)."""
     d, m, ms, n = 40, 20, 10, 200
@@ -161,6 +187,8 @@ def test_limit_vs_finite_d_deviation_shrinks():
     assert 0.5 < v.slope < 1.5
     se = v.end_coef_se
     for i in range(3):
+        # the reference 1.46e-3 (spec 2.8, factor 1e-3 restored) is ONE dense-ODE seed, so it carries a
+        # single-seed spread of ~1.4e-4 (12-seed measurement: SE 4e-5 * sqrt(12)); the 1e-4 term allows for it
         assert abs(v.end_coef[i] - 1.46e-3) < 4 * se[i] + 0.1e-3
     assert abs(v.end_coef[2] - v.end_coef[1]) < 4 * np.hypot(se[1], se[2]) + 0.05e-3
 

@@ -87,6 +87,21 @@ def test_gf_reaches_width_floor_and_width_exponent(alpha):
         assert fit.contains(fit.predictions["asymptotic"])
 
 
+@pytest.mark.parametrize("alpha", [1.0, 1.5])
+def test_gf_converges_to_the_rank_m_floor(alpha):
+    """GF with m < r converges to the best rank-m approximation: R(t_end) - floor -> 0 as t_end grows
+    (t_end = t_factor log d/(8 lambda_m)); at t_factor = 4 / 8 / 16 the max relative excess is ~7e-3 / 4e-4 / 6e-6.
+    The floor sum_{j>m} lambda_j^2 is an exact formula (Eckart-Young), independent of the flow."""
+    ex = []
+    for tf in (4.0, 8.0, 16.0):
+        _, data = pl.width_scan(alpha, 100, 10_000, [4, 8, 16, 32], t_factor=tf)
+        ex.append(data["risk"] / data["floor"] - 1.0)
+    ex = np.array(ex)
+    assert np.all(ex >= -1e-12)                          # never below the floor
+    assert np.all(ex[1] < ex[0]) and np.all(ex[2] < ex[1])
+    assert np.max(ex[2]) < 1e-5
+
+
 def test_learned_directions_follow_escape_time_formula():
     """J(t) (prefix with S_jj > lambda_j/2) vs #{j: t_j <= t} from the escape-time formula (spec: exact for
     J <~ 300 at r = 600, <= 2% near J -> r/2; here r = 150, J <= 60: within one direction or 4%)."""
@@ -99,9 +114,10 @@ def test_learned_directions_follow_escape_time_formula():
 
 
 def test_time_exponent_vs_predictions():
-    """r = m = 200, alpha = 1, d = 4e4, window J in [3, 20], 3 seeds. The fitted exponent lies above the
-    asymptotic 1 and the finite-r 0.985 (finite-log d effect, spec section 3.4) and its 95% CI over seeds
-    contains the escape-time (finite r, finite log d) prediction 1.120."""
+    """r = m = 200, alpha = 1, d = 4e4, window J in [3, 20], 3 seeds. The fitted exponent (1.126) lies ABOVE the
+    asymptotic 1 and the finite-r 0.985 predictions (they are NOT met: finite-log d effect, spec section 3.4) and
+    its 95% CI over seeds contains the escape-time (finite r, finite log d) prediction 1.114, which is computed
+    from the escape-time formula alone (no simulated data)."""
     p = PowerLawParams(1.0, 200, 200)
     fit, _ = pl.time_exponent(p, seeds=(0, 1, 2))
     pr = fit.predictions
@@ -110,6 +126,18 @@ def test_time_exponent_vs_predictions():
     assert fit.ci_low > pr["finite_r"] and fit.ci_low > pr["asymptotic"]
     assert fit.contains(pr["escape_time"])
     assert fit.ci_high - fit.ci_low < 0.05
+
+
+def test_escape_time_prediction_is_data_free_and_grid_converged():
+    """The predictions depend only on (alpha, r, m, d, sigma0^2, window): the same for any seed/data, and the
+    escape-time slope of the staircase R_esc(t) is converged in its own grid density (1000 vs 4000 per decade)."""
+    p = PowerLawParams(1.0, 200, 200)
+    a = pl.time_exponent_predictions(p, (3, 20))
+    b = pl.time_exponent_predictions(p, (3, 20), per_decade=4000)
+    assert abs(a["escape_time"] - b["escape_time"]) < 2e-3
+    assert a["finite_r"] == b["finite_r"] and a["asymptotic"] == 1.0
+    q = pl.time_exponent_predictions(PowerLawParams(0.4, 200, 200), (3, 20))
+    assert q["asymptotic"] is None and q["finite_r"] is not None     # no decaying power law for alpha <= 1/2
 
 
 def test_samples_axis_and_hdf5(tmp_path):
@@ -128,7 +156,14 @@ def test_o8_time_exponent(alpha, ref):
     p = PowerLawParams(alpha, 600, 600)
     fit, _ = pl.time_exponent(p, seeds=(0,), window=(10, 60))
     assert fit.exponent == pytest.approx(ref, abs=0.003)
-    assert fit.predictions["finite_r"] == pytest.approx({1.0: 1.031, 1.5: 1.310}[alpha], abs=1e-3)
+    pr = fit.predictions
+    assert pr["finite_r"] == pytest.approx({1.0: 1.031, 1.5: 1.310}[alpha], abs=1e-3)
+    assert fit.exponent > pr["finite_r"] + 0.06          # finite-r prediction NOT met (8% / 5% below the fit)
+    if alpha == 1.0:
+        # escape-time prediction (formula only) 1.1161 vs 1.1150 [1.1122, 1.1179] over seeds 0-2: met within the
+        # seed spread +-0.003 quoted by the spec. (alpha = 1.5: 1.3835 vs 1.3777 [1.3760, 1.3795]: 0.4% off, NOT
+        # within the seed CI; not asserted.)
+        assert abs(pr["escape_time"] - fit.exponent) < 0.003
 
 
 @pytest.mark.slow
@@ -155,3 +190,8 @@ def test_invalid_inputs():
         pl.risk_curve(PowerLawParams(1, 5, 3), [0, 1], method="teacher_block")
     with pytest.raises(ParameterError, match="window"):
         pl.time_exponent(PowerLawParams(1, 20, 20), window=(5, 40))
+    with pytest.raises(ParameterError, match="window"):
+        pl.time_exponent(PowerLawParams(1, 20, 20), window=(5, 20))      # J = r: the tail sum_{j>r} is 0
+    for ws in ([4, 8], [4, 4, 8], [0, 4, 8], [4, 8, 20]):
+        with pytest.raises(ParameterError, match="widths"):
+            pl.width_scan(1.0, 20, 400, ws)

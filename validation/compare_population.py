@@ -66,6 +66,8 @@ def validate_population(params: HighDimParams, dims: Sequence[int], n_seeds: int
     if method not in ("modes", "matrix"):
         raise ParameterError("method", f"must be 'modes' or 'matrix', got {method!r}")
     dims = [check.integer("d", d, lo=4) for d in dims]
+    if len(set(dims)) != len(dims):
+        raise ParameterError("d", f"dimensions must be distinct, got {dims}")
     n_seeds = check.integer("seeds", n_seeds, lo=1)
     g = np.linspace(0.0, 3.0, 61) if gammas is None else np.asarray(gammas, dtype=float)
     lim = solve_limit(params, g)

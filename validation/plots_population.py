@@ -17,6 +17,15 @@ def _plt():
     return plt
 
 
+def _save(fig, path: str | Path) -> Path:
+    """tight_layout, write ``path`` (110 dpi), close the figure."""
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    _plt().close(fig)
+    return path
+
+
 def plot_validation(v, path: str | Path) -> Path:
     """Left: limit ell(gamma) with seed-averaged finite-d points; right: d * max deviation vs d."""
     plt = _plt()
@@ -33,11 +42,7 @@ def plot_validation(v, path: str | Path) -> Path:
     b.set_xlabel("d")
     b.set_ylabel("d · max_γ |d L_d − ℓ|")
     b.set_ylim(bottom=0)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_regimes(curves: Sequence, finite: Sequence | None, path: str | Path) -> Path:
@@ -53,11 +58,7 @@ def plot_regimes(curves: Sequence, finite: Sequence | None, path: str | Path) ->
     ax.set_xlabel("γ = t/d")
     ax.set_ylabel("ℓ(γ) = lim d·L")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_scaling(results, fits, path: str | Path, width_data: dict | None = None) -> Path:
@@ -85,8 +86,4 @@ def plot_scaling(results, fits, path: str | Path, width_data: dict | None = None
         b.set_xlabel("width m")
         b.set_ylabel("R")
         b.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)

@@ -52,11 +52,12 @@ and everything is written through J A0(J), J^2 A2(J) and e^v so nothing overflow
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
+from numpy.typing import ArrayLike
 from scipy.integrate import solve_ivp
 
 from odes.common import check, hdf5io
@@ -102,15 +103,23 @@ def wachter_law(kappa: float, kappa_star: float) -> WachterLaw:
     return WachterLaw(k, ks, float((a - b) ** 2), float((a + b) ** 2), max(k - ks, 0.0), max(k + ks - 1, 0.0))
 
 
-def theta_prime(x, law: WachterLaw):
-    """Theta'(x) = int s/(1 + x s) rho(s) ds over the continuous part (closed form; x > -1, complex ok)."""
+def _numerator(x: ArrayLike, law: WachterLaw) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """N(x) = g1 + h^2 x/D, D = 1 + c x + sqrt(P), P = (1 + r1 x)(1 + r2 x), g1 = h^2/((1 - c) + sqrt((1-r1)(1-r2)));
+    returns (N, D, sqrt(P)) -- shared by Theta', J A0 and J^2 A2 (x real >= -1 or complex)."""
     r1, r2, c, h = law.r1, law.r2, law.c, law.h
     g1 = h * h / ((1 - c) + np.sqrt((1 - r1) * (1 - r2)))
     sq = np.sqrt(1 + r1 * x) * np.sqrt(1 + r2 * x)
-    return (g1 + h * h * x / (1 + c * x + sq)) / (2 * (1 + x))
+    D = 1 + c * x + sq
+    return g1 + h * h * x / D, D, sq
 
 
-def theta_second(x, law: WachterLaw):
+def theta_prime(x: ArrayLike, law: WachterLaw) -> np.ndarray:
+    """Theta'(x) = int s/(1 + x s) rho(s) ds over the continuous part = N(x)/(2(1 + x)) (closed form; x > -1,
+    complex ok)."""
+    return _numerator(x, law)[0] / (2 * (1 + x))
+
+
+def theta_second(x: ArrayLike, law: WachterLaw) -> np.ndarray:
     """Theta''(x) by complex step: Im Theta'(x + i eps)/eps (no cancellation, exact to rounding).
     Used to check :func:`j2a2`; it underflows for x > ~1e150, where :func:`j2a2` stays exact."""
     x = np.asarray(x, dtype=float)
@@ -118,38 +127,30 @@ def theta_second(x, law: WachterLaw):
     return np.imag(theta_prime(x + 1j * eps, law)) / eps
 
 
-def ja0(J, law: WachterLaw):
-    """J A0(J) = [g1 + h^2 x/D]/2 + atom1 with x = J - 1, D = 1 + c x + sqrt((1 + r1 x)(1 + r2 x));
+def ja0(J: ArrayLike, law: WachterLaw) -> np.ndarray:
+    """J A0(J) = N(x)/2 + atom1 with x = J - 1, N = g1 + h^2 x/D, D = 1 + c x + sqrt((1 + r1 x)(1 + r2 x));
     bounded for all J >= 1 (no overflow)."""
-    x = np.asarray(J, dtype=float) - 1.0
-    r1, r2, c, h = law.r1, law.r2, law.c, law.h
-    g1 = h * h / ((1 - c) + np.sqrt((1 - r1) * (1 - r2)))
-    sq = np.sqrt(1 + r1 * x) * np.sqrt(1 + r2 * x)
-    return 0.5 * (g1 + h * h * x / (1 + c * x + sq)) + law.atom1
+    return 0.5 * _numerator(np.asarray(J, dtype=float) - 1.0, law)[0] + law.atom1
 
 
-def j2a2(J, law: WachterLaw):
+def j2a2(J: ArrayLike, law: WachterLaw) -> np.ndarray:
     """J^2 A2(J) = -J^2 Theta''(J - 1) + atom1, analytically:
     J^2 Theta'' = [J N' - N]/2 with N = g1 + h^2 x/D, J N' = J h^2 (1 + (1 + c x)/sqrt(P))/D^2,
     P = (1 + r1 x)(1 + r2 x) (the identity D - x D' = 1 + (1 + c x)/sqrt(P) avoids cancellation)."""
     x = np.asarray(J, dtype=float) - 1.0
-    r1, r2, c, h = law.r1, law.r2, law.c, law.h
-    g1 = h * h / ((1 - c) + np.sqrt((1 - r1) * (1 - r2)))
-    sq = np.sqrt(1 + r1 * x) * np.sqrt(1 + r2 * x)
-    D = 1 + c * x + sq
-    N = g1 + h * h * x / D
+    N, D, sq = _numerator(x, law)
     # grouped as h^2 [(1 + x)/D] [(1 + (1 + c x)/sqrt(P))/D]: each factor is bounded for all x >= 0 (no
     # overflow at the hard edge r1 = 0, where sqrt(P) ~ sqrt(r2 x) grows only like sqrt(x))
-    JNp = h * h * ((1 + x) / D) * ((1 + (1 + c * x) / sq) / D)
+    JNp = law.h**2 * ((1 + x) / D) * ((1 + (1 + law.c * x) / sq) / D)
     return 0.5 * (N - JNp) + law.atom1
 
 
-def a0(J, law: WachterLaw):
+def a0(J: ArrayLike, law: WachterLaw) -> np.ndarray:
     """A0(J) = int s/(1 + (J - 1)s) dnu(s) = Theta'(J - 1) + atom1/J."""
     return ja0(J, law) / np.asarray(J, dtype=float)
 
 
-def a2(J, law: WachterLaw):
+def a2(J: ArrayLike, law: WachterLaw) -> np.ndarray:
     """A2(J) = int s^2/(1 + (J - 1)s)^2 dnu(s) = -Theta''(J - 1) + atom1/J^2."""
     J = np.asarray(J, dtype=float)
     return j2a2(J, law) / J / J
@@ -160,7 +161,7 @@ def _leggauss(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.polynomial.legendre.leggauss(n)
 
 
-def gauss_legendre_moment(f, law: WachterLaw, n: int = 400) -> float:
+def gauss_legendre_moment(f: Callable[[np.ndarray], np.ndarray], law: WachterLaw, n: int = 400) -> float:
     """int f(s) rho(s) ds over the continuous part by n-point Gauss-Legendre in theta, s = c + h cos theta
     (integrand f(s) h^2 sin^2 theta / (2 pi s (1 - s)), smooth away from hard edges). Independent check."""
     x, w = _leggauss(int(n))
@@ -224,7 +225,21 @@ def _observables(v, u, I, law: WachterLaw, p: HighDimParams):
     omega = EA0C
     phi = 0.5 * (np.log(Ct / p.kappa) + v - 4.0 * I) + 0.5 * np.log(p.s0)
     lam = 2.0 * (EA0C / ks - BC2)
-    return ell, chi, omega, phi, lam
+    return _clip_rounding(ell, 0.0, None, ks), _clip_rounding(chi, 0.0, 1.0, 1.0), \
+        _clip_rounding(omega, 0.0, 1.0, 1.0), phi, lam
+
+
+def _clip_rounding(x: np.ndarray, lo: float | None, hi: float | None, scale: float) -> np.ndarray:
+    """Clip values that leave their exact range [lo, hi] by rounding only (at most 64 eps / scale).
+
+    ell is a difference of O(1/kappa*) terms, so its absolute accuracy is ~1e-15/kappa*; once ell itself is that
+    small (e.g. kappa = kappa* at gamma >~ 8 kappa*) the formula returns +-rounding, clipped here to 0. A violation
+    larger than rounding is a bug and raises DivergenceError rather than being hidden."""
+    tol = 64 * np.finfo(float).eps / scale
+    x = np.asarray(x, dtype=float)
+    if (lo is not None and np.any(x < lo - tol)) or (hi is not None and np.any(x > hi + tol)):
+        raise DivergenceError(f"observable left its exact range [{lo}, {hi}] beyond rounding")
+    return np.clip(x, lo, hi)
 
 
 def solve_limit(params: HighDimParams, gammas: Sequence[float], *, rtol: float = 1e-11,
@@ -233,7 +248,10 @@ def solve_limit(params: HighDimParams, gammas: Sequence[float], *, rtol: float =
     ell, chi, omega, phi, lambda (module doc). ell(0) = 1/2 (1/kappa - 2 + 1/kappa*) for s0 = 1.
 
     In the ODE, du/dgamma = 4(1 - w)/C~ and dI/dgamma = w/C~ with w = e^{-v}, C~ = C w (overflow-free).
-    The error is controlled by ``rtol`` (DOP853, 8th order); shrink it to check convergence.
+    The error is controlled by ``rtol`` (DOP853, 8th order); shrink it to check convergence (rtol 1e-11 ->
+    1e-13 changes ell by <= 5e-11 relative). ell is a difference of O(1/kappa*) terms, so its absolute accuracy
+    is ~1e-15/kappa*: values below that (kappa = kappa* at late gamma) are rounding and are clipped to 0;
+    chi and omega are clipped to [0, 1] within rounding.
     Raises DivergenceError if gamma is so large that J = e^u overflows (gamma > ~170 kappa*).
     """
     if not isinstance(params, HighDimParams):
@@ -405,6 +423,9 @@ def finite_d_modes(params: HighDimParams, d: int, gammas: Sequence[float], *, se
         lam[k] = d * (trs - 1.0)
     if not np.all(np.isfinite(loss)):
         raise DivergenceError("finite-d loss is not finite")
+    # d L is a difference of O(d/m*) terms: clip values outside the exact range only within rounding
+    loss = _clip_rounding(loss, 0.0, None, ms / d)
+    chi, omega = _clip_rounding(chi, 0.0, 1.0, 1.0), _clip_rounding(omega, 0.0, 1.0, 1.0)
     return HighDimResult(params=params, gamma=g, loss=loss, chi=chi, omega=omega, phi=Y[0].copy(), lam=lam,
                          d=int(d), method="modes", seed=seed, rtol=rtol)
 

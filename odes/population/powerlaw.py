@@ -323,10 +323,13 @@ def _ci(values: Sequence[float], stderr: float, npts: int) -> tuple[float, float
     return float(v.mean()), float(v.mean() - half), float(v.mean() + half)
 
 
-def default_window(r: int) -> tuple[int, int]:
-    """Fit window in learned directions J: (max(2, r//60), max(lo + 3, r//10)); (10, 60) at r = 600."""
-    lo = max(2, r // 60)
-    return lo, max(lo + 3, r // 10)
+def default_window(r: int, m: int | None = None) -> tuple[int, int]:
+    """Fit window in learned directions J for rank r and width m (default m = r): with k = min(r, m),
+    (max(2, k//60), max(lo + 3, k//10)), e.g. (10, 60) at r = m = 600. It must lie in J <= min(r - 1, m)
+    (:func:`time_exponent` checks; for k < 6 there is no valid default window)."""
+    k = r if m is None else min(r, m)
+    lo = max(2, k // 60)
+    return lo, max(lo + 3, k // 10)
 
 
 def fit_time_exponent(result: PowerLawResult, window: tuple[int, int]) -> tuple[float, float, int]:
@@ -349,30 +352,39 @@ def escape_times(params: PowerLawParams, n_iter: int = 60) -> np.ndarray:
     return t
 
 
-def time_exponent_predictions(params: PowerLawParams, window: tuple[int, int], times: np.ndarray) -> dict:
-    """Predictions for the time exponent in the J-window:
+def time_exponent_predictions(params: PowerLawParams, window: tuple[int, int], *, per_decade: int = 1000) -> dict:
+    """Predictions for the time exponent x (R ∝ t^{-x}) over the J-window. None where a prediction does not apply.
 
-    * 'asymptotic': (2 alpha - 1)/alpha;
-    * 'finite_r': (local exponent of sum_{j>J} lambda_j^2 vs J over the window)/alpha (truncation at r);
-    * 'escape_time': the exponent fitted, on the same time grid and window, to the effective-dynamics curve
-      R_esc(t) = sum_{j: t_j > t} lambda_j^2 with t_j from :func:`escape_times` (finite r and finite log d).
+    All three are computed from formulas only (teacher spectrum and escape-time formula), never from a simulated
+    risk curve, so they are independent of the fitted data:
+
+    * 'asymptotic': (2 alpha - 1)/alpha (r, log d -> infinity; only for alpha > 1/2, else None: there is no
+      decaying power law for alpha <= 1/2);
+    * 'finite_r': (local exponent of sum_{j>J} lambda_j^2 vs J over the window)/alpha, i.e. the truncation at r
+      with J(t) ∝ t^{1/alpha} (None for alpha = 0);
+    * 'escape_time': the log-log slope of the effective-dynamics curve R_esc(t) = sum_{j: t_j > t} lambda_j^2,
+      with t_j from :func:`escape_times` (finite r AND finite log d), least squares uniform in log t over the
+      times at which #{j: t_j <= t} lies in the window. R_esc is a staircase, so it is evaluated on its own grid
+      of ``per_decade`` log-spaced points per decade (1000: the slope is converged to ~1e-3; at 40 points per
+      decade it moves by up to 8e-3), not on the data grid.
     """
     a = params.alpha_pl
     lam = teacher_weights(a, params.rank)
     tail = np.cumsum((lam**2)[::-1])[::-1]            # tail[J] = sum_{j > J} lambda_j^2 (0-based: j >= J+1)
+    tail = np.append(tail, 0.0)
     J = np.arange(window[0], window[1] + 1)
     xr, _ = loglog_slope(J, tail[J])
-    tj = escape_times(params)
-    Jt = np.searchsorted(np.sort(tj), times, side="right")
-    Jt = np.minimum(Jt, lam.size - 1)
-    Resc = tail[Jt]
-    sel = (Jt >= window[0]) & (Jt <= window[1])
-    try:
-        xe, _ = loglog_slope(times[sel], Resc[sel])
-        esc = -xe
-    except ParameterError:
-        esc = float("nan")
-    return {"asymptotic": (2 * a - 1) / a if a > 0 else float("nan"), "finite_r": -xr / a if a > 0 else float("nan"),
+    tj = np.sort(escape_times(params))
+    hi = min(window[1], tj.size)
+    t0, t1 = 0.5 * tj[window[0] - 1], 2.0 * tj[hi - 1]
+    esc = None
+    if t1 > t0 > 0:
+        tg = np.geomspace(t0, t1, max(int(per_decade * np.log10(t1 / t0)), 50))
+        Jt = np.searchsorted(tj, tg, side="right")
+        sel = (Jt >= window[0]) & (Jt <= window[1]) & (tail[Jt] > 0)
+        if sel.sum() >= 3:
+            esc = -loglog_slope(tg[sel], tail[Jt[sel]])[0]
+    return {"asymptotic": (2 * a - 1) / a if a > 0.5 else None, "finite_r": -xr / a if a > 0 else None,
             "escape_time": esc}
 
 
@@ -381,7 +393,7 @@ def log_time_grid(params: PowerLawParams, per_decade: int = 40) -> np.ndarray:
     tj = escape_times(params)
     lam = teacher_weights(params.alpha_pl, params.rank)
     t0 = 0.1 / (8 * lam[0])
-    t1 = 2.0 * float(tj.max())
+    t1 = max(2.0 * float(tj.max()), 100.0 * t0)   # t_j ~ 0 when the init is already at the target scale (d ~ m)
     n = max(int(per_decade * np.log10(t1 / t0)), 10)
     return np.concatenate([[0.0], np.geomspace(t0, t1, n)])
 
@@ -396,9 +408,10 @@ def window_time_grid(params: PowerLawParams, window: tuple[int, int], per_decade
 def time_exponent(params: PowerLawParams, *, seeds: Sequence[int] = (0,), window: tuple[int, int] | None = None,
                   times: np.ndarray | None = None, quiet: bool = True) -> tuple[ExponentFit, list[PowerLawResult]]:
     """Fitted time exponent x (R ∝ t^{-x}) over J(t) in ``window`` for each seed, CI, and predictions."""
-    window = default_window(params.rank) if window is None else tuple(int(w) for w in window)
-    if not (1 <= window[0] < window[1] <= min(params.rank, params.width)):
-        raise ParameterError("window", f"must satisfy 1 <= lo < hi <= min(rank, width), got {window}")
+    window = default_window(params.rank, params.width) if window is None else tuple(int(w) for w in window)
+    if not (1 <= window[0] < window[1] <= min(params.rank - 1, params.width)):
+        raise ParameterError("window", f"must satisfy 1 <= lo < hi <= min(rank - 1, width) = "
+                                       f"{min(params.rank - 1, params.width)}, got {window}")
     t = window_time_grid(params, window) if times is None else _times(times)
     results, vals, ses, npts = [], [], [], 0
     for s in seeds:
@@ -410,17 +423,28 @@ def time_exponent(params: PowerLawParams, *, seeds: Sequence[int] = (0,), window
     mean, lo, hi = _ci(vals, ses[0], npts)
     fit = ExponentFit(name="time", exponent=mean, ci_low=lo, ci_high=hi, values=tuple(vals),
                       stderr=float(np.mean(ses)), window=window,
-                      predictions=time_exponent_predictions(params, window, t))
+                      predictions=time_exponent_predictions(params, window))
     return fit, results
+
+
+def check_widths(widths: Sequence[int], rank: int) -> list[int]:
+    """At least 3 distinct increasing widths 1 <= m < rank (a width exponent needs >= 3 points)."""
+    ws = [check.integer("widths", m, lo=1, hi=rank - 1) for m in widths]
+    if len(ws) < 3 or any(b <= a for a, b in zip(ws, ws[1:])):
+        raise ParameterError("widths", f"need >= 3 strictly increasing widths below rank={rank}, got {ws}")
+    return ws
 
 
 def width_scan(alpha: float, rank: int, d: int, widths: Sequence[int], *, seed: int = 0, t_factor: float = 4.0,
                quiet: bool = True) -> tuple[ExponentFit, dict]:
     """GF risk at t_end = t_factor log d/(8 lambda_m) for each width m < r (restart stepping), the floors
     sum_{j>m} lambda_j^2, and the fitted width exponent (R ∝ m^{-x}) with its regression CI.
-    Predictions: 'asymptotic' 2 alpha - 1, 'finite_r' = the log-log slope of the floors themselves."""
+    Predictions: 'asymptotic' 2 alpha - 1 (alpha > 1/2, else None), 'finite_r' = the log-log slope of the floors
+    sum_{j>m} lambda_j^2 themselves (a formula, independent of the flow). The CI is the regression CI over the
+    widths of this single init (its residuals are systematic curvature, so it is wide and conservative); the
+    sharp check is R(t_end)/floor - 1 (GF reaches the floor)."""
     lam = teacher_weights(alpha, rank)
-    widths = [check.integer("width", m, lo=1, hi=rank - 1) for m in widths]
+    widths = check_widths(widths, rank)
     risks, floors, tends = [], [], []
     for m in progress(widths, desc="width scan", quiet=quiet):
         p = PowerLawParams(alpha, rank, m, d)
@@ -436,6 +460,6 @@ def width_scan(alpha: float, rank: int, d: int, widths: Sequence[int], *, seed: 
     mean, lo, hi = _ci([-slope], se, len(widths))
     fit = ExponentFit(name="width", exponent=mean, ci_low=lo, ci_high=hi, values=(-slope,), stderr=se,
                       window=(min(widths), max(widths)),
-                      predictions={"asymptotic": 2 * alpha - 1, "finite_r": -fslope})
+                      predictions={"asymptotic": 2 * alpha - 1 if alpha > 0.5 else None, "finite_r": -fslope})
     return fit, {"width": np.array(widths), "risk": np.array(risks), "floor": np.array(floors),
                  "t_end": np.array(tends)}

@@ -238,7 +238,7 @@ def closed_form_b(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float]) ->
     """Closed form of flow (B): S(t) = e^{4tS*} W0 [I_m + W0^T Phi_t W0]^{-1} W0^T e^{4tS*} (Riccati lemma R).
 
     Direct evaluation (no rescaling); raises DivergenceError if e^{8t||S*||} overflows -- use
-    :func:`odes.population.powerlaw.teacher_block_risk` or :class:`~odes.population.powerlaw.RestartPropagator`
+    :func:`odes.population.powerlaw.teacher_block_curve` or :class:`~odes.population.powerlaw.RestartPropagator`
     for long times.
     """
     W0, S_star, t = _check_inputs(W0, S_star, times, "B")
@@ -250,7 +250,7 @@ def closed_form_b(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float]) ->
             K = np.eye(m) + W0.T @ phi_matrix_b(S_star, tt) @ W0
             X = V @ (np.exp(4.0 * tt * mu)[:, None] * (V.T @ W0))
             if not (np.all(np.isfinite(K)) and np.all(np.isfinite(X))):
-                raise DivergenceError("closed form (B) overflowed; use powerlaw.teacher_block_risk", time=tt)
+                raise DivergenceError("closed form (B) overflowed; use powerlaw.teacher_block_curve", time=tt)
             S[n] = X @ np.linalg.solve(0.5 * (K + K.T), X.T)
     S = 0.5 * (S + np.swapaxes(S, 1, 2))
     loss = np.array([risk_b(Sk, S_star) for Sk in S])

@@ -34,7 +34,8 @@ def register(sub, vsub) -> None:
     s.add_argument("--d", type=int, default=None, help="input dimension (default rank^2, beta = 1/2)")
     s.add_argument("--seeds", type=int, default=1, help="number of init seeds for the exponent CI")
     s.add_argument("--window", default=None, help="fit window in learned directions J, 'lo,hi'")
-    s.add_argument("--eta-d", type=float, default=0.01, help="online SGD step times d for the sample axis")
+    s.add_argument("--eta-d", type=float, default=0.01,
+                   help="online SGD step times d, in (0, 0.2], for the sample axis n = t d/(eta d)")
     s.add_argument("--widths", default=None,
                    help="widths m < rank for a width scan (GF at t_end = 4 log d/(8 lambda_m) vs the floors)")
     common.add_common(s)
@@ -58,6 +59,7 @@ def _population(args: argparse.Namespace) -> int:
 
     params = HighDimParams(args.kappa, args.kappa_star, args.s0)
     times = common.float_list("times", args.times)
+    _check_out(args.out)
     res = solve_limit(params, times)
     if args.out:
         res.save(args.out)
@@ -75,6 +77,14 @@ def _population(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_out(path: str | None) -> None:
+    """Fail before computing if the HDF5/plot path cannot be written (missing directory)."""
+    from odes.common.errors import ParameterError
+
+    if path is not None and not Path(path).resolve().parent.is_dir():
+        raise ParameterError("out", f"directory of {path!r} does not exist")
+
+
 def _scaling(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -85,22 +95,29 @@ def _scaling(args: argparse.Namespace) -> int:
 
     params = PowerLawParams(args.alpha_pl, args.rank, args.width, args.d)
     seeds = check.integer("seeds", args.seeds, lo=1)
-    eta_d = check.positive("eta_d", args.eta_d)
-    k = min(params.rank, params.width)
+    # the sample axis n = t d/(eta d) holds only where online SGD tracks GF (eta d << 1; it diverges at 0.3)
+    eta_d = check.real("eta_d", args.eta_d, lo=0.0, hi=0.2, lo_open=True)
+    _check_out(args.out)
+    widths = None if args.widths is None else pl.check_widths(common.int_list("widths", args.widths), params.rank)
+    note = None
     if args.window is not None:
         w = common.int_list("window", args.window)
         if len(w) != 2:
             raise ParameterError("window", "must be 'lo,hi'")
-        window = (w[0], w[1])
+        window = (w[0], w[1])          # validated by time_exponent: an invalid window is an error
+    elif params.alpha_pl <= 0.5:
+        window, note = None, "alpha <= 1/2: no decaying power law in t, no time exponent fitted (pass --window)"
     else:
-        window = pl.default_window(k)
+        window = pl.default_window(params.rank, params.width)
+        if not window[1] <= min(params.rank - 1, params.width):
+            window, note = None, "rank/width too small for a default fit window (pass --window)"
     times = pl.log_time_grid(params, per_decade=20)
     if params.width < params.rank:
         lam = pl.teacher_weights(params.alpha_pl, params.rank)
         t_end = 4.0 * np.log(params.d) / (8.0 * lam[params.width - 1])
         times = np.unique(np.concatenate([times, np.geomspace(times[1], t_end, 40)]))
     fit = None
-    if window[1] <= k and window[0] < window[1]:
+    if window is not None:
         fit, _ = pl.time_exponent(params, seeds=range(args.seed, args.seed + seeds), window=window,
                                   quiet=args.quiet)
     res = pl.risk_curve(params, times, seed=args.seed, quiet=args.quiet)
@@ -108,9 +125,9 @@ def _scaling(args: argparse.Namespace) -> int:
         res.save(args.out)
     floor = pl.width_floor(params.alpha_pl, params.rank, params.width)
     width_json = None
-    if args.widths is not None:
-        wfit, wdata = pl.width_scan(params.alpha_pl, params.rank, params.d, common.int_list("widths", args.widths),
-                                    seed=args.seed, quiet=args.quiet)
+    if widths is not None:
+        wfit, wdata = pl.width_scan(params.alpha_pl, params.rank, params.d, widths, seed=args.seed,
+                                    quiet=args.quiet)
         width_json = {"widths": wdata["width"], "risk": wdata["risk"], "floor": wdata["floor"],
                       "exponent": wfit.exponent, "ci95": [wfit.ci_low, wfit.ci_high],
                       "predictions": wfit.predictions}
@@ -118,10 +135,11 @@ def _scaling(args: argparse.Namespace) -> int:
         "exponent": fit.exponent, "ci95": [fit.ci_low, fit.ci_high], "per_seed": list(fit.values),
         "window_J": list(fit.window), "predictions": fit.predictions}
     payload = {"t": res.t, "risk": res.risk, "learned": res.learned, "n_samples": res.t * params.d / eta_d,
-               "eta_d": eta_d, "d": params.d, "time_exponent": fit_json,
+               "eta_d": eta_d, "d": params.d, "time_exponent": fit_json, "note": note,
                "sample_exponent_prediction": (2 * params.alpha_pl - 1) / params.alpha_pl
                if params.alpha_pl > 0.5 else None,
-               "width_floor": floor, "width_exponent_prediction": 2 * params.alpha_pl - 1,
+               "width_floor": floor,
+               "width_exponent_prediction": 2 * params.alpha_pl - 1 if params.alpha_pl > 0.5 else None,
                "width_exponent": width_json,
                "final_risk_over_floor": float(res.risk[-1] / floor) if floor > 0 else None}
     if args.json:
@@ -130,14 +148,18 @@ def _scaling(args: argparse.Namespace) -> int:
         print(f"alpha = {params.alpha_pl:g}, r = {params.rank}, m = {params.width}, d = {params.d}")
         if fit is not None:
             print(f"time exponent (J in {fit.window}): {fit.exponent:.4f}  95% CI [{fit.ci_low:.4f}, "
-                  f"{fit.ci_high:.4f}]  predictions: " + ", ".join(f"{k}={v:.4f}" for k, v in
-                                                                 fit.predictions.items()))
+                  f"{fit.ci_high:.4f}]  predictions: {_fmt(fit.predictions)}")
+        if note:
+            print(note)
         print(f"width floor sum_(j>m) lambda_j^2 = {floor:.6g}; R(t_last) = {res.risk[-1]:.6g}")
         if width_json is not None:
             print(f"width exponent: {width_json['exponent']:.4f}  95% CI [{width_json['ci95'][0]:.4f}, "
-                  f"{width_json['ci95'][1]:.4f}]  predictions: " + ", ".join(
-                      f"{k}={v:.4f}" for k, v in width_json["predictions"].items()))
+                  f"{width_json['ci95'][1]:.4f}]  predictions: {_fmt(width_json['predictions'])}")
     return 0
+
+
+def _fmt(pred: dict) -> str:
+    return ", ".join(f"{k}={'n/a' if v is None else format(v, '.4f')}" for k, v in pred.items())
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -147,6 +169,8 @@ def _validate(args: argparse.Namespace) -> int:
 
     params = HighDimParams(args.kappa, args.kappa_star)
     dims = common.int_list("d", args.d)
+    _check_out(args.out)
+    _check_out(args.plot)
     v = validate_population(params, dims, args.seeds, method=args.method, seed0=args.seed, quiet=args.quiet)
     plot = args.plot or (str(Path(args.out).with_suffix(".png")) if args.out else None)
     if args.out:
@@ -155,8 +179,10 @@ def _validate(args: argparse.Namespace) -> int:
         plot_validation(v, plot)
     header, rows = v.table()
     if args.json:
-        common.emit_json({"header": header, "rows": rows, "slope": v.slope, "out": args.out, "plot": plot})
+        slope = v.slope if len(v.dims) > 1 else None      # no slope from a single d
+        common.emit_json({"header": header, "rows": rows, "slope": slope, "out": args.out, "plot": plot})
     else:
         common.print_table(header, rows, floatfmt=".4g")
-        print(f"fitted max_dev ~ d^(-{v.slope:.3f}) (expected 1)")
+        if len(v.dims) > 1:
+            print(f"fitted max_dev ~ d^(-{v.slope:.3f}) (expected 1)")
     return 0
