@@ -330,7 +330,7 @@ def wishart(rng: np.random.Generator, dim: int, dof: int, scale: float = 1.0) ->
         G = rng.standard_normal((dof, dim))
         return scale * (G.T @ G)
     L = np.tril(rng.standard_normal((dim, dim)), -1)
-    L[np.diag_indices(dim)] = np.sqrt(rng.chisquare(dof - np.arange(dim)))
+    L[np.diag_indices(dim)] = np.sqrt(rng.chisquare(float(dof) - np.arange(dim)))  # float: dof may exceed int64
     return scale * (L @ L.T)
 
 
