@@ -97,3 +97,12 @@ def test_cli_help_and_version():
 def test_ruff_clean():
     out = subprocess.run(["ruff", "check", "."], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_cli_rejects_unwritable_output_before_computing(tmp_path, capsys):
+    from validation.cli import main
+
+    rc = main(["stationary", "--alpha", "1", "--kappa", "1", "--kappa-star", "0.5", "--lam", "0.05",
+               "--out", str(tmp_path / "missing" / "x.h5")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "'out'" in err[0] and "does not exist" in err[0]

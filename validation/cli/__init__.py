@@ -4,8 +4,8 @@ Subcommands live in modules ``validation/cli/cmd_*.py``; each defines ``register
 is the top-level subparser collection (``quadnet <cmd>``) and ``vsub`` the one of ``quadnet validate <cmd>``.
 Handlers import their numerical modules lazily so that ``quadnet --help`` stays fast.
 
-Exit codes: 0 success; 2 invalid input (one line ``quadnet: error: ...`` naming the parameter);
-3 numerical failure (divergence, non-convergence), also one line.
+Exit codes: 0 success; 2 invalid input (one line ``quadnet: error: ...`` naming the parameter) or a file that
+cannot be read/written; 3 numerical failure (divergence, non-convergence), also one line.
 """
 
 from __future__ import annotations
@@ -38,16 +38,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_output_paths(args: argparse.Namespace) -> None:
+    """Fail before any computation if an output file (``--out``, ``--plot``, ``--checkpoint``) cannot be created."""
+    import os
+    from pathlib import Path
+
+    from odes.common.errors import ParameterError
+
+    for name in ("out", "plot", "checkpoint"):
+        value = getattr(args, name, None)
+        if not value:
+            continue
+        parent = Path(value).expanduser().resolve().parent
+        if not parent.is_dir():
+            raise ParameterError(name, f"directory {str(parent)!r} of --{name} {value!r} does not exist")
+        if not os.access(parent, os.W_OK):
+            raise ParameterError(name, f"directory {str(parent)!r} of --{name} {value!r} is not writable")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _check_output_paths(args)
         return int(args.handler(args) or 0)
     except (DivergenceError, ConvergenceError) as exc:
         print(f"quadnet: error: {exc}", file=sys.stderr)
         return 3
     except (QuadnetError, ValueError) as exc:
         print(f"quadnet: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # e.g. --out in a missing directory or an unreadable --resume file
+        where = f" '{exc.filename}'" if getattr(exc, "filename", None) else ""
+        print(f"quadnet: error: cannot access{where}: {exc.strerror or exc}", file=sys.stderr)
         return 2
 
 
