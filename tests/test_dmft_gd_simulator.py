@@ -1,5 +1,5 @@
 """Finite-d GD simulator: vectorised formulas vs explicit per-sample sums, G = gradient of the loss, test-error
-formula vs Monte Carlo, GOE stored vs regenerated sensing, t = 0 vs oracle O1."""
+formula vs Monte Carlo, GOE stored vs regenerated sensing, t = 0 vs oracle O1, optional torch backend == numpy."""
 
 import math
 
@@ -88,3 +88,45 @@ def test_divergence_raises_not_nan():
         with pytest.raises(DivergenceError) as err:
             gs.simulate_gd(P, 6, 1.0, 200, seed=0, sensing=sensing)
         assert err.value.time is not None and err.value.time > 0
+
+
+@pytest.mark.parametrize("sensing", ["wishart", "goe"])
+@pytest.mark.parametrize("noise", [0.0, 0.5])
+def test_torch_backend_equals_numpy(sensing, noise):
+    """Optional torch backend (CPU here): same seed -> same instance, curves equal to the numpy ones to 1e-10."""
+    pytest.importorskip("torch")
+    p = ExtensiveWidthParams(alpha=1.0, kappa=1.0, kappa_star=0.5, lam=0.05, noise=noise)
+    a = gs.simulate_gd(p, 12, 0.05, 8, seed=4, sensing=sensing)
+    b = gs.simulate_gd(p, 12, 0.05, 8, seed=4, sensing=sensing, backend="torch", device="cpu")
+    for x, y in zip(a, b):
+        assert isinstance(y, np.ndarray) and y.dtype == np.float64
+        np.testing.assert_allclose(y, x, rtol=1e-10, atol=0)
+    if sensing == "goe":  # regenerated GOE chunks moved to the device every step
+        c = gs.simulate_gd(p, 12, 0.05, 8, seed=4, sensing=sensing, goe_memory=0.0, backend="torch", device="cpu")
+        np.testing.assert_allclose(c[1], a[1], rtol=1e-10, atol=0)
+    sim = gs.simulate_gd_seeds(p, 12, 0.05, 8, [4], sensing=sensing, backend="torch", device="cpu")
+    assert sim.backend == "torch"
+    np.testing.assert_allclose(sim.test_error[0], a[1], rtol=1e-10, atol=0)
+    with pytest.raises(DivergenceError):
+        gs.simulate_gd(P, 6, 1.0, 200, seed=0, sensing=sensing, backend="torch", device="cpu")
+    with pytest.raises(ParameterError, match="device"):
+        gs.simulate_gd(p, 4, 0.05, 2, backend="torch", device="nosuchdevice")
+
+
+def test_torch_backend_missing_gives_parameter_error(monkeypatch, capsys):
+    """backend='torch' without torch: ParameterError naming the backend (and CLI exit 2 before any solve)."""
+    import sys
+
+    from validation.cli import main
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
+    with pytest.raises(ParameterError, match="torch is not installed"):
+        gs.simulate_gd(P, 4, 0.05, 2, backend="torch")
+    with pytest.raises(ParameterError, match="backend"):
+        gs.simulate_gd(P, 4, 0.05, 2, backend="cupy")
+    with pytest.raises(ParameterError, match="device"):
+        gs.simulate_gd(P, 4, 0.05, 2, device="cpu")  # device without torch backend
+    rc = main(["validate", "dmft", "--alpha", "1", "--kappa", "1", "--kappa-star", "0.5", "--steps", "10",
+               "--d-eff", "8", "--d", "6", "--seeds", "1", "--quiet", "--backend", "torch"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "torch is not installed" in err and len(err.strip().splitlines()) == 1

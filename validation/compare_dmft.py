@@ -19,7 +19,7 @@ from dmft.dynamics import DMFTResult, DMFTSettings, solve
 from dmft.params import ExtensiveWidthParams
 from odes.common import check, hdf5io
 from odes.common.errors import ParameterError
-from validation.gd_simulator import GDSimulation, simulate_gd_seeds
+from validation.gd_simulator import GDSimulation, check_backend, simulate_gd_seeds
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,20 +77,26 @@ def deviations(dmft: DMFTResult, gd: GDSimulation, t_min: float = 0.25) -> dict:
 
 def run_validation(params: ExtensiveWidthParams, settings: DMFTSettings, ds: list[int], seeds: int, *,
                    sensing: str = "goe", t_min: float = 0.25, quiet: bool = True,
-                   dmft: DMFTResult | None = None) -> DMFTValidation:
-    """Solve the DMFT (unless ``dmft`` is given) and simulate GD at each d with ``seeds`` seeds (1000 + s)."""
+                   dmft: DMFTResult | None = None, backend: str = "numpy",
+                   device: str | None = None) -> DMFTValidation:
+    """Solve the DMFT (unless ``dmft`` is given) and simulate GD at each d with ``seeds`` seeds (1000 + s).
+
+    ``backend``/``device`` select the GD simulator's array backend (numpy, or optional torch; see
+    :func:`validation.gd_simulator.simulate_gd`); the DMFT side always runs in numpy."""
     seeds = check.integer("seeds", seeds, lo=1)
     t_min = check.real("t_min", t_min)
     if t_min > settings.eta * settings.steps:
         raise ParameterError("t_min", f"must be <= t_max = eta * steps = {settings.eta * settings.steps:g}, "
                                       f"got {t_min:g}")
     ds = [check.integer("d", d, lo=2) for d in ds]
+    check_backend(backend, device)  # fail before the (long) DMFT solve
     res = dmft if dmft is not None else solve(params, settings, quiet=quiet)
     gd = {}
     mx_tr, mx_te, mn_tr, mn_te = [], [], [], []
     for d in ds:
         sim = simulate_gd_seeds(params, d, settings.eta, settings.steps, [1000 + s for s in range(seeds)],
-                                sigma0=settings.sigma0, sensing=sensing, quiet=quiet)
+                                sigma0=settings.sigma0, sensing=sensing, quiet=quiet, backend=backend,
+                                device=device)
         gd[f"d{d}"] = sim
         dv = deviations(res, sim, t_min)
         mx_tr.append(dv["max_train"])

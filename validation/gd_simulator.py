@@ -23,7 +23,14 @@ Sensing ensembles:
   regenerated at every step in chunks of rows from per-chunk seeds (identical matrices at every step; the cost
   is then dominated by the Gaussian generator, ~n p draws per step).
 
-No GPU backend is implemented (torch/cupy are not dependencies; the numpy code is BLAS-bound).
+Backends (``backend=``): ``"numpy"`` (default) or ``"torch"`` (optional, never required: torch is not a
+dependency and is imported only when asked for; ``device`` defaults to ``"cuda"`` if available, else ``"cpu"``).
+All random numbers are drawn with numpy exactly as for the numpy backend (same seed -> same instance: teacher,
+init, noise, sensing vectors / GOE matrices), moved to the device as float64 tensors, and the GD loop (residual,
+gradient, S <- P S P, errors, divergence check) runs there; curves come back as numpy arrays. One loop serves both
+backends through a small array-namespace shim (:class:`_NumpyOps`, :class:`_TorchOps`); the numpy path is the
+original code. torch agrees with numpy to rounding (1e-10 relative is tested on CPU); GPU runs are untested here.
+A regenerated (not stored) GOE matrix is drawn on the host and copied to the device at every step.
 """
 
 from __future__ import annotations
@@ -39,7 +46,100 @@ from odes.common.errors import DivergenceError, ParameterError
 from odes.common.progress import progress
 
 SENSING = ("wishart", "goe")
+BACKENDS = ("numpy", "torch")
 _CHUNK_ROWS = 4096
+
+
+class _NumpyOps:
+    """The handful of array operations the GD loop needs, on numpy arrays (identity transfers)."""
+
+    name = "numpy"
+
+    def asarray(self, a):
+        return a
+
+    def asindex(self, a):
+        return a
+
+    def eye(self, d: int):
+        return np.eye(d)
+
+    def zeros(self, shape):
+        return np.zeros(shape)
+
+    def empty(self, shape):
+        return np.empty(shape)
+
+    def einsum(self, spec: str, *ops):
+        return np.einsum(spec, *ops)
+
+    def trace(self, a):
+        return np.trace(a)
+
+    def to_numpy(self, a) -> np.ndarray:
+        return a
+
+
+class _TorchOps(_NumpyOps):
+    """Same operations on float64 torch tensors on ``device`` (torch imported lazily)."""
+
+    name = "torch"
+
+    def __init__(self, device: str | None):
+        try:
+            import torch
+        except ImportError:
+            raise ParameterError("backend", "'torch' requested but torch is not installed; pip install torch, "
+                                            "or use backend='numpy'") from None
+        self.torch = torch
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            self.device = torch.device(device)
+            torch.zeros(1, dtype=torch.float64, device=self.device)
+        except (RuntimeError, AssertionError, ValueError) as exc:
+            raise ParameterError("device", f"must be a torch device available here (cpu, cuda, cuda:0, ...), got "
+                                           f"{device!r}: {exc}") from None
+        self.kw = {"dtype": torch.float64, "device": self.device}
+
+    def asarray(self, a):
+        return self.torch.as_tensor(a, **self.kw)
+
+    def asindex(self, a):
+        return self.torch.as_tensor(a, device=self.device)
+
+    def eye(self, d: int):
+        return self.torch.eye(d, **self.kw)
+
+    def zeros(self, shape):
+        return self.torch.zeros(shape, **self.kw)
+
+    def empty(self, shape):
+        return self.torch.empty(shape, **self.kw)
+
+    def einsum(self, spec: str, *ops):
+        return self.torch.einsum(spec, *ops)
+
+    def trace(self, a):
+        return self.torch.trace(a)
+
+    def to_numpy(self, a) -> np.ndarray:
+        return a.cpu().numpy()
+
+
+def check_backend(backend: str, device: str | None = None) -> None:
+    """Raise ParameterError unless ``backend``/``device`` are usable here (e.g. torch installed); cheap."""
+    _array_ops(backend, device)
+
+
+def _array_ops(backend: str, device: str | None) -> _NumpyOps:
+    if backend not in BACKENDS:
+        raise ParameterError("backend", f"must be one of {BACKENDS}, got {backend!r}")
+    if backend == "numpy":
+        if device is not None:
+            raise ParameterError("device", f"is only used with backend='torch', got device={device!r}")
+        return _NumpyOps()
+    return _TorchOps(device)
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,6 +157,7 @@ class GDSimulation(hdf5io.Saveable):
     train_error: np.ndarray
     test_error: np.ndarray
     wall_time: float = 0.0
+    backend: str = "numpy"
 
     @property
     def train_mean(self) -> np.ndarray:
@@ -87,14 +188,15 @@ def _vecp_index(d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 class _GOESensing:
     """n GOE sensing matrices in vec_p coordinates, stored or regenerated per step (see module docstring)."""
 
-    def __init__(self, n: int, d: int, seed_key: tuple[int, ...], memory: float):
+    def __init__(self, n: int, d: int, seed_key: tuple[int, ...], memory: float, ops: _NumpyOps | None = None):
+        self.ops = ops if ops is not None else _NumpyOps()
         self.n, self.d, self.p = n, d, d * (d + 1) // 2
         self.scale = math.sqrt(2.0 / d)
         self.key = seed_key
         self.nchunks = -(-n // _CHUNK_ROWS)
         self.stored = None
         if n * self.p * 8 <= memory:
-            self.stored = np.concatenate([self._chunk(c) for c in range(self.nchunks)])
+            self.stored = self.ops.asarray(np.concatenate([self._chunk(c) for c in range(self.nchunks)]))
 
     def _chunk(self, c: int) -> np.ndarray:
         rows = min(_CHUNK_ROWS, self.n - c * _CHUNK_ROWS)
@@ -107,12 +209,12 @@ class _GOESensing:
             if self.stored is not None:
                 yield lo, self.stored[lo:lo + _CHUNK_ROWS]
             else:
-                yield lo, self._chunk(c)
+                yield lo, self.ops.asarray(self._chunk(c))
 
-    def forward_adjoint(self, s: np.ndarray, y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """(A s - y, A^T (A s - y)) in one pass over the chunks (y None: only A s, and zeros)."""
-        e = np.empty(self.n)
-        g = np.zeros(self.p)
+    def forward_adjoint(self, s, y):
+        """(A s - y, A^T (A s - y)) in one pass over the chunks (y None: only A s, and zeros); arrays of ``ops``."""
+        e = self.ops.empty(self.n)
+        g = self.ops.zeros(self.p)
         for lo, a in self.chunks():
             ec = a @ s
             if y is not None:
@@ -123,15 +225,19 @@ class _GOESensing:
 
 
 def simulate_gd(params: ExtensiveWidthParams, d: int, eta: float, steps: int, *, sigma0: float = 1.0,
-                seed: int = 0, sensing: str = "wishart", goe_memory: float = 1.5e9,
-                quiet: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """One GD run at dimension d; returns (train, test), each of shape (steps+1,). See module docstring."""
+                seed: int = 0, sensing: str = "wishart", goe_memory: float = 1.5e9, quiet: bool = True,
+                backend: str = "numpy", device: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One GD run at dimension d; returns numpy (train, test), each of shape (steps+1,). See module docstring.
+
+    ``backend``: "numpy" (default) or "torch" (optional; float64 on ``device``, default cuda if available else
+    cpu); the instance drawn for a seed does not depend on the backend."""
     d = check.integer("d", d, lo=2)
     eta = check.positive("eta", eta)
     steps = check.integer("steps", steps, lo=1)
     sigma0 = check.positive("sigma0", sigma0)
     if sensing not in SENSING:
         raise ParameterError("sensing", f"must be one of {SENSING}, got {sensing!r}")
+    xp = _array_ops(backend, device)
     rng = np.random.default_rng(np.random.SeedSequence([seed, d]))
     n = int(round(params.alpha * d * d))
     mstar = max(1, int(round(params.kappa_star * d)))
@@ -147,26 +253,28 @@ def simulate_gd(params: ExtensiveWidthParams, d: int, eta: float, steps: int, *,
     sq = math.sqrt(params.noise)
     train = np.empty(steps + 1)
     test = np.empty(steps + 1)
-    eye = np.eye(d)
+    sstar, S, xi = xp.asarray(sstar), xp.asarray(S), xp.asarray(xi)
+    eye = xp.eye(d)
     bar = progress(total=steps + 1, desc=f"GD d={d}", quiet=quiet)
     if sensing == "wishart":
-        X = rng.standard_normal((n, d))
+        X = xp.asarray(rng.standard_normal((n, d)))
         rd = math.sqrt(d)
-        y = (np.einsum("na,na->n", X @ sstar, X) - np.trace(sstar)) / rd + sq * xi
+        y = (xp.einsum("na,na->n", X @ sstar, X) - xp.trace(sstar)) / rd + sq * xi
 
         def residual_and_grad(S):
-            e = (np.einsum("na,na->n", X @ S, X) - np.trace(S)) / rd - y
+            e = (xp.einsum("na,na->n", X @ S, X) - xp.trace(S)) / rd - y
             G = (X.T @ (e[:, None] * X) - e.sum() * eye) * (d / (2.0 * n) / rd)
             return e, G
     else:
         iu, ju, w = _vecp_index(d)
-        A = _GOESensing(n, d, (seed, d, 7), goe_memory)
+        iu, ju, w = xp.asindex(iu), xp.asindex(ju), xp.asarray(w)
+        A = _GOESensing(n, d, (seed, d, 7), goe_memory, xp)
         y = A.forward_adjoint(w * sstar[iu, ju], None)[0] + sq * xi
 
         def residual_and_grad(S):
             e, g = A.forward_adjoint(w * S[iu, ju], y)
             g *= d / (2.0 * n)
-            G = np.zeros((d, d))
+            G = xp.zeros((d, d))
             G[iu, ju] = g / w
             G[ju, iu] = g / w
             return e, G
@@ -174,11 +282,11 @@ def simulate_gd(params: ExtensiveWidthParams, d: int, eta: float, steps: int, *,
         e, G = residual_and_grad(S)
         train[k] = float(e @ e) / n
         dS = S - sstar
-        test[k] = 2.0 / d * float(np.sum(dS * dS))
+        test[k] = 2.0 / d * float((dS * dS).sum())
         bar.update(1)
         if not (math.isfinite(train[k]) and math.isfinite(test[k])) or test[k] > 1e12:
             bar.close()
-            raise DivergenceError(f"finite-d GD diverged (d={d}, eta={eta:g})", time=k * eta)
+            raise DivergenceError(f"finite-d GD diverged (d={d}, eta={eta:g}, backend={xp.name})", time=k * eta)
         if k == steps:
             break
         P = eye - eta * (G + params.lam * eye)
@@ -190,15 +298,16 @@ def simulate_gd(params: ExtensiveWidthParams, d: int, eta: float, steps: int, *,
 
 def simulate_gd_seeds(params: ExtensiveWidthParams, d: int, eta: float, steps: int, seeds, *,
                       sigma0: float = 1.0, sensing: str = "wishart", goe_memory: float = 1.5e9,
-                      quiet: bool = True) -> GDSimulation:
-    """Several independent GD runs (seeds) at dimension d, collected in a :class:`GDSimulation`."""
+                      quiet: bool = True, backend: str = "numpy", device: str | None = None) -> GDSimulation:
+    """Several independent GD runs (seeds) at dimension d, collected in a :class:`GDSimulation` (``backend``,
+    ``device``: see :func:`simulate_gd`)."""
     import time
 
     seeds = np.atleast_1d(np.asarray(seeds, dtype=int))
     t0 = time.perf_counter()
     rows = [simulate_gd(params, d, eta, steps, sigma0=sigma0, seed=int(s), sensing=sensing,
-                        goe_memory=goe_memory, quiet=quiet) for s in seeds]
+                        goe_memory=goe_memory, quiet=quiet, backend=backend, device=device) for s in seeds]
     return GDSimulation(params=params, d=int(d), eta=float(eta), steps=int(steps), sigma0=float(sigma0),
                         sensing=sensing, seeds=seeds, t=eta * np.arange(steps + 1),
                         train_error=np.array([r[0] for r in rows]), test_error=np.array([r[1] for r in rows]),
-                        wall_time=time.perf_counter() - t0)
+                        wall_time=time.perf_counter() - t0, backend=backend)

@@ -12,6 +12,7 @@ Examples::
 (the causal scheme makes the extended run bitwise identical to an uninterrupted 800-step run).
     quadnet validate dmft --alpha 1 --kappa 1 --kappa-star 0.5 --lam 0.05 --noise 0.5 --steps 100 \\
         --d-eff 40 --d 40,60 --seeds 4 --sensing goe --out val.h5
+    quadnet validate dmft ... --backend torch   # GD simulations with torch (optional; cuda if available, else cpu)
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ def _run_validate(args) -> int:
         raise ParameterError("d-eff", "validate dmft takes a single --d-eff")
     ds = common.int_list("d", args.d)
     val = run_validation(params, settings, ds, args.seeds, sensing=args.sensing, t_min=args.t_min,
-                         quiet=args.quiet or args.json)
+                         quiet=args.quiet or args.json, backend=args.backend)
     if args.out:
         val.save(args.out)
     plot = args.plot or (str(Path(args.out).with_suffix(".png")) if args.out else None)
@@ -188,6 +189,9 @@ def register(sub, vsub) -> None:
     v.add_argument("--d", default="40,60", help="comma-separated GD dimensions")
     v.add_argument("--seeds", type=int, default=4, help="GD seeds per d")
     v.add_argument("--sensing", choices=("goe", "wishart"), default="goe", help="GD sensing ensemble")
+    v.add_argument("--backend", choices=("numpy", "torch"), default="numpy",
+                   help="array backend of the GD simulations: numpy (default) or torch (optional, not a dependency; "
+                        "float64, cuda if available else cpu; same instances as numpy for the same seeds)")
     v.add_argument("--t-min", type=float, default=0.25, help="deviations are summarised over t >= t_min")
     v.add_argument("--plot", metavar="FILE.png", default=None,
                    help="save the comparison figure (default: --out with .png)")
