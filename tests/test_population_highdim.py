@@ -167,6 +167,7 @@ def test_mode_reduction_equals_matrix_ode(k, ks, d):
     assert np.max(np.abs(a.loss - b.loss)) < 1e-9
     assert np.max(np.abs(a.chi - b.chi)) < 1e-9
     assert np.max(np.abs(a.omega - b.omega)) < 1e-8
+    assert a.phi is None and np.all(np.isfinite(b.phi))  # the matrix integrator does not accumulate Phi
 
 
 def test_finite_d_methods_agree():

@@ -177,14 +177,15 @@ class HighDimResult:
     """Population-loss curve of model (A). ``gamma`` = t/d; ``loss`` = d L (finite d) or ell (limit).
 
     ``d`` is None for the d -> infinity limit; ``chi``, ``omega``, ``phi``, ``lam`` as in the module doc
-    (for finite d: lam = d Tr(S - S*), phi = Phi(d gamma))."""
+    (for finite d: lam = d Tr(S - S*), phi = Phi(d gamma); ``phi`` is None for ``method="matrix"``, whose
+    integrator does not accumulate Phi: use :func:`finite_d_modes` for it)."""
 
     params: HighDimParams
     gamma: np.ndarray
     loss: np.ndarray
     chi: np.ndarray
     omega: np.ndarray
-    phi: np.ndarray
+    phi: np.ndarray | None
     lam: np.ndarray
     d: int | None = None
     method: str = "limit"
@@ -470,5 +471,5 @@ def finite_d_matrix(params: HighDimParams, d: int, gammas: Sequence[float], *, s
     chi = SSs / (nS / np.sqrt(ms))
     omega = np.einsum("kij,ji->k", res.S, P) / trS
     return HighDimResult(params=params, gamma=g, loss=d * res.loss, chi=chi, omega=omega,
-                         phi=np.full(g.size, np.nan), lam=d * (trS - 1.0), d=int(d), method="matrix",
+                         phi=None, lam=d * (trS - 1.0), d=int(d), method="matrix",
                          seed=seed, rtol=rtol)
