@@ -17,6 +17,7 @@ from odes.finite_width import FiniteWidthParams
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@hdf5io.register
 @dataclass(frozen=True, eq=False)
 class _Result:
     params: FiniteWidthParams

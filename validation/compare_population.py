@@ -25,7 +25,7 @@ from odes.population.params import HighDimParams
 
 
 @dataclass(frozen=True, eq=False)
-class PopulationValidation:
+class PopulationValidation(hdf5io.Saveable):
     """Finite-d vs limit table for model (A). ``loss`` has shape (n_d, n_seeds, n_gamma) (d L_d)."""
 
     params: HighDimParams
@@ -45,10 +45,6 @@ class PopulationValidation:
     method: str
     n_seeds: int
 
-    def save(self, path) -> None:
-        hdf5io.save(self, path)
-
-    load = staticmethod(hdf5io.load)
 
     def table(self) -> tuple[list[str], list[list]]:
         header = ["d", "seeds", "max|dL_d-ell|", "SE", "d*max", "d(<dL_d>-ell)(end)", "SE", "max|chi_d-chi|"]

@@ -64,7 +64,7 @@ def _sgd_steps(W, lam, eta, n_steps, rng):  # pragma: no cover - compiled
 
 
 @dataclass(frozen=True, eq=False)
-class SGDComparison:
+class SGDComparison(hdf5io.Saveable):
     """SGD vs GF from the same W0. ``t`` record times (GF time t = eta n), ``risk_sgd`` (n_seeds, n_t),
     ``risk_gf`` (n_t,); ``eps`` thresholds and ``ratio`` t_SGD(eps)/t_GF(eps) (n_seeds, n_eps)."""
 
@@ -79,10 +79,6 @@ class SGDComparison:
     seeds: tuple
     init_seed: int = 0
 
-    def save(self, path) -> None:
-        hdf5io.save(self, path)
-
-    load = staticmethod(hdf5io.load)
 
 
 def time_to_reach(t: np.ndarray, risk: np.ndarray, eps: float) -> float:

@@ -173,7 +173,7 @@ def gauss_legendre_moment(f: Callable[[np.ndarray], np.ndarray], law: WachterLaw
 
 # ----------------------------------------------------------------------------------------- results
 @dataclass(frozen=True, eq=False)
-class HighDimResult:
+class HighDimResult(hdf5io.Saveable):
     """Population-loss curve of model (A). ``gamma`` = t/d; ``loss`` = d L (finite d) or ell (limit).
 
     ``d`` is None for the d -> infinity limit; ``chi``, ``omega``, ``phi``, ``lam`` as in the module doc
@@ -192,10 +192,6 @@ class HighDimResult:
     seed: int | None = None
     rtol: float = 1e-11
 
-    def save(self, path) -> None:
-        hdf5io.save(self, path)
-
-    load = staticmethod(hdf5io.load)
 
 
 def _gamma_grid(gammas: Sequence[float]) -> np.ndarray:

@@ -102,7 +102,7 @@ def learned_directions(diag: np.ndarray, lam: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------------------- results
 @dataclass(frozen=True, eq=False)
-class PowerLawResult:
+class PowerLawResult(hdf5io.Saveable):
     """Risk curve of model (B). ``t`` (n_t,), ``risk`` (n_t,), ``learned`` J(t) (n_t,), ``diag`` S_jj (n_t, r)."""
 
     params: PowerLawParams
@@ -113,10 +113,6 @@ class PowerLawResult:
     method: str
     seed: int | None = None
 
-    def save(self, path) -> None:
-        hdf5io.save(self, path)
-
-    load = staticmethod(hdf5io.load)
 
     def samples(self, eta: float) -> np.ndarray:
         """Online-SGD sample counts n = t/eta at which SGD with step eta (eta d << 1) has risk ~ R(t)."""

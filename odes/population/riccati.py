@@ -75,7 +75,7 @@ _LOSS = {"A": loss_a, "B": risk_b}
 
 
 @dataclass(frozen=True, eq=False)
-class MatrixFlowResult:
+class MatrixFlowResult(hdf5io.Saveable):
     """S(t) on a time grid. ``S`` has shape (n_t, d, d); ``loss`` (n_t,) is L (model A) or R (model B)."""
 
     model: str
@@ -86,10 +86,6 @@ class MatrixFlowResult:
     rtol: float
     atol: float
 
-    def save(self, path) -> None:
-        hdf5io.save(self, path)
-
-    load = staticmethod(hdf5io.load)
 
 
 def _check_inputs(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float], model: str

@@ -10,7 +10,6 @@ prints theory vs simulation for eps_g and the deviation table (deviations shrink
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
@@ -26,7 +25,7 @@ def _handler(args: argparse.Namespace) -> int:
     from validation.cli.cmd_validate_ode import report
     from validation.compare_ode import compare_ode
 
-    out = args.out or "demo.h5"
+    out = args.out
     params = FiniteWidthParams(p=2, p_star=1, gamma=0.1)
     if not args.json:
         print("quadnet demo: student p = 2, teacher p* = 1, gamma = 0.1, warm start M0 = (0.2, 0.1)^T, "
@@ -45,7 +44,7 @@ def _handler(args: argparse.Namespace) -> int:
                              f"{(mm - o) / ss:+.2f}" if ss > 1e-12 else "-"]
                             for a, o, mm, ss in zip(sim.alpha, ode, m, s)])
         print("\nmax deviation over alpha (mean ± std over runs) per N:")
-    report(res, out=out, plot=str(Path(out).with_suffix(".png")), as_json=args.json,
+    report(res, out=out, plot=common.plot_path(args), overwrite=args.overwrite, as_json=args.json,
            title="quadnet demo: ODE vs online SGD, (p, p*) = (2, 1), $\\gamma$ = 0.1")
     return 0
 
@@ -55,5 +54,5 @@ def register(sub, vsub) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     common.add_common(p)
     p.add_argument("--seeds", type=int, default=4, help="runs per N (default 4)")
-    p.set_defaults(out=None)
+    p.set_defaults(out=None, plot_from_out=True)
     common.set_handler(p, _handler)

@@ -18,7 +18,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from validation.cli import common
 from validation.cli.cmd_stationary import add_model_args
@@ -112,11 +111,7 @@ def _run_dmft(args) -> int:
             print(f"quadnet: interrupted; continue from the last checkpoint with --resume {ckpt}", file=sys.stderr)
             return 130
     if args.out:
-        res.save(args.out)
-        from odes.common import hdf5io
-
-        for name, r in extra.items():
-            hdf5io.save(r, args.out, group=name, mode="a")
+        res.save(args.out, overwrite=args.overwrite, extras=extra)
     if args.json:
         payload = _curves_payload(res)
         if extra:
@@ -143,8 +138,8 @@ def _run_validate(args) -> int:
     val = run_validation(params, settings, ds, args.seeds, sensing=args.sensing, t_min=args.t_min,
                          quiet=args.quiet or args.json, backend=args.backend)
     if args.out:
-        val.save(args.out)
-    plot = args.plot or (str(Path(args.out).with_suffix(".png")) if args.out else None)
+        val.save(args.out, overwrite=args.overwrite)
+    plot = common.plot_path(args)
     if plot:
         import matplotlib
 
@@ -195,4 +190,5 @@ def register(sub, vsub) -> None:
     v.add_argument("--t-min", type=float, default=0.25, help="deviations are summarised over t >= t_min")
     v.add_argument("--plot", metavar="FILE.png", default=None,
                    help="save the comparison figure (default: --out with .png)")
+    v.set_defaults(plot_from_out=True)
     common.set_handler(v, _run_validate)

@@ -94,7 +94,7 @@ def run(args) -> int:
     traj = integrate_overlaps(params, Q0, M0, alphas, gradient_flow=args.gradient_flow, method=args.method,
                               rtol=args.rtol, atol=args.atol, quiet=args.quiet or args.json)
     if args.out:
-        traj.save(args.out)
+        traj.save(args.out, overwrite=args.overwrite)
     if args.json:
         try:
             pl = plateau(params, gradient_flow=args.gradient_flow)

@@ -50,6 +50,7 @@ def register(sub, vsub) -> None:
                    help="exact principal-angle reduction (fast) or literal d x d matrix ODE")
     v.add_argument("--plot", default=None, help="figure path (default: --out with .png)")
     common.add_common(v, seed=True)
+    v.set_defaults(plot_from_out=True)
     common.set_handler(v, _validate)
 
 
@@ -62,7 +63,7 @@ def _population(args: argparse.Namespace) -> int:
     _check_out(args.out)
     res = solve_limit(params, times)
     if args.out:
-        res.save(args.out)
+        res.save(args.out, overwrite=args.overwrite)
     lt = long_time(params)
     if args.json:
         common.emit_json({"t": res.gamma, "loss": res.loss, "chi": res.chi, "omega": res.omega, "phi": res.phi,
@@ -122,7 +123,7 @@ def _scaling(args: argparse.Namespace) -> int:
                                   quiet=args.quiet)
     res = pl.risk_curve(params, times, seed=args.seed, quiet=args.quiet)
     if args.out:
-        res.save(args.out)
+        res.save(args.out, overwrite=args.overwrite)
     floor = pl.width_floor(params.alpha_pl, params.rank, params.width)
     width_json = None
     if widths is not None:
@@ -172,9 +173,9 @@ def _validate(args: argparse.Namespace) -> int:
     _check_out(args.out)
     _check_out(args.plot)
     v = validate_population(params, dims, args.seeds, method=args.method, seed0=args.seed, quiet=args.quiet)
-    plot = args.plot or (str(Path(args.out).with_suffix(".png")) if args.out else None)
+    plot = common.plot_path(args)
     if args.out:
-        v.save(args.out)
+        v.save(args.out, overwrite=args.overwrite)
     if plot:
         plot_validation(v, plot)
     header, rows = v.table()

@@ -16,7 +16,6 @@ import argparse
 import math
 import sys
 import warnings
-from pathlib import Path
 
 from validation.cli import common
 
@@ -39,7 +38,7 @@ def _stationary(args: argparse.Namespace) -> int:
         warnings.simplefilter("ignore")
         sol = solve_stationary(params, quadrature_check=args.quadrature_check)
     if args.out:
-        sol.save(args.out)
+        sol.save(args.out, overwrite=args.overwrite)
     summ = sol.summary()
     if sol.quadrature_change is not None:
         summ["quadrature_change"] = sol.quadrature_change
@@ -76,11 +75,10 @@ def _threshold(args: argparse.Namespace) -> int:
         peak = double_descent_peak(args.kappa, args.kappa_star, args.lam, noise)
         out.update({"lam": args.lam, "alpha_peak": peak.alpha_peak, "test_error_peak": peak.test_error})
     if args.out:
-        ac.save(args.out)
-        if args.interpolation:
-            it.save(args.out, group="/interpolation", mode="a")
+        extras = {"interpolation": it} if args.interpolation else {}
         if peak is not None:
-            peak.save(args.out, group="/double_descent_peak", mode="a")
+            extras["double_descent_peak"] = peak
+        ac.save(args.out, overwrite=args.overwrite, extras=extras)
         out["out"] = args.out
     if args.json:
         common.emit_json(out)
@@ -99,10 +97,11 @@ def _validate(args: argparse.Namespace) -> int:
         warnings.simplefilter("ignore")
         val = validate_stationary(params, ds, seeds=args.seeds, sensing=args.sensing, seed0=args.seed,
                                   quiet=args.quiet or args.json)
-    out = args.out or "validate_stationary.h5"
-    val.save(out)
-    png = args.plot or str(Path(out).with_suffix(".png"))
-    val.plot(png)
+    out, png = args.out, common.plot_path(args)
+    if out:
+        val.save(out, overwrite=args.overwrite)
+    if png:
+        val.plot(png)
     header, rows = val.table()
     if args.json:
         common.emit_json({"header": header, "rows": rows, "theory": val.theory, "extrapolated": val.extrapolated,
@@ -161,4 +160,5 @@ def register(sub: argparse._SubParsersAction, vsub: argparse._SubParsersAction) 
     p.add_argument("--plot", default=None, help="PNG path (default: --out with .png)")
     common.add_common(p)
     p.set_defaults(seed=1000)
+    p.set_defaults(plot_from_out=True)
     common.set_handler(p, _validate)

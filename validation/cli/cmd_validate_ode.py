@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -66,15 +65,16 @@ def _handler(args: argparse.Namespace) -> int:
 
     res = compare_ode(params, Ns, alphas, seeds=args.seeds, seed=args.seed, init=args.init, M0=M0, R0=R0,
                       rtol=args.rtol, atol=args.rtol * 1e-2, quiet=args.quiet or args.json)
-    report(res, out=args.out, plot=args.plot, as_json=args.json)
+    report(res, out=args.out, plot=common.plot_path(args), overwrite=args.overwrite, as_json=args.json)
     return 0
 
 
-def report(res, *, out: str | None, plot: str | None, as_json: bool, title: str | None = None) -> None:
+def report(res, *, out: str | None, plot: str | None, as_json: bool, title: str | None = None,
+           overwrite: bool = False) -> None:
     """Print the table (or JSON), write the HDF5 file and the PNG (default name: ``out`` with .png)."""
-    png = plot if plot is not None else (str(Path(out).with_suffix(".png")) if out else None)
+    png = plot
     if out:
-        res.save(out)
+        res.save(out, overwrite=overwrite)
     if png:
         res.plot(png, title=title)
     if as_json:
@@ -115,4 +115,5 @@ def register(sub, vsub) -> None:
     p.add_argument("--rtol", type=float, default=1e-10, help="ODE relative tolerance (DOP853)")
     p.add_argument("--plot", default=None, metavar="FILE.png", help="PNG path (default: --out with .png)")
     common.add_common(p)
+    p.set_defaults(plot_from_out=True)
     common.set_handler(p, _handler)

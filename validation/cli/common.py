@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,10 @@ from odes.common.errors import DivergenceError, ParameterError
 def add_common(parser: argparse.ArgumentParser, *, seed: bool = True) -> None:
     """``--json``, ``--out FILE.h5``, ``--quiet`` (no progress bar) and ``--seed``."""
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    parser.add_argument("--out", metavar="FILE.h5", default=None, help="also save the result to HDF5")
+    parser.add_argument("--out", metavar="FILE.h5", default=None,
+                        help="also save the result (netCDF4-compatible HDF5); an existing file needs --overwrite")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace existing --out/--plot/--checkpoint files (never done otherwise)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     if seed:
         parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -101,3 +105,62 @@ def print_table(header: list[str], rows: list[list[Any]], *, floatfmt: str = ".6
         print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
         if j == 0:
             print("  ".join("-" * w for w in widths))
+
+
+def plot_path(args: argparse.Namespace) -> str | None:
+    """The PNG a command writes: ``--plot`` if given; else, for commands that draw by default
+    (``plot_from_out=True``), ``--out`` with the suffix ``.png`` (``NAME.plot.png`` if ``--out`` ends in .png)."""
+    from pathlib import Path
+
+    if getattr(args, "plot", None):
+        return args.plot
+    out = getattr(args, "out", None)
+    if not out or not getattr(args, "plot_from_out", False):
+        return None
+    p = Path(out)
+    return str(p.with_suffix(".png")) if p.suffix.lower() != ".png" else str(p.with_name(p.stem + ".plot.png"))
+
+
+def finish(args: argparse.Namespace, result: Any, *, payload: dict[str, Any] | None = None,
+           table: Callable[[], None] | None = None, extras: dict[str, Any] | None = None,
+           plot: Callable[[str], Any] | None = None) -> int:
+    """The common ending of every command: print first (JSON ``payload``, default ``result.to_json()``, or the
+    ``table`` printer), then save ``--out`` (with ``extras`` as named groups) and draw the plot (``plot(path)``,
+    default ``result.plot`` saved to :func:`plot_path`). A failed save raises
+    :class:`odes.common.hdf5io.OutputWriteError` (exit 4) after the result has been printed: it is never lost."""
+    out, png = getattr(args, "out", None), plot_path(args)
+    if getattr(args, "json", False):
+        body = dict(payload if payload is not None else result.to_json())
+        if out:
+            body.setdefault("out", out)
+        if png:
+            body.setdefault("plot", png)
+        emit_json(body)
+    elif table is not None:
+        table()
+    else:
+        print(result.summary())
+    sys.stdout.flush()
+    if out:
+        from odes.common import hdf5io
+
+        hdf5io.save(result, out, overwrite=getattr(args, "overwrite", False), extras=extras)
+    if png:
+        _write_plot(result, png, plot)
+    if not getattr(args, "json", False) and (out or png):
+        print("wrote " + " and ".join(x for x in (out, png) if x))
+    return 0
+
+
+def _write_plot(result: Any, png: str, plot: Callable[[str], Any] | None) -> None:
+    from odes.common import hdf5io
+
+    with hdf5io.atomic_path(png) as tmp:
+        if plot is not None:
+            plot(str(tmp))
+        else:
+            import matplotlib.pyplot as plt
+
+            ax = result.plot()
+            ax.figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+            plt.close(ax.figure)
