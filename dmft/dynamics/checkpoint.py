@@ -2,8 +2,12 @@ r"""Checkpoint / resume of a DMFT run (HDF5 via :func:`odes.common.hdf5io.write_
 
 File layout: attribute ``quadnet_kind = "dmft-checkpoint"``; groups ``params`` and ``settings`` (the run's
 parameter objects, as mappings) and ``state`` (:class:`dmft.dynamics.state.SolverState`: all histories, the
-two-time matrices, the step counter and the JSON-encoded bit-generator states). The file is written to a
-temporary name and atomically renamed, so an interrupted write never corrupts the previous checkpoint.
+two-time matrices, the step counter and the JSON-encoded bit-generator states); ``quadnet_format = 2`` and a SHA-256
+digest of all contents (``quadnet_sha256``, :func:`odes.common.hdf5io.seal`), verified before a resume: a damaged
+checkpoint is refused with an error naming the file, never resumed with changed numbers. The file is written to a
+temporary name, fsync'ed and atomically renamed (:func:`odes.common.hdf5io.atomic_path`), so an interrupted write
+(kill, full disk) never corrupts the previous checkpoint. A running solver holds an exclusive lock on the file
+(:func:`odes.common.hdf5io.exclusive_lock`): a second run on the same path is refused up front.
 
 A checkpoint can only be resumed by a run with the same model parameters and the same numerical settings
 (all of :meth:`DMFTSettings.numerics_key`; ``checkpoint_every`` may differ): otherwise ParameterError. The one
@@ -15,7 +19,6 @@ T steps is bitwise identical to a T-step run); fewer steps are refused.
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import h5py
@@ -38,14 +41,14 @@ def save_checkpoint(path: str | Path, params: ExtensiveWidthParams, settings: DM
                     state: SolverState) -> Path:
     """Write the full state (atomic replace). Returns the path."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with h5py.File(tmp, "w") as f:
+    with hdf5io.atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["quadnet_kind"] = KIND
         f.attrs["quadnet_version"] = __version__
+        f.attrs["quadnet_format"] = hdf5io.FORMAT_VERSION
         hdf5io.write_mapping(f.create_group("params"), _params_key(params))
         hdf5io.write_mapping(f.create_group("settings"), settings.numerics_key())
         hdf5io.write_mapping(f.create_group("state"), state.to_mapping())
-    os.replace(tmp, path)
+        hdf5io.seal(f)
     return path
 
 
@@ -57,7 +60,7 @@ def load_checkpoint(path: str | Path, params: ExtensiveWidthParams, settings: DM
     path = Path(path)
     if not path.exists():
         raise ParameterError("resume", f"checkpoint file {str(path)!r} does not exist")
-    with h5py.File(path, "r") as f:
+    with hdf5io.open_verified(path) as f:
         kind = f.attrs.get("quadnet_kind")
         kind = kind.decode() if isinstance(kind, bytes) else kind
         if kind != KIND:

@@ -53,6 +53,7 @@ from dmft.dynamics.result import DMFTResult
 from dmft.dynamics.settings import DMFTSettings, check_step
 from dmft.dynamics.state import SolverState
 from dmft.params import ExtensiveWidthParams
+from odes.common import hdf5io
 from odes.common.errors import DivergenceError, ParameterError
 from odes.common.progress import progress
 
@@ -240,8 +241,11 @@ def solve(params: ExtensiveWidthParams, settings: DMFTSettings | None = None, *,
         check_step(params, settings.eta)
     root = np.random.SeedSequence(settings.seed)
     if settings.runs == 1:
-        return _solve_one(params, settings, root, checkpoint=checkpoint, resume=resume, quiet=quiet,
-                          callback=callback)
+        if checkpoint is None and resume is None:
+            return _solve_one(params, settings, root, quiet=quiet, callback=callback)
+        with hdf5io.exclusive_lock(checkpoint or resume):
+            return _solve_one(params, settings, root, checkpoint=checkpoint, resume=resume, quiet=quiet,
+                              callback=callback)
     if checkpoint is not None or resume is not None:
         raise ParameterError("checkpoint", "checkpoint/resume is only available for runs = 1")
     res = [_solve_one(params, settings, ss, quiet=quiet, callback=callback, desc=f"DMFT run {i + 1}")

@@ -102,6 +102,10 @@ class OutputExistsError(QuadnetError, FileExistsError):
     """The target of a save exists and ``overwrite`` was not given."""
 
 
+class FileInUseError(QuadnetError, ValueError):
+    """Another quadnet process holds the lock of this file (e.g. two runs on one checkpoint)."""
+
+
 class OutputWriteError(QuadnetError, OSError):
     """Writing a file failed (full disk, permissions...). The previous file at that path, if any, is intact."""
 
@@ -239,6 +243,30 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             raise OutputWriteError(f"could not write {str(path)!r}: {exc.strerror or _first_line(exc)}; "
                                    "any previous file there is unchanged") from None
         raise
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | Path, *, option: str = "checkpoint") -> Iterator[None]:
+    """Hold an exclusive advisory lock (``flock`` on the side file ``.NAME.lock``) for the duration of a run that
+    writes ``path`` repeatedly; a second process asking for it gets :class:`FileInUseError` at once, before any
+    work. The lock dies with its process (no stale locks after a kill)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    path = Path(path)
+    lock = path.parent / f".{path.name}.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FileInUseError(f"--{option} {str(path)!r} is in use by another quadnet run; wait for it to "
+                                 "finish or choose another file") from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -37,8 +37,6 @@ def _stationary(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sol = solve_stationary(params, quadrature_check=args.quadrature_check)
-    if args.out:
-        sol.save(args.out, overwrite=args.overwrite)
     summ = sol.summary()
     if sol.quadrature_change is not None:
         summ["quadrature_change"] = sol.quadrature_change
@@ -48,6 +46,9 @@ def _stationary(args: argparse.Namespace) -> int:
         rows = [[k, v if isinstance(v, float) else str(v)] for k, v in summ.items() if k not in ("warning",)]
         common.print_table(["quantity", "value"], rows, floatfmt=".10g")
     _warn(sol.flags, sol.warning)
+    if args.out:
+        sys.stdout.flush()
+        sol.save(args.out, overwrite=args.overwrite)
     return 0
 
 
