@@ -33,7 +33,11 @@ Three independent exact solvers:
 Scaling predictions (alpha > 1/2, Z = zeta(2 alpha)^{1/2}, l_d ~ log d): R(t) ~ [(2a-1)Z^2]^{-1}
 (8t/(Z l_d))^{-(2a-1)/a} (time exponent (2 alpha - 1)/alpha); width floor R(inf) = sum_{j>m} lambda_j^2
 (exponent 2 alpha - 1); online SGD with eta = c/d: R(n) = R_GF(c n/d). Escape times:
-t_j = log(lambda_j d (1 + 8 t_j sigma0^2)/(sigma0^2 (m - j + 1)))/(8 lambda_j).
+t_j = log(lambda_j d (1 + 8 t_j sigma0^2)/(sigma0^2 (m - j + 1)))/(8 lambda_j), for the resolvable prefix
+lambda_j d/(sigma0^2 (m - j + 1)) >= 2 (inf beyond). Validity (measured, docs/population.md): the fitted time
+exponent approaches (2a-1)/a only for J_hi << r (finite-rank correction ~ (J/r)^{2a-1}, slow for a -> 1/2) and
+large log d; :func:`time_exponent_validity` flags the fit. Memory is checked before allocating
+(:func:`check_risk_curve_memory`).
 """
 
 from __future__ import annotations
