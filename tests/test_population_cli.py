@@ -56,6 +56,8 @@ def test_population_table_and_hdf5(capsys, tmp_path):
     (["scaling", "--alpha-pl", "1", "--rank", "20", "--width", "20", "--eta-d", "0.5"], "eta_d"),
     (["scaling", "--alpha-pl", "1", "--rank", "20", "--width", "20", "--seeds", "0"], "seeds"),
     (["scaling", "--alpha-pl", "1", "--rank", "20", "--width", "20", "--out", "/nonexistent-dir/s.h5"], "out"),
+    (["scaling", "--alpha-pl", "500", "--rank", "20", "--width", "20"], "alpha_pl"),
+    (["scaling", "--alpha-pl", "3", "--rank", "20", "--width", "20", "--window", "2,9"], "window"),
 ])
 def test_invalid_inputs_exit_2(capsys, argv, name):
     assert main(argv) == 2
@@ -119,3 +121,47 @@ def test_subprocess_entry_point():
     r = subprocess.run([sys.executable, "-m", "validation", "population", "--kappa", "-1", "--kappa-star", "0.5"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "kappa" in r.stderr
+
+
+def test_scaling_steep_spectrum_fits_without_blaming_window(capsys):
+    """Issue 9 par. 5.3: alpha = 3, r = m = 20 used to fail with an error on 'window', which the user never gave
+    (directions below the init scale got t_j ~ 0 and emptied the fit window). Now it fits on J in [2, 5]; alpha = 5
+    (2 resolvable directions) gives the curve with a note naming alpha_pl and its valid range."""
+    out = _json(capsys, ["scaling", "--alpha-pl", "3", "--rank", "20", "--width", "20", "--json", "--quiet"])
+    assert out["time_exponent"]["window_J"] == [2, 5] and out["note"] is None
+    out = _json(capsys, ["scaling", "--alpha-pl", "5", "--rank", "20", "--width", "20", "--json", "--quiet"])
+    assert out["time_exponent"] is None and "'alpha_pl'" in out["note"] and "alpha_pl <= " in out["note"]
+    assert all(b <= a + 1e-12 for a, b in zip(out["risk"], out["risk"][1:]))
+
+
+def test_scaling_alpha_pl_range_message(capsys):
+    """alpha_pl >= 500 gave 'cannot convert float NaN to integer'; now exit 2 with the valid range."""
+    assert main(["scaling", "--alpha-pl", "500", "--rank", "20", "--width", "20"]) == 2
+    err = capsys.readouterr().err
+    assert "'alpha_pl'" in err and "[0, 230.587]" in err and "NaN" not in err
+
+
+def test_scaling_refuses_too_much_memory(capsys, monkeypatch):
+    """--rank 100000 --width 100000 needs >= 10 r^2 float64 (~745 GiB): refused before allocating, naming an
+    option the user gave and a valid range (machine memory pretended 16 GiB so the test is machine-independent)."""
+    import time
+
+    from odes.common import resources
+
+    monkeypatch.setattr(resources, "physical_memory", lambda: 16.0 * 2**30)
+    t0 = time.perf_counter()
+    assert main(["scaling", "--alpha-pl", "1", "--rank", "100000", "--width", "100000"]) == 2
+    assert time.perf_counter() - t0 < 10.0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and ("'width'" in err[0] or "'rank'" in err[0]) and "valid range" in err[0]
+    assert main(["scaling", "--alpha-pl", "1", "--rank", "100000", "--width", "10"]) == 2
+    assert "'rank'" in capsys.readouterr().err
+
+
+def test_scaling_alpha_below_one_carries_validity_warning(capsys):
+    """Issue 9 par. 5.2: alpha = 0.75 fits far above (2a-1)/a at reachable rank (finite-rank tail, finite log d):
+    the JSON says so instead of presenting 0.667 as the expected value."""
+    out = _json(capsys, ["scaling", "--alpha-pl", "0.75", "--rank", "100", "--width", "100", "--json", "--quiet"])
+    v = out["time_exponent"]["validity"]
+    assert {"finite_rank", "alpha_below_1"} <= set(v["flags"]) and "not expected" in v["warning"]
+    assert out["time_exponent"]["exponent"] > 1.2 * 2 / 3

@@ -27,9 +27,11 @@ which in SGD (kappa = 0) equals 4 gamma mu_k - 2 gamma^2 X(u), and 4 gamma mu_k 
 (GF: -8 gamma tau/(p+2) and -4 gamma tau.) Drop every gamma^2 term for gradient flow.
 
 **Escape time (spec 6.3).** M(alpha) ~ e^{rho alpha} M0 on the plateau, with M0 = O(N^{-1/2}) from a random
-initialisation, so alpha_esc = (1/(2 rho)) ln N - (1/rho) ln s_max(sqrt(N) M0) + C(p, p*, gamma): the slope
-d alpha_esc / d ln N is 1/(2 rho) with rho = max_k rho_k. The constant C is obtained here by one reference ODE
-run (:func:`predicted_escape_time`).
+initialisation, so alpha_esc = (1/(2 rho)) ln N - (1/rho) ln s_1 + C(p, p*, gamma; s_2/s_1, ..., s_k/s_1) with
+s_1 >= ... >= s_k the singular values of sqrt(N) M0: the slope d alpha_esc / d ln N is 1/(2 rho) with
+rho = max_k rho_k. For p* > 1 (B = bI, T = tI) each singular pair of M0 (one teacher direction) escapes at its
+own time ln(sqrt(N)/s_i)/rho + O(1), so C depends on the ratios s_i/s_1; it is obtained by one reference ODE run
+with those ratios (:func:`predicted_escape_time`).
 """
 
 from __future__ import annotations
@@ -180,16 +182,32 @@ def escape_time_slope(params: FiniteWidthParams, *, gradient_flow: bool = False)
     return 1.0 / (2.0 * rho)
 
 
+def _check_level(level: float) -> float:
+    return check.real("level", level, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+
+
 def ode_escape_time(params: FiniteWidthParams, Q0: np.ndarray, M0: np.ndarray, *, level: float = 0.5,
                     alpha_max: float = 1e4, gradient_flow: bool = False,
                     rtol: float = 1e-10) -> float:
-    """First alpha at which eps_g falls below ``level`` x eps_pl (ODE from (Q0, M0); DOP853 with an event)."""
+    """First alpha at which eps_g falls below ``level`` x eps_pl (ODE from (Q0, M0); DOP853 with an event).
+
+    ``level`` in (0, 1). If eps_g stays above the level up to ``alpha_max`` -- the run settles on a fixed point
+    or saddle above it (a rank-deficient M0, p < p*, label noise or weight decay), or escapes too slowly -- a
+    ParameterError naming ``level`` gives the lowest ratio eps_g / eps_pl reached (levels above it are reachable
+    in that run); a non-finite state raises DivergenceError.
+    """
+    level = _check_level(level)
+    alpha_max = check.positive("alpha_max", alpha_max)
     p, ps = params.p, params.p_star
-    target = level * plateau(params, gradient_flow=gradient_flow).eps
+    eps_pl = plateau(params, gradient_flow=gradient_flow).eps
+    target = level * eps_pl
+
+    def eps_of(y):
+        Q, M = unpack(y, p, ps)
+        return generalization_error(0.5 * (Q + Q.T), M, params)
 
     def ev(_t, y):
-        Q, M = unpack(y, p, ps)
-        return generalization_error(0.5 * (Q + Q.T), M, params) - target
+        return eps_of(y) - target
 
     ev.terminal = True
     ev.direction = -1
@@ -198,34 +216,85 @@ def ode_escape_time(params: FiniteWidthParams, Q0: np.ndarray, M0: np.ndarray, *
     if not np.all(np.isfinite(sol.y[:, -1])):
         raise DivergenceError("escape run diverged", time=float(sol.t[-1]))
     if len(sol.t_events[0]) == 0:
-        raise DivergenceError(f"no escape before alpha = {alpha_max:g}", time=float(sol.t[-1]))
+        if sol.status != 0:
+            raise DivergenceError(f"escape run failed: {sol.message}", time=float(sol.t[-1]))
+        reached = min(eps_of(y) for y in sol.y.T) / eps_pl
+        raise ParameterError("level", f"eps_g never falls below {level:g} x eps_pl before alpha_max = "
+                                      f"{alpha_max:g}: the lowest value reached is {reached:.4g} x eps_pl (the "
+                                      f"run settles above the level: a zero singular value of M0, p < p*, label "
+                                      f"noise or weight decay, or a slower escape than alpha_max allows); valid "
+                                      f"range here ({reached:.4g}, 1)")
     return float(sol.t_events[0][0])
 
 
-def predicted_escape_time(params: FiniteWidthParams, N: float | np.ndarray, *, s_max: float = 1.0,
-                          level: float = 0.5, gradient_flow: bool = False,
-                          N_ref: float = 1e8) -> np.ndarray:
-    r"""alpha_esc(N) = (1/(2 rho)) ln(N/N_ref) - (1/rho) ln s_max + alpha_ref (spec 6.3), for an initial overlap
-    M0 = s_max e1 f1^T / sqrt(N) (largest singular value s_max / sqrt(N)) and Q_perp(0) = I.
+def _isotropic_teacher(params: FiniteWidthParams) -> bool:
+    """B = bI and T = tI (then the plateau dynamics is equivariant under rotations of the teacher space)."""
+    b, T = params.b, params.T
+    return bool(np.allclose(b, b[0], rtol=1e-12, atol=0)
+                and np.allclose(T, T[0, 0] * np.eye(T.shape[0]), rtol=1e-12, atol=1e-14 * abs(T[0, 0])))
 
-    alpha_ref is the ODE escape time (``level``, see :func:`ode_escape_time`) at N_ref with s_max = 1, taken along
-    the top singular pair of BT; the formula is asymptotic in N (corrections O(1/sqrt N)).
+
+def predicted_escape_time(params: FiniteWidthParams, N: float | np.ndarray, *,
+                          s: float | np.ndarray | None = None, s_max: float | None = None,
+                          level: float = 0.5, gradient_flow: bool = False, N_ref: float = 1e8,
+                          alpha_max: float = 1e4) -> np.ndarray:
+    r"""Escape time alpha_esc(N) (eps_g crossing ``level`` x eps_pl) from a start M0 whose scaled singular values
+    s_1 >= ... >= s_k (k = min(p, p*)) are those of sqrt(N) M0, with Q_perp(0) = I (spec 6.3, all directions):
+
+    .. math:: \alpha_{esc}(N) = \frac{\ln(N/N_{ref})}{2\rho} - \frac{\ln s_1}{\rho}
+              + \alpha_{ref}(s_2/s_1, \dots, s_k/s_1),
+
+    where alpha_ref is the ODE crossing time (:func:`ode_escape_time`) from M_ref = diag(s/s_1)/sqrt(N_ref),
+    Q_ref = I + M_ref T^{-1} M_ref^T. Reason: on the plateau (Q = qI + O(|M|^2), and during the relaxation of Q
+    from I, where Q stays a multiple of I) dM/dalpha = K M + 4 gamma M BT with K a multiple of I, so with B = bI,
+    T = tI one has M(alpha) = phi(alpha) M0 with a scalar phi ~ e^{rho alpha}: every teacher direction (singular
+    pair of M0) escapes at its own time ln(sqrt(N)/s_i)/rho + O(1), and the level crossing depends on M0 only
+    through phi(alpha) s_i / sqrt(N) (the singular vectors drop out by rotation invariance of the ODE). Rescaling
+    all s_i/sqrt(N) by a common factor shifts the curve in alpha by -ln(factor)/rho, which is the formula.
+    Neglected: the O(s_1^2/N) quadratic terms of the ODE before the escape (shift O(s_1^2/(rho N)) in alpha).
+    Not included (not in the ODE): the O(N^{-1/2}) fluctuations of Q_perp(0) and the SGD noise collected on the
+    plateau, which make finite-N SGD escape times O(1)-random (spec 6.3).
+
+    ``s``: all k singular values of sqrt(N) M0 (a float when k = 1); ``s_max`` is the same for k = 1 (old name;
+    default 1). For k > 1 only all singular values determine the escape (a rank-1 start learns one direction and
+    stalls), and the closed form needs B = bI and T = tI (equal rates; ParameterError otherwise). A level below
+    what the reference run reaches (zero s_i, p < p*, noise) raises ParameterError('level').
     """
     N = np.atleast_1d(np.asarray(N, float))
-    if np.any(N <= 0):
-        raise ParameterError("N", "must be > 0")
-    s_max = check.positive("s_max", s_max)
+    if N.size == 0 or not np.all(np.isfinite(N)) or np.any(N <= 0):
+        raise ParameterError("N", "must be finite and > 0")
+    level = _check_level(level)
+    N_ref = check.positive("N_ref", N_ref)
     p, ps = params.p, params.p_star
-    BT = params.b[:, None] * params.T
-    w, V = np.linalg.eig(BT.T)                          # left eigenvector of BT for mu_max: M = e1 v^T grows
-    v = V[:, int(np.argmax(w.real))].real
-    M0 = np.zeros((p, ps))
-    M0[0] = v / np.linalg.norm(v) / np.sqrt(N_ref)
-    Q0 = np.eye(p) + M0 @ np.linalg.solve(params.T, M0.T)
-    a_ref = ode_escape_time(params, Q0, M0, level=level, gradient_flow=gradient_flow)
+    k = min(p, ps)
+    if s is None and s_max is None:
+        if k > 1:
+            raise ParameterError("s", f"give all min(p, p*) = {k} singular values of sqrt(N) M0: each teacher "
+                                      "direction escapes at its own time")
+        s = 1.0
+    elif s is None:
+        if k > 1:
+            raise ParameterError("s_max", f"with min(p, p*) = {k} > 1 the escape depends on every singular value "
+                                          "of sqrt(N) M0, not only the largest; pass s=(s_1, ..., s_k) instead")
+        s = s_max
+    elif s_max is not None:
+        raise ParameterError("s_max", "give either s or s_max, not both")
+    sv = check.array("s", np.atleast_1d(np.asarray(s, float)), shape=(None,))
+    if sv.size != k or np.any(sv < 0) or not np.any(sv > 0):
+        raise ParameterError("s" if s_max is None else "s_max",
+                             f"must be the {k} singular values (>= 0, largest > 0) of sqrt(N) M0, got {sv}")
+    sv = np.sort(sv)[::-1]
+    if ps > 1 and not _isotropic_teacher(params):
+        raise ParameterError("b", "the multi-direction escape time needs equal teacher weights b_k and T = tI "
+                                  "(equal escape rates); integrate the ODE (ode_escape_time) instead")
     rho = plateau(params, gradient_flow=gradient_flow).escape_rate
-    out = a_ref + np.log(N / N_ref) / (2.0 * rho) - np.log(s_max) / rho
-    return out
+    if rho <= 0:
+        raise ParameterError("gamma", f"the plateau is stable (rho = {rho:.3g} <= 0): no escape")
+    M0 = np.zeros((p, ps))
+    M0[np.arange(k), np.arange(k)] = sv / sv[0] / np.sqrt(N_ref)
+    Q0 = np.eye(p) + M0 @ np.linalg.solve(params.T, M0.T)
+    a_ref = ode_escape_time(params, Q0, M0, level=level, gradient_flow=gradient_flow, alpha_max=alpha_max)
+    return a_ref + np.log(N / N_ref) / (2.0 * rho) - np.log(sv[0]) / rho
 
 
 def escape_rate_from_jacobian(params: FiniteWidthParams, *, gradient_flow: bool = False, h: float = 1e-6) -> float:

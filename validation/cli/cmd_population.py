@@ -38,6 +38,9 @@ def register(sub, vsub) -> None:
                    help="online SGD step times d, in (0, 0.2], for the sample axis n = t d/(eta d)")
     s.add_argument("--widths", default=None,
                    help="widths m < rank for a width scan (GF at t_end = 4 log d/(8 lambda_m) vs the floors)")
+    # validity (measured, docs/population.md 3): the asymptotic time exponent (2a-1)/a needs J_hi << rank (the
+    # finite-rank correction ~ (J/r)^(2a-1) is slow for a < 1) and large log d; the JSON carries
+    # time_exponent.validity {flags, warning}. Too large rank/width is refused before allocating.
     common.add_common(s)
     common.set_handler(s, _scaling)
 
@@ -109,14 +112,17 @@ def _scaling(args: argparse.Namespace) -> int:
     elif params.alpha_pl <= 0.5:
         window, note = None, "alpha <= 1/2: no decaying power law in t, no time exponent fitted (pass --window)"
     else:
-        window = pl.default_window(params.rank, params.width)
-        if not window[1] <= min(params.rank - 1, params.width):
-            window, note = None, "rank/width too small for a default fit window (pass --window)"
+        err = pl.default_window_error(params)     # names rank, width or alpha_pl: no fit, the curve is still given
+        window = None if err is not None else pl.default_window(params.rank, params.width)
+        if err is not None:
+            note = f"no time exponent fitted: {err}"
     times = pl.log_time_grid(params, per_decade=20)
     if params.width < params.rank:
         lam = pl.teacher_weights(params.alpha_pl, params.rank)
-        t_end = 4.0 * np.log(params.d) / (8.0 * lam[params.width - 1])
+        t_end = 4.0 * np.log(float(params.d)) / (8.0 * lam[params.width - 1])
         times = np.unique(np.concatenate([times, np.geomspace(times[1], t_end, 40)]))
+    # refuse before allocating: the fit keeps `seeds` curves on its window grid, the main curve one more
+    pl.check_risk_curve_memory(params, times.size + 200, seeds=seeds + 1)
     fit = None
     if window is not None:
         fit, _ = pl.time_exponent(params, seeds=range(args.seed, args.seed + seeds), window=window,
@@ -134,7 +140,7 @@ def _scaling(args: argparse.Namespace) -> int:
                       "predictions": wfit.predictions}
     fit_json = None if fit is None else {
         "exponent": fit.exponent, "ci95": [fit.ci_low, fit.ci_high], "per_seed": list(fit.values),
-        "window_J": list(fit.window), "predictions": fit.predictions}
+        "window_J": list(fit.window), "predictions": fit.predictions, "validity": fit.validity}
     payload = {"t": res.t, "risk": res.risk, "learned": res.learned, "n_samples": res.t * params.d / eta_d,
                "eta_d": eta_d, "d": params.d, "time_exponent": fit_json, "note": note,
                "sample_exponent_prediction": (2 * params.alpha_pl - 1) / params.alpha_pl
@@ -150,6 +156,8 @@ def _scaling(args: argparse.Namespace) -> int:
         if fit is not None:
             print(f"time exponent (J in {fit.window}): {fit.exponent:.4f}  95% CI [{fit.ci_low:.4f}, "
                   f"{fit.ci_high:.4f}]  predictions: {_fmt(fit.predictions)}")
+            if fit.validity.get("warning"):
+                print(f"warning: {fit.validity['warning']}")
         if note:
             print(note)
         print(f"width floor sum_(j>m) lambda_j^2 = {floor:.6g}; R(t_last) = {res.risk[-1]:.6g}")
