@@ -109,8 +109,10 @@ class StationaryValidation(Result):
                                                  "q_inf + slope/d)")
             v["extrapolated_" + name + "_se"] = variable((), se, f"standard error of extrapolated_{name}")
             v["extrapolated_" + name + "_slope"] = variable((), slope, f"slope of {name} in 1/d")
+        inputs = {"alpha", "kappa", "kappa_star", "lam", "noise"}  # in the 0.1 theory dict; they are the params
         for k, val in self.theory.items():
-            v["theory_" + k] = variable((), val, f"stationary theory: {k}")
+            if k not in inputs:
+                v["theory_" + k] = variable((), val, f"stationary theory: {k}")
         e = np.asarray(self.bin_edges, dtype=float)
         v["s_bin_edges"] = variable("s_edge", e, "edges of the spectrum bins (the first excludes the zero "
                                     "eigenvalues)")
