@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 
 def _plt():
     import matplotlib.pyplot as plt
@@ -25,14 +23,20 @@ def plot_spectrum(sol, ax=None):
     return ax
 
 
-def plot_validation(val, path: str | Path | None = None):
-    """Three panels: test/train vs 1/d with extrapolation and theory; spectrum histogram vs theory."""
+def plot_validation(val, ax=None):
+    """Three panels: test/train vs 1/d with extrapolation and theory; spectrum histogram vs theory.
+
+    Returns the first axes (test error; ``ax.figure`` holds all three). With ``ax`` given, only the test-error
+    panel is drawn into it."""
     import numpy as np
     plt = _plt()
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    if ax is None:
+        fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    else:
+        fig, axes = ax.figure, [ax]
     inv = 1.0 / val.ds
     xs = np.linspace(0.0, inv.max() * 1.05, 20)
-    for ax, name, key in ((axes[0], "test", "test_error"), (axes[1], "train", "train_error")):
+    for ax, name, key in zip(axes[:2], ("test", "train"), ("test_error", "train_error")):
         arr = getattr(val, name)
         m = arr.mean(axis=1)
         se = arr.std(axis=1, ddof=1) / np.sqrt(arr.shape[1]) if arr.shape[1] > 1 else 0 * m
@@ -43,6 +47,8 @@ def plot_validation(val, path: str | Path | None = None):
         ax.set_xlabel("1/d")
         ax.set_ylabel(name + " error")
         ax.legend(fontsize=7)
+    if len(axes) == 1:
+        return axes[0]
     ax = axes[2]
     e = val.bin_edges
     ax.stairs(val.hist_erm, e, label=f"ERM d={int(val.ds[-1])}")
@@ -51,7 +57,4 @@ def plot_validation(val, path: str | Path | None = None):
     ax.set_ylabel("fraction per bin")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-    return fig
+    return axes[0]

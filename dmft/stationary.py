@@ -32,14 +32,16 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.optimize import brentq
 
 from dmft.params import ExtensiveWidthParams
 from dmft.spectra import FreeConvolution
-from odes.common import check, hdf5io
+from odes.common import check
 from odes.common.errors import ConvergenceError, ParameterError
+from odes.common.result import Result, coordinate, variable
 
 __all__ = ["StationarySolution", "solve_stationary", "stationary_map", "dof_line", "FLAG_TEXT"]
 
@@ -63,14 +65,17 @@ def dof_line(kappa: float) -> float:
     return k - 0.5 * k * k
 
 
-@dataclass(frozen=True)
-class StationarySolution(hdf5io.Saveable):
+@dataclass(frozen=True, repr=False)
+class StationarySolution(Result):
     """Solution of the stationary equations (fields documented in :mod:`dmft.stationary`).
 
     ``grid``/``density``: density of the non-zero eigenvalues of ``S_inf`` (continuous part,
     ``rho_S(s) = rho_Y(s + theta)`` for ``s > c - theta``), ``atom``: mass of the zero eigenvalue
     (``1 - rank_fraction``). ``spectral_gap = c - theta`` (smallest non-zero eigenvalue; 0 when the rank
-    constraint is inactive). ``flags``: keys of :data:`FLAG_TEXT`; ``warning``: their text (``""`` if none)."""
+    constraint is inactive). ``flags``: keys of :data:`FLAG_TEXT`; ``warning``: their text (``""`` if none).
+
+    Labelled data (:meth:`to_xarray`): a point result; coordinate ``s`` (= ``grid``) for the variable ``density``,
+    every other number a scalar variable (``a``, ``D``, ``omega``, ``quadrature_change`` are NaN where ``None``)."""
 
     params: ExtensiveWidthParams
     test_error: float
@@ -99,8 +104,48 @@ class StationarySolution(hdf5io.Saveable):
     def reliable(self) -> bool:
         return not ({"kappa_below_kappa_star", "interpolation_beyond_parameter_count"} & set(self.flags))
 
-    def summary(self) -> dict:
-        """JSON-ready summary (the CLI output)."""
+    def to_xarray(self):
+        """Scalars of the solution and the spectrum ``density(s)`` of the non-zero eigenvalues of S_inf."""
+        def num(v: float | None) -> float:
+            return float("nan") if v is None else float(v)
+
+        scalars = {
+            "test_error": ("test error 2 C_S = lim (2/d) E Tr(S_inf - S*)^2 (excess population error)",
+                           self.test_error),
+            "train_error": ("train error a^2 (2 C_S + Delta): mean squared residual on the noisy training labels",
+                            self.train_error),
+            "rank_fraction": ("rank fraction rank(S_inf)/d", self.rank_fraction),
+            "sigma2": ("variance sigma^2 = (Delta + 2 C_S)/(4 alpha) of the Gaussian noise in Y = S* + sigma M",
+                       self.sigma2),
+            "a": ("calibration a = 1 - D/(2 alpha) (NaN: exact perfect recovery)", num(self.a)),
+            "D": ("normalised divergence D of the eigenvalue map f (NaN: exact perfect recovery)", num(self.D)),
+            "C_S": ("C_S = lim (1/d) E Tr(S_inf - S*)^2", self.C_S),
+            "threshold": ("soft threshold theta = lam/a", self.threshold),
+            "cut": ("cut c = max(theta, omega) below which eigenvalues of Y are set to 0", self.cut),
+            "omega": ("upper kappa-quantile omega of rho_Y (NaN for kappa >= 1)", num(self.omega)),
+            "spectral_gap": ("smallest non-zero eigenvalue c - theta of S_inf", self.spectral_gap),
+            "atom": ("mass 1 - rank_fraction of the zero eigenvalue of S_inf", self.atom),
+            "iterations": ("evaluations of the threshold integrals", self.iterations),
+            "residual": ("final residual of the stationary equations (max of relative sigma^2 and absolute a)",
+                         self.residual),
+            "quadrature_h": ("tanh-sinh step of the quadratures", self.quadrature_h),
+            "quadrature_change": ("max relative change of test/train at step h/2 (NaN: not checked)",
+                                  num(self.quadrature_change)),
+            "reliable": ("False when a flag marks the prediction unreliable", self.reliable),
+        }
+        variables = {k: variable((), v, ln) for k, (ln, v) in scalars.items()}
+        variables["density"] = variable("s", self.density, "density of the non-zero eigenvalues of S_inf "
+                                        "rho_Y(s + theta), s > c - theta (integrates to rank_fraction)")
+        coords = {"s": coordinate("s", self.grid, "non-zero eigenvalue s of S_inf")}
+        return self.dataset(variables, coords, attrs={"flags": ";".join(self.flags), "warning": self.warning,
+                                                      "solver_method": str(self.solver.get("method", ""))})
+
+    def to_json(self) -> dict[str, Any]:
+        """Generic protocol JSON plus ``flags`` (list), ``warning`` and, for one release, the 0.1 keys."""
+        return {**super().to_json(), "flags": list(self.flags), "warning": self.warning}
+
+    def legacy_json(self) -> dict[str, Any]:
+        """The quadnet 0.1 ``summary()`` dict (CLI JSON of ``quadnet stationary``): parameters at the top level."""
         return {
             "alpha": self.params.alpha, "kappa": "inf" if math.isinf(self.params.kappa) else self.params.kappa,
             "kappa_star": self.params.kappa_star, "lam": self.params.lam, "noise": self.params.noise,
@@ -111,7 +156,8 @@ class StationarySolution(hdf5io.Saveable):
             "warning": self.warning, "reliable": self.reliable,
         }
 
-    def plot(self, ax=None):
+    def plot(self, ax: Any = None) -> Any:
+        """The density of the non-zero eigenvalues of S_inf (atom at 0 in the legend); returns the axes."""
         from dmft.plots_stationary import plot_spectrum
         return plot_spectrum(self, ax=ax)
 

@@ -41,13 +41,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.optimize import brentq
 
 from dmft.stationary import dof_line, scan_sign_change
-from odes.common import check, hdf5io
+from odes.common import check
 from odes.common.errors import ConvergenceError, ParameterError
+from odes.common.result import Result, variable
 
 __all__ = ["m0", "m1", "m2", "M_function", "alpha_c", "alpha_c_grid", "AlphaC", "InterpolationThreshold",
            "interpolation_threshold", "interpolation_threshold_grid", "alpha_feasibility", "DoubleDescentPeak",
@@ -100,10 +102,20 @@ def M_function(s: float | np.ndarray, kappa: float, kappa_star: float) -> np.nda
     return 2 * r - r * r + r * (1 - r) * s * s + (1 - r) ** 2 * (m2(b) - 2 * s * m1(b) + s * s * m0(b))
 
 
-@dataclass(frozen=True)
-class AlphaC(hdf5io.Saveable):
+def _inputs(obj: Any, *names: str) -> dict[str, tuple]:
+    """Scalar variables for the inputs of a threshold (these results have no parameter object)."""
+    text = {"kappa": "student width ratio kappa = m/d (inf: unconstrained)", "kappa_star": "teacher width ratio "
+            "kappa* = m*/d", "noise": "label-noise variance Delta", "lam": "l2 strength lam"}
+    return {n: variable((), getattr(obj, n), "input: " + text[n]) for n in names}
+
+
+@dataclass(frozen=True, repr=False)
+class AlphaC(Result):
     """alpha_c with its minimiser ``s_star``, ``omega``, the parameter-count line ``dof = kappa - kappa^2/2`` and
-    ``unreliable`` (alpha_c > dof: fitting without recovery predicted, impossible)."""
+    ``unreliable`` (alpha_c > dof: fitting without recovery predicted, impossible).
+
+    A point result: :meth:`to_xarray` holds the inputs ``kappa``, ``kappa_star`` and the scalars ``alpha_c``,
+    ``s_star``, ``omega``, ``dof``, ``unreliable``; :meth:`to_json` adds ``warning`` (:attr:`note`)."""
 
     kappa: float
     kappa_star: float
@@ -120,6 +132,38 @@ class AlphaC(hdf5io.Saveable):
         return (f"alpha_c = {self.alpha_c:.6g} exceeds the parameter count kappa - kappa^2/2 = {self.dof:.6g}: "
                 "the formula predicts fitting without recovery (impossible); unreliable for kappa slightly above "
                 "kappa*")
+
+    def to_xarray(self):
+        return self.dataset({
+            **_inputs(self, "kappa", "kappa_star"),
+            "alpha_c": variable((), self.alpha_c, "perfect-recovery threshold alpha_c = (1/2) min_s M(s) "
+                                "(samples n/d^2, Delta = 0, lam -> 0+)"),
+            "s_star": variable((), self.s_star, "minimiser s* of M(s) on [0, 2]"),
+            "omega": variable((), self.omega, "edge omega of the truncated semicircle, m0(omega) = "
+                              "(min(kappa, 1) - kappa*)/(1 - kappa*) (-2 for kappa >= 1)"),
+            "dof": variable((), self.dof, "parameter count per d^2 of the student, kappa - kappa^2/2 (1/2 for "
+                            "kappa >= 1)"),
+            "unreliable": variable((), self.unreliable, "alpha_c > dof: fitting without recovery predicted"),
+        }, attrs={"warning": self.note})
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "warning": self.note}
+
+    def plot(self, ax: Any = None) -> Any:
+        """M(s)/2 on [0, 2] with its minimum (s*, alpha_c) and the parameter-count line; returns the axes."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3.5))
+        s = np.linspace(0.0, 2.0, 201)
+        ax.plot(s, 0.5 * M_function(s, self.kappa, self.kappa_star), label="M(s)/2")
+        ax.plot([self.s_star], [self.alpha_c], "k*", label=f"alpha_c = {self.alpha_c:.6g}")
+        ax.axhline(self.dof, color="gray", lw=1, ls=":", label="kappa - kappa^2/2")
+        ax.set_xlabel("s")
+        ax.set_ylabel("alpha")
+        ax.set_title(f"kappa={self.kappa:g} kappa*={self.kappa_star:g}", fontsize=8)
+        ax.legend(fontsize="small")
+        return ax
 
 
 def alpha_c(kappa: float, kappa_star: float) -> AlphaC:
@@ -155,9 +199,12 @@ def alpha_c_grid(kappa: float | np.ndarray, kappa_star: float | np.ndarray) -> n
 
 
 # ----------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class InterpolationThreshold(hdf5io.Saveable):
-    """alpha_interp and the stationary quantities there (lam -> 0+, a -> 0, theta -> 0)."""
+@dataclass(frozen=True, repr=False)
+class InterpolationThreshold(Result):
+    """alpha_interp and the stationary quantities there (lam -> 0+, a -> 0, theta -> 0).
+
+    A point result: :meth:`to_xarray` holds the inputs ``kappa``, ``kappa_star``, ``noise`` and the scalars
+    ``alpha_interp``, ``sigma2``, ``C_S``, ``D``, ``test_error`` (= 2 C_S, the height of the double-descent cusp)."""
 
     kappa: float
     kappa_star: float
@@ -171,6 +218,27 @@ class InterpolationThreshold(hdf5io.Saveable):
     def test_error(self) -> float:
         """Test error 2 C_S at the threshold (the double-descent cusp)."""
         return 2.0 * self.C_S
+
+    def to_xarray(self):
+        return self.dataset({
+            **_inputs(self, "kappa", "kappa_star", "noise"),
+            "alpha_interp": variable((), self.alpha_interp, "interpolation threshold alpha_interp = D/2 "
+                                     "(samples n/d^2, lam -> 0+)"),
+            "sigma2": variable((), self.sigma2, "sigma^2 of the stationary equations at alpha_interp"),
+            "C_S": variable((), self.C_S, "C_S = lim (1/d) E Tr(S - S*)^2 at alpha_interp"),
+            "D": variable((), self.D, "normalised divergence D = 2 alpha_interp"),
+            "test_error": variable((), self.test_error, "test error 2 C_S at alpha_interp (the double-descent "
+                                   "cusp; excess population error (2/d) Tr(S - S*)^2)"),
+        })
+
+    def legacy_json(self) -> dict[str, Any]:
+        """Keys of ``quadnet threshold --interpolation --json`` in quadnet 0.1 (top level of its JSON)."""
+        return {"noise": self.noise, "alpha_interp": self.alpha_interp, "sigma2_interp": self.sigma2,
+                "C_S_interp": self.C_S, "test_error_interp": self.test_error}
+
+    def plot(self, ax: Any = None) -> Any:
+        """The cusp (alpha_interp, test_error) and the vertical line alpha = alpha_interp; returns the axes."""
+        return _plot_point(ax, self.alpha_interp, self.test_error, "cusp (lam -> 0+)", self.alpha_interp)
 
 
 def alpha_feasibility(kappa_star: float) -> float:
@@ -237,9 +305,26 @@ def interpolation_threshold_grid(kappa: float | np.ndarray, kappa_star: float | 
 
 
 # ----------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DoubleDescentPeak(hdf5io.Saveable):
-    """Maximum over alpha of the stationary test error at fixed (kappa, kappa*, lam > 0, Delta > 0)."""
+def _plot_point(ax: Any, x: float, y: float, label: str, alpha_interp: float) -> Any:
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5))
+    ax.axvline(alpha_interp, color="gray", lw=1, ls=":", label=f"alpha_interp = {alpha_interp:.6g}")
+    ax.plot([x], [y], "k*", label=label)
+    ax.set_xlabel("alpha = n/d^2")
+    ax.set_ylabel("test error")
+    ax.legend(fontsize="small")
+    return ax
+
+
+@dataclass(frozen=True, repr=False)
+class DoubleDescentPeak(Result):
+    """Maximum over alpha of the stationary test error at fixed (kappa, kappa*, lam > 0, Delta > 0).
+
+    ``test_error`` is the peak height (max over alpha of 2 C_S), at ``alpha_peak``. A point result:
+    :meth:`to_xarray` holds the inputs ``kappa``, ``kappa_star``, ``lam``, ``noise`` and the scalars ``alpha_peak``,
+    ``test_error``, ``alpha_interp``, ``evaluations``."""
 
     kappa: float
     kappa_star: float
@@ -250,6 +335,25 @@ class DoubleDescentPeak(hdf5io.Saveable):
     alpha_interp: float
     evaluations: int
 
+    def to_xarray(self):
+        return self.dataset({
+            **_inputs(self, "kappa", "kappa_star", "lam", "noise"),
+            "alpha_peak": variable((), self.alpha_peak, "location alpha_peak = argmax_alpha of the stationary test "
+                                   "error (samples n/d^2)"),
+            "test_error": variable((), self.test_error, "peak height: stationary test error 2 C_S at alpha_peak "
+                                   "(excess population error)"),
+            "alpha_interp": variable((), self.alpha_interp, "interpolation threshold (lam -> 0+) near which the "
+                                     "peak sits"),
+            "evaluations": variable((), self.evaluations, "stationary solves of the bounded Brent search"),
+        })
+
+    def legacy_json(self) -> dict[str, Any]:
+        """Keys of ``quadnet threshold --interpolation --lam --json`` in quadnet 0.1 (top level of its JSON)."""
+        return {"lam": self.lam, "alpha_peak": self.alpha_peak, "test_error_peak": self.test_error}
+
+    def plot(self, ax: Any = None) -> Any:
+        """The peak (alpha_peak, test_error) and the line alpha = alpha_interp; returns the axes."""
+        return _plot_point(ax, self.alpha_peak, self.test_error, f"peak at lam = {self.lam:g}", self.alpha_interp)
 
 
 def double_descent_peak(kappa: float, kappa_star: float, lam: float, noise: float, *,

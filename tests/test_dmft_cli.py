@@ -24,6 +24,9 @@ def test_dmft_json_and_out(capsys, tmp_path):
     for key in ("t", "train_error", "test_error", "train_error_std", "test_error_std"):
         assert len(payload[key]) == 13
     assert payload["test_error"][0] == payload["train_error"][0] - 0.5
+    # protocol names (standard errors are *_se) next to the quadnet 0.1 keys, same numbers
+    assert payload["train_error_se"] == payload["train_error_std"] and payload["settings"]["d_eff"] == 6
+    assert payload["d_eff"] == 6 and payload["params"]["noise"] == 0.5
     res = DMFTResult.load(out)
     np.testing.assert_allclose(res.train_error, payload["train_error"], rtol=1e-15)
 

@@ -130,7 +130,7 @@ def test_flags_for_known_failures():
     assert "interpolation_beyond_parameter_count" in s.flags and not s.reliable
     with pytest.warns(UserWarning, match="kappa < kappa"):
         s = solve_stationary(P(0.5, 0.25, 0.5, 0.05, 0.1))  # spec failure (ii)
-    assert "kappa_below_kappa_star" in s.flags and not s.reliable and s.summary()["reliable"] is False
+    assert "kappa_below_kappa_star" in s.flags and not s.reliable and s.to_json()["reliable"] is False
 
 
 def test_convergence_error_reports_residual():

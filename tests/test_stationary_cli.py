@@ -108,3 +108,30 @@ def test_subprocess_threshold():
     r = subprocess.run([sys.executable, "-m", "validation", "stationary", "--alpha", "-1", "--kappa", "1",
                         "--kappa-star", "0.5"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
+
+
+def test_threshold_json_nested_results_and_legacy_keys(capsys):
+    """The interpolation threshold and the double-descent peak are printed as their results (nested, under the
+    --out group names), and the flat quadnet 0.1 keys still carry the same numbers (spec: alpha_interp =
+    0.3012679547, C_S = 5.2050111516 for kappa >= 1, kappa* = 0.25, Delta = 0.5)."""
+    out = _json(capsys, ["threshold", "--kappa", "1", "--kappa-star", "0.25", "--interpolation", "--noise", "0.5",
+                         "--json"])
+    it = out["interpolation"]
+    assert abs(it["alpha_interp"] - 0.3012679547) < 1e-9 and abs(it["C_S"] - 5.2050111516) < 1e-9
+    assert abs(it["test_error"] - 2 * 5.2050111516) < 2e-9
+    assert (out["alpha_interp"], out["sigma2_interp"], out["C_S_interp"], out["test_error_interp"]) == \
+        (it["alpha_interp"], it["sigma2"], it["C_S"], it["test_error"])
+    out = _json(capsys, ["threshold", "--kappa", "1", "--kappa-star", "0.25", "--interpolation", "--noise", "1",
+                         "--lam", "0.03", "--json"])
+    peak = out["double_descent_peak"]
+    assert peak["kind"] == "DoubleDescentPeak" and out["test_error_peak"] == peak["test_error"]
+    assert out["alpha_peak"] == peak["alpha_peak"] and out["interpolation"]["alpha_interp"] == peak["alpha_interp"]
+
+
+def test_stationary_json_protocol_and_legacy_keys(capsys):
+    """`quadnet stationary --json` = StationarySolution.to_json(): params nested, 0.1 flat keys kept."""
+    out = _json(capsys, ["stationary", "--alpha", "1", "--kappa", "inf", "--kappa-star", "0.5", "--lam", "0.05",
+                         "--noise", "0.5", "--json"])
+    assert out["kind"] == "StationarySolution" and out["params"]["kappa"] == "inf" and out["kappa"] == "inf"
+    assert out["params"]["alpha"] == out["alpha"] == 1.0 and out["omega"] is None
+    assert abs(out["atom"] + out["rank_fraction"] - 1.0) < 1e-12

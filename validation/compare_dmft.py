@@ -12,19 +12,28 @@ note. :func:`run_validation` runs both sides and returns a :class:`DMFTValidatio
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
 from dmft.dynamics import DMFTResult, DMFTSettings, solve
 from dmft.params import ExtensiveWidthParams
-from odes.common import check, hdf5io
+from odes.common import check
 from odes.common.errors import ParameterError
+from odes.common.result import Result, coordinate, variable
 from validation.gd_simulator import GDSimulation, check_backend, simulate_gd_seeds
 
 
-@dataclass(frozen=True, eq=False)
-class DMFTValidation(hdf5io.Saveable):
-    """DMFT result, GD simulations (one per d) and the deviation summary (arrays indexed like ``ds``)."""
+@dataclass(frozen=True, eq=False, repr=False)
+class DMFTValidation(Result):
+    """DMFT result, GD simulations (one per d) and the deviation summary (arrays indexed like ``ds``).
+
+    Labelled data (:meth:`to_xarray`): coordinates ``t`` and ``d``; ``dmft_train_error``, ``dmft_test_error`` (t)
+    with ``*_se``; the GD seed means ``gd_train_error``, ``gd_test_error`` (d, t) with ``*_se``; the relative
+    deviations ``dev_train``, ``dev_test`` = GD/DMFT - 1 (d, t) on the whole grid with ``*_se`` (module
+    docstring); the summaries ``max_dev_*``, ``mean_dev_*`` (d) over t >= ``t_min`` (scalar)."""
+
+    curve_coord: ClassVar[str | None] = "t"
 
     dmft: DMFTResult
     gd: dict
@@ -52,6 +61,63 @@ class DMFTValidation(hdf5io.Saveable):
                 row += [float(g.train_mean[k]), float(g.test_mean[k])]
             rows.append(row)
         return header, rows
+
+    @property
+    def params(self) -> ExtensiveWidthParams:
+        """The model parameters (those of the DMFT run)."""
+        return self.dmft.params
+
+    def to_xarray(self):
+        from dmft.dynamics.result import T_LONG_NAME, TEST_LONG_NAME, TRAIN_LONG_NAME
+
+        sims = [self.gd[f"d{d}"] for d in self.ds]
+        devs = [deviations(self.dmft, g, float(self.dmft.t[0])) for g in sims]
+        dt = ("d", "t")
+        v = {"dmft_train_error": variable("t", self.dmft.train_error, "DMFT " + TRAIN_LONG_NAME),
+             "dmft_train_error_se": variable("t", self.dmft.train_error_std, "standard error of dmft_train_error"),
+             "dmft_test_error": variable("t", self.dmft.test_error, "DMFT " + TEST_LONG_NAME),
+             "dmft_test_error_se": variable("t", self.dmft.test_error_std, "standard error of dmft_test_error")}
+        for name, long in (("train", TRAIN_LONG_NAME), ("test", TEST_LONG_NAME)):
+            v[f"gd_{name}_error"] = variable(dt, [getattr(g, name + "_mean") for g in sims],
+                                             f"finite-d GD {long}, mean over seeds")
+            v[f"gd_{name}_error_se"] = variable(dt, [getattr(g, name + "_sem") for g in sims],
+                                                f"standard error of gd_{name}_error (sample std over seeds / "
+                                                "sqrt(seeds))")
+            v[f"dev_{name}"] = variable(dt, [dv[name] for dv in devs], f"relative deviation of the GD {name} "
+                                        "error from the DMFT: gd/dmft - 1")
+            v[f"dev_{name}_se"] = variable(dt, [dv[name + "_se"] for dv in devs],
+                                           f"standard error of dev_{name}: sqrt((s_gd/gd)^2 + (s_dmft/dmft)^2)")
+            v[f"max_dev_{name}"] = variable("d", getattr(self, f"max_dev_{name}"), f"max |dev_{name}| over t >= t_min")
+            v[f"mean_dev_{name}"] = variable("d", getattr(self, f"mean_dev_{name}"),
+                                             f"mean |dev_{name}| over t >= t_min")
+        v["t_min"] = variable((), self.t_min, "start of the time window of the deviation summaries")
+        coords = {"t": coordinate("t", self.dmft.t, T_LONG_NAME), "d": coordinate("d", self.ds, "GD dimension d")}
+        return self.dataset(v, coords, {"gd_sensing": sims[0].sensing if sims else ""})
+
+    def to_json(self) -> dict[str, Any]:
+        """Protocol JSON (``t``, the DMFT curves) plus ``d``, ``max_dev_*``, ``mean_dev_*``, the GD seed means per
+        d (``gd`` -> ``d<d>`` -> :meth:`GDSimulation.to_json`) and the DMFT result (``dmft``,
+        :meth:`DMFTResult.to_json`); legacy 0.1 keys ``ds``, ``table_header``, ``table``."""
+        out = super().to_json()
+        out["d"] = np.asarray(self.ds).tolist()
+        for name in ("max_dev_train", "max_dev_test", "mean_dev_train", "mean_dev_test"):
+            out[name] = np.asarray(getattr(self, name)).tolist()
+        out["gd"] = {f"d{d}": self.gd[f"d{d}"].to_json() for d in self.ds}
+        out["dmft"] = self.dmft.to_json()
+        return out
+
+    def legacy_json(self) -> dict[str, Any]:
+        header, rows = self.table()
+        return {"ds": self.ds, "table_header": header, "table": rows}
+
+    def plot(self, ax: Any = None, *, title: str | None = None) -> Any:
+        """Learning curves (DMFT vs GD per d) and, in a second panel, the relative deviations GD/DMFT - 1.
+
+        Returns the first axes (the learning curves; the figure is ``ax.figure``). With ``ax`` given only the
+        learning-curve panel is drawn into it. See :func:`validation.plots_dmft.plot_validation`."""
+        from validation.plots_dmft import plot_validation
+
+        return plot_validation(self, ax=ax, title=title)
 
 
 def deviations(dmft: DMFTResult, gd: GDSimulation, t_min: float = 0.25) -> dict:

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
 from dmft.params import ExtensiveWidthParams
-from odes.common import check, hdf5io
+from odes.common import check
 from odes.common.errors import ParameterError
 from odes.common.progress import progress
+from odes.common.result import Result, coordinate, variable
 
 __all__ = ["StationaryValidation", "validate_stationary", "extrapolate_inverse_d", "RecoveryCurve",
            "recovery_curve", "spectrum_histogram"]
@@ -45,9 +46,21 @@ def extrapolate_inverse_d(ds, means, ses) -> tuple[float, float, float]:
     return float(coef[0]), float(math.sqrt(cov[0, 0])), float(coef[1])
 
 
-@dataclass(frozen=True)
-class StationaryValidation(hdf5io.Saveable):
-    """Theory vs ERM. Arrays ``test/train/rank`` have shape (len(ds), seeds)."""
+_QUANTITY = {"test": ("test_error", "test error (2/d) Tr(S - S*)^2 (excess population error)"),
+             "train": ("train_error", "train error: mean squared residual on the noisy training labels"),
+             "rank": ("rank_fraction", "rank fraction rank(S)/d")}
+
+
+@dataclass(frozen=True, repr=False)
+class StationaryValidation(Result):
+    """Theory vs ERM. Arrays ``test/train/rank`` have shape (len(ds), seeds).
+
+    Labelled data (:meth:`to_xarray`): coordinates ``d``, ``seed`` and ``s`` (centres of the spectrum bins, edges
+    in ``s_bin_edges``). For ``q`` in ``test_error``, ``train_error``, ``rank_fraction`` (the fields ``test``,
+    ``train``, ``rank``): ``q_per_seed`` (d, seed), the seed mean ``q`` (d) with its standard error ``q_se``
+    (sample std / sqrt(seeds)), the 1/d extrapolation ``extrapolated_q``, ``extrapolated_q_se``,
+    ``extrapolated_q_slope`` (q(d) = q_inf + slope/d) and the theory ``theory_q``; the spectra
+    ``spectrum_erm``, ``spectrum_theory`` (s), ``atom_erm``, ``atom_theory``, ``not_converged``."""
 
     params: ExtensiveWidthParams
     sensing: str
@@ -82,9 +95,62 @@ class StationaryValidation(hdf5io.Saveable):
         rows.append(["theory", t["test_error"], 0.0, t["train_error"], 0.0, t["rank_fraction"], 0.0])
         return header, rows
 
-    def plot(self, path: str | Path | None = None):
+    def to_xarray(self):
+        seed0 = int(self.notes.get("seed0", 0))
+        v: dict[str, tuple] = {}
+        for field_name, (name, long) in _QUANTITY.items():
+            arr = getattr(self, field_name)
+            ms = np.array([_mean_se(a) for a in arr]).reshape(-1, 2)
+            q, se, slope = self.extrapolated[field_name]
+            v[name] = variable("d", ms[:, 0], f"ERM {long}, mean over seeds")
+            v[name + "_se"] = variable("d", ms[:, 1], f"standard error of {name} (sample std / sqrt(seeds))")
+            v[name + "_per_seed"] = variable(("d", "seed"), arr, f"ERM {long}, per seed")
+            v["extrapolated_" + name] = variable((), q, f"1/d -> 0 extrapolation q_inf of {name} (weighted fit "
+                                                 "q_inf + slope/d)")
+            v["extrapolated_" + name + "_se"] = variable((), se, f"standard error of extrapolated_{name}")
+            v["extrapolated_" + name + "_slope"] = variable((), slope, f"slope of {name} in 1/d")
+        inputs = {"alpha", "kappa", "kappa_star", "lam", "noise"}  # in the 0.1 theory dict; they are the params
+        for k, val in self.theory.items():
+            if k not in inputs:
+                v["theory_" + k] = variable((), val, f"stationary theory: {k}")
+        e = np.asarray(self.bin_edges, dtype=float)
+        v["s_bin_edges"] = variable("s_edge", e, "edges of the spectrum bins (the first excludes the zero "
+                                    "eigenvalues)")
+        v["spectrum_erm"] = variable("s", self.hist_erm, f"fraction of the eigenvalues of S (ERM, d = "
+                                     f"{int(self.ds[-1])}) per bin")
+        v["spectrum_theory"] = variable("s", self.hist_theory, "theory mass int_bin rho_Y(s + theta) ds per bin")
+        v["atom_erm"] = variable((), self.atom_erm, "fraction of (numerically) zero eigenvalues of S (ERM)")
+        v["atom_theory"] = variable((), self.atom_theory, "mass of the zero eigenvalue (theory)")
+        v["not_converged"] = variable((), int(self.notes.get("not_converged", 0)), "ERM runs that stopped "
+                                      "before their tolerance (kept in the statistics)")
+        coords = {"d": coordinate("d", self.ds, "dimension d of the ERM instances"),
+                  "seed": coordinate("seed", seed0 + np.arange(self.test.shape[1]), "random seed of the instance"),
+                  "s": coordinate("s", 0.5 * (e[1:] + e[:-1]), "eigenvalue s of S (bin centre)")}
+        return self.dataset(v, coords, {"sensing": self.sensing, "flags": ";".join(self.flags)})
+
+    def to_json(self) -> dict[str, Any]:
+        """Protocol JSON (scalars: extrapolations, theory, atoms) plus ``d``, the per-d means and ``_se`` and
+        ``flags``; legacy 0.1 keys ``header``, ``rows``, ``theory``, ``extrapolated``."""
+        ds = self.to_xarray()
+        out = super().to_json()
+        out["d"] = np.asarray(self.ds).tolist()
+        for name, da in ds.data_vars.items():
+            if da.dims == ("d",):
+                out[str(name)] = da.values.tolist()
+        out["flags"] = list(self.flags)
+        return out
+
+    def legacy_json(self) -> dict[str, Any]:
+        header, rows = self.table()
+        return {"header": header, "rows": rows, "theory": self.theory, "extrapolated": self.extrapolated}
+
+    def plot(self, ax: Any = None) -> Any:
+        """Test and train error vs 1/d (with the extrapolation and the theory) and the spectrum histogram.
+
+        Returns the first axes (test error; the figure is ``ax.figure``); with ``ax`` given only that panel is
+        drawn. See :func:`dmft.plots_stationary.plot_validation`."""
         from dmft.plots_stationary import plot_validation
-        return plot_validation(self, path)
+        return plot_validation(self, ax=ax)
 
 
 def _mean_se(x: np.ndarray) -> tuple[float, float]:
@@ -147,16 +213,23 @@ def validate_stationary(params: ExtensiveWidthParams, ds=(30, 50, 70), seeds: in
     top = max(float(eigs.max()), 1e-300)
     nz = eigs[eigs > 1e-6 * top]
     edges, h_erm, h_th = spectrum_histogram(sol, nz, eigs.size, bins)
-    theory = {k: v for k, v in sol.summary().items() if isinstance(v, float)}
+    theory = {k: v for k, v in sol.legacy_json().items() if isinstance(v, float)}  # the 0.1 content
     return StationaryValidation(params, sensing, ds, test, train, rank, theory, ext, edges, h_erm, h_th,
                                 float(1.0 - nz.size / eigs.size), float(sol.atom), tuple(sol.flags),
                                 {"not_converged": n_not_conv, "seed0": seed0})
 
 
 # ----------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RecoveryCurve(hdf5io.Saveable):
-    """P(recovery) vs alpha at one d: ``prob[i]`` over ``seeds`` instances, ``alpha_c`` the theory."""
+@dataclass(frozen=True, repr=False)
+class RecoveryCurve(Result):
+    """P(recovery) vs alpha at one d: ``prob[i]`` over ``seeds`` instances, ``alpha_c`` the theory.
+
+    Labelled data (:meth:`to_xarray`): coordinates ``alpha`` (samples n/d^2) and ``seed`` (instance index);
+    ``recovery_probability`` (= ``prob``) with ``recovery_probability_se`` (sample std of the 0/1 outcomes /
+    sqrt(seeds)), ``relative_error_per_seed`` (= ``rel_err``); scalars ``kappa``, ``kappa_star``, ``d``, ``lam``,
+    ``eps_rec``, ``alpha_c`` and ``alpha_crossing`` (:meth:`crossing`, NaN if none)."""
+
+    curve_coord: ClassVar[str | None] = "alpha"
 
     kappa: float
     kappa_star: float
@@ -175,6 +248,34 @@ class RecoveryCurve(hdf5io.Saveable):
             if p[i] < 0.5 <= p[i + 1]:
                 return float(self.alphas[i] + (0.5 - p[i]) / (p[i + 1] - p[i]) * (self.alphas[i + 1] - self.alphas[i]))
         return None
+
+    def to_xarray(self):
+        rel = np.asarray(self.rel_err, dtype=float)
+        se = np.array([_mean_se((r < self.eps_rec).astype(float))[1] for r in rel]).reshape(-1)
+        cross = self.crossing()
+        v = {"recovery_probability": variable("alpha", self.prob, f"fraction of instances with ||S - S*||_F / "
+                                              f"||S*||_F < eps_rec (d = {self.d})"),
+             "recovery_probability_se": variable("alpha", se, "standard error of recovery_probability (sample "
+                                                 "std of the 0/1 outcomes / sqrt(seeds))"),
+             "relative_error_per_seed": variable(("alpha", "seed"), rel, "relative error ||S - S*||_F / ||S*||_F"),
+             "kappa": variable((), self.kappa, "input: student width ratio kappa"),
+             "kappa_star": variable((), self.kappa_star, "input: teacher width ratio kappa*"),
+             "d": variable((), self.d, "dimension d"),
+             "lam": variable((), self.lam, "l2 strength lam of the ERM"),
+             "eps_rec": variable((), self.eps_rec, "recovery tolerance on the relative error"),
+             "alpha_c": variable((), self.alpha_c, "perfect-recovery threshold alpha_c (theory)"),
+             "alpha_crossing": variable((), float("nan") if cross is None else cross,
+                                        "alpha where recovery_probability crosses 1/2 (NaN: no crossing)")}
+        coords = {"alpha": coordinate("alpha", self.alphas, "sample ratio alpha = n/d^2"),
+                  "seed": coordinate("seed", np.arange(rel.shape[1]), "instance index (seed = seed0 + index)")}
+        return self.dataset(v, coords)
+
+    def plot(self, ax: Any = None, **kw: Any) -> Any:
+        """recovery_probability vs alpha (s.e. band) and the theory alpha_c; returns the axes."""
+        ax = super().plot(ax, **kw)
+        ax.axvline(self.alpha_c, color="k", lw=1, ls=":", label=f"alpha_c = {self.alpha_c:.4g}")
+        ax.legend(fontsize="small")
+        return ax
 
 
 

@@ -37,13 +37,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
 from dmft.params import ExtensiveWidthParams
-from odes.common import check, hdf5io
+from odes.common import check
 from odes.common.errors import DivergenceError, ParameterError
 from odes.common.progress import progress
+from odes.common.result import Result, coordinate, variable
 
 SENSING = ("wishart", "goe")
 BACKENDS = ("numpy", "torch")
@@ -142,9 +144,16 @@ def _array_ops(backend: str, device: str | None) -> _NumpyOps:
     return _TorchOps(device)
 
 
-@dataclass(frozen=True, eq=False)
-class GDSimulation(hdf5io.Saveable):
-    """Learning curves of finite-d GD, one row per seed: ``train_error``, ``test_error`` (seeds, steps+1)."""
+@dataclass(frozen=True, eq=False, repr=False)
+class GDSimulation(Result):
+    """Learning curves of finite-d GD, one row per seed: ``train_error``, ``test_error`` (seeds, steps+1).
+
+    Labelled data (:meth:`to_xarray`): coordinates ``t`` (= k eta) and ``seed``; the seed means ``train_error``,
+    ``test_error`` (t) with their standard errors ``*_se`` (sample std over the S seeds / sqrt(S); 0 for one
+    seed), the per-seed curves ``train_error_per_seed``, ``test_error_per_seed`` (seed, t); scalars ``d``,
+    ``eta``, ``sigma0``, ``wall_time``; attributes ``sensing``, ``backend``."""
+
+    curve_coord: ClassVar[str | None] = "t"
 
     params: ExtensiveWidthParams
     d: int
@@ -177,6 +186,33 @@ class GDSimulation(hdf5io.Saveable):
     def test_sem(self) -> np.ndarray:
         n = self.test_error.shape[0]
         return self.test_error.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.zeros(self.t.shape)
+
+    def to_xarray(self):
+        from dmft.dynamics.result import T_LONG_NAME, TEST_LONG_NAME, TRAIN_LONG_NAME
+
+        n = len(self.seeds)
+        se = f"standard error of the mean over the {n} seeds (sample std / sqrt({n}); 0 for one seed)"
+        ts = ("seed", "t")
+        variables = {
+            "train_error": variable("t", self.train_mean, TRAIN_LONG_NAME + ", mean over seeds"),
+            "train_error_se": variable("t", self.train_sem, se),
+            "test_error": variable("t", self.test_mean, TEST_LONG_NAME + ", mean over seeds"),
+            "test_error_se": variable("t", self.test_sem, se),
+            "train_error_per_seed": variable(ts, self.train_error, TRAIN_LONG_NAME + ", per seed"),
+            "test_error_per_seed": variable(ts, self.test_error, TEST_LONG_NAME + ", per seed"),
+            "d": variable((), self.d, "dimension d"),
+            "eta": variable((), self.eta, "GD step size eta"),
+            "sigma0": variable((), self.sigma0, "init scale sigma0"),
+            "wall_time": variable((), self.wall_time, "wall-clock time of all runs", "s"),
+        }
+        coords = {"t": coordinate("t", self.t, T_LONG_NAME),
+                  "seed": coordinate("seed", np.asarray(self.seeds), "random seed of the run")}
+        return self.dataset(variables, coords, {"sensing": self.sensing, "backend": self.backend})
+
+    def to_json(self) -> dict[str, Any]:
+        """Protocol JSON (seed means and ``*_se`` along ``t``) plus ``seeds``, ``sensing``, ``backend``."""
+        return {**super().to_json(), "seeds": np.asarray(self.seeds).tolist(), "sensing": self.sensing,
+                "backend": self.backend}
 
 
 def _vecp_index(d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
-
 
 def plot_learning_curves(dmft, gd: dict | None = None, *, ax=None, title: str = "", stationary=None):
-    """Train/test error vs t: DMFT (lines with +-std bands), GD seed means (markers with error bars),
-    optional stationary (t = infinity) values as horizontal lines. Returns the matplotlib axes."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4))
+    """Train/test error vs t: DMFT (lines with +-s.e. bands, :meth:`DMFTResult.plot`), GD seed means (markers
+    with error bars), optional stationary (t = infinity) values as horizontal lines. Returns the matplotlib axes."""
+    ax = dmft.plot(ax=ax)
     t = dmft.t
     for name, color in (("train", "C0"), ("test", "C3")):
-        y = getattr(dmft, name + "_error")
-        s = getattr(dmft, name + "_error_std")
-        ax.plot(t, y, color=color, label=f"DMFT {name}")
-        ax.fill_between(t, np.maximum(y - s, 1e-300), y + s, color=color, alpha=0.25, lw=0)
         for i, (_key, sim) in enumerate(sorted((gd or {}).items(), key=lambda kv: kv[1].d)):
             stride = max(1, len(t) // 25)
             g = getattr(sim, name + "_mean")
@@ -36,12 +25,20 @@ def plot_learning_curves(dmft, gd: dict | None = None, *, ax=None, title: str = 
     return ax
 
 
-def plot_validation(val, path: str | Path | None = None, title: str = ""):
-    """Two panels: learning curves (DMFT vs GD at each d) and relative deviations GD/DMFT - 1."""
+def plot_validation(val, ax=None, title: str | None = None):
+    """Two panels: learning curves (DMFT vs GD at each d) and relative deviations GD/DMFT - 1 over t >= t_min.
+
+    Returns the first axes (learning curves; ``ax.figure`` holds both). With ``ax`` given, only the learning curves
+    are drawn into it. ``title`` defaults to the model parameters."""
     import matplotlib.pyplot as plt
 
     from validation.compare_dmft import deviations
 
+    if title is None:
+        p = val.dmft.params
+        title = f"alpha={p.alpha:g} lam={p.lam:g} Delta={p.noise:g}"
+    if ax is not None:
+        return plot_learning_curves(val.dmft, val.gd, ax=ax, title=title)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
     plot_learning_curves(val.dmft, val.gd, ax=a1, title=title)
     for i, d in enumerate(val.ds):
@@ -53,6 +50,4 @@ def plot_validation(val, path: str | Path | None = None, title: str = ""):
     a2.set_ylabel("GD / DMFT - 1")
     a2.legend(fontsize=7)
     fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=120)
-    return fig
+    return a1

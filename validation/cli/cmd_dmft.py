@@ -65,18 +65,6 @@ def _checkpoint_every(args) -> int:
     return every
 
 
-def _curves_payload(res) -> dict:
-    out = {k: v for k, v in res.curves().items()}
-    if hasattr(res, "settings"):
-        out["d_eff"] = res.settings.d_eff
-        out["eta"] = res.settings.eta
-        out["wall_time_s"] = res.wall_time
-    else:
-        out["method"] = res.method
-        out["inputs"] = res.inputs
-    return out
-
-
 def _run_dmft(args) -> int:
     import dataclasses
 
@@ -110,24 +98,21 @@ def _run_dmft(args) -> int:
 
             print(f"quadnet: interrupted; continue from the last checkpoint with --resume {ckpt}", file=sys.stderr)
             return 130
-    if args.out:
-        res.save(args.out, overwrite=args.overwrite, extras=extra)
-    if args.json:
-        payload = _curves_payload(res)
-        if extra:
-            payload["inputs_curves"] = {name: _curves_payload(r) for name, r in extra.items()}
-        common.emit_json(payload)
-    else:
+    payload = res.to_json()
+    if extra:  # the runs behind an extrapolation (also saved as groups of --out)
+        payload["inputs_curves"] = {name: r.to_json() for name, r in extra.items()}
+
+    def table() -> None:
         stride = max(1, settings.steps // 20)
         rows = [[float(res.t[k]), float(res.train_error[k]), float(res.train_error_std[k]),
                  float(res.test_error[k]), float(res.test_error_std[k])] for k in range(0, settings.steps + 1, stride)]
         common.print_table(["t", "train", "train_std", "test", "test_std"], rows)
-    return 0
+
+    return common.finish(args, res, payload=payload, table=table, extras=extra)
 
 
 def _run_validate(args) -> int:
     from validation.compare_dmft import run_validation
-    from validation.plots_dmft import plot_validation
 
     params, settings, d_effs = _build(args)
     if len(d_effs) > 1:
@@ -137,22 +122,7 @@ def _run_validate(args) -> int:
     ds = common.int_list("d", args.d)
     val = run_validation(params, settings, ds, args.seeds, sensing=args.sensing, t_min=args.t_min,
                          quiet=args.quiet or args.json, backend=args.backend)
-    if args.out:
-        val.save(args.out, overwrite=args.overwrite)
-    plot = common.plot_path(args)
-    if plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        plot_validation(val, plot, title=f"alpha={params.alpha:g} lam={params.lam:g} Delta={params.noise:g}")
-        if not args.json:
-            print(f"figure: {plot}")
-    if args.json:
-        h, rows = val.table()
-        common.emit_json({"ds": val.ds, "max_dev_train": val.max_dev_train, "max_dev_test": val.max_dev_test,
-                          "mean_dev_train": val.mean_dev_train, "mean_dev_test": val.mean_dev_test,
-                          "table_header": h, "table": rows, "dmft": _curves_payload(val.dmft)})
-    else:
+    def table() -> None:
         h, rows = val.table()
         common.print_table(h, rows)
         print()
@@ -160,7 +130,8 @@ def _run_validate(args) -> int:
                            [[int(d), float(a), float(b), float(c), float(e)] for d, a, b, c, e in
                             zip(val.ds, val.max_dev_train, val.max_dev_test, val.mean_dev_train,
                                 val.mean_dev_test)])
-    return 0
+
+    return common.finish(args, val, table=table)  # plot: DMFTValidation.plot (curves + deviations)
 
 
 def register(sub, vsub) -> None:

@@ -13,7 +13,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import warnings
 
@@ -37,18 +36,15 @@ def _stationary(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sol = solve_stationary(params, quadrature_check=args.quadrature_check)
-    summ = sol.summary()
-    if sol.quadrature_change is not None:
-        summ["quadrature_change"] = sol.quadrature_change
-    if args.json:
-        common.emit_json(summ)
-    else:
+    def table() -> None:
+        summ = sol.legacy_json()
+        if sol.quadrature_change is not None:
+            summ["quadrature_change"] = sol.quadrature_change
         rows = [[k, v if isinstance(v, float) else str(v)] for k, v in summ.items() if k not in ("warning",)]
         common.print_table(["quantity", "value"], rows, floatfmt=".10g")
+
+    common.finish(args, sol, table=table)
     _warn(sol.flags, sol.warning)
-    if args.out:
-        sys.stdout.flush()
-        sol.save(args.out, overwrite=args.overwrite)
     return 0
 
 
@@ -60,32 +56,27 @@ def _threshold(args: argparse.Namespace) -> int:
                                       "threshold)")
     noise = 0.0 if args.noise is None else args.noise
     ac = alpha_c(args.kappa, args.kappa_star)
-    kap = "inf" if math.isinf(ac.kappa) else ac.kappa
-    out = {"kappa": kap, "kappa_star": ac.kappa_star, "alpha_c": ac.alpha_c, "s_star": ac.s_star,
-           "dof": ac.dof, "unreliable": ac.unreliable, "warning": ac.note}
+    payload = ac.to_json()
+    extras = {}
     if args.interpolation:
-        it = interpolation_threshold(args.kappa, args.kappa_star, noise)
-        out.update({"noise": noise, "alpha_interp": it.alpha_interp, "sigma2_interp": it.sigma2,
-                    "C_S_interp": it.C_S, "test_error_interp": it.test_error})
-    peak = None
+        extras["interpolation"] = interpolation_threshold(args.kappa, args.kappa_star, noise)
     if args.lam is not None:
         if not args.interpolation:
             raise ParameterError("lam", "is only used with --interpolation (location of the double-descent peak "
                                         "at lam > 0)")
         from dmft.thresholds import double_descent_peak
-        peak = double_descent_peak(args.kappa, args.kappa_star, args.lam, noise)
-        out.update({"lam": args.lam, "alpha_peak": peak.alpha_peak, "test_error_peak": peak.test_error})
-    if args.out:
-        extras = {"interpolation": it} if args.interpolation else {}
-        if peak is not None:
-            extras["double_descent_peak"] = peak
-        ac.save(args.out, overwrite=args.overwrite, extras=extras)
-        out["out"] = args.out
-    if args.json:
-        common.emit_json(out)
-    else:
+        extras["double_descent_peak"] = double_descent_peak(args.kappa, args.kappa_star, args.lam, noise)
+    for name, res in extras.items():  # nested under the --out group names; flat 0.1 keys kept for one release
+        payload[name] = res.to_json()
+        payload.update(res.legacy_json())
+
+    def table() -> None:
         common.print_table(["quantity", "value"], [[k, v if isinstance(v, float) else str(v)]
-                                                   for k, v in out.items() if k != "warning"], floatfmt=".12g")
+                                                   for k, v in payload.items()
+                                                   if k not in ("warning", "kind") and not isinstance(v, dict)],
+                           floatfmt=".12g")
+
+    common.finish(args, ac, payload=payload, table=table, extras=extras)
     _warn((), ac.note)
     return 0
 
@@ -98,20 +89,14 @@ def _validate(args: argparse.Namespace) -> int:
         warnings.simplefilter("ignore")
         val = validate_stationary(params, ds, seeds=args.seeds, sensing=args.sensing, seed0=args.seed,
                                   quiet=args.quiet or args.json)
-    out, png = args.out, common.plot_path(args)
-    if out:
-        val.save(out, overwrite=args.overwrite)
-    if png:
-        val.plot(png)
-    header, rows = val.table()
-    if args.json:
-        common.emit_json({"header": header, "rows": rows, "theory": val.theory, "extrapolated": val.extrapolated,
-                          "flags": list(val.flags), "not_converged": val.notes["not_converged"], "out": out,
-                          "plot": png})
-    else:
+    def table() -> None:
+        header, rows = val.table()
         print(f"stationary theory vs ERM ({args.sensing} sensing, {args.seeds} seeds per d); mean, s.e.")
         common.print_table(header, rows, floatfmt=".5g")
-        print(f"saved {out} and {png}")
+
+    # "out"/"plot" always present (null when not written), as in quadnet 0.1
+    common.finish(args, val, payload={**val.to_json(), "out": args.out, "plot": common.plot_path(args)},
+                  table=table)
     n_bad = val.notes["not_converged"]
     if n_bad:
         print(f"quadnet: warning: {n_bad} of {val.test.size} ERM runs stopped before reaching their tolerance "
