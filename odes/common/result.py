@@ -175,6 +175,17 @@ class Result(hdf5io.Saveable):
                 if v.dims == (self.curve_coord,)}
 
 
+def mean_and_se(x: Any, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    r"""Mean over ``axis`` (S samples, e.g. seeds) and its standard error :math:`s/\sqrt S`, with s the sample
+    standard deviation (ddof = 1) -- the ``<name>_se`` of the naming rule. The standard error is NaN (undefined)
+    for S = 1."""
+    x = np.asarray(x, dtype=float)
+    S = x.shape[axis]
+    mean = x.mean(axis=axis)
+    se = x.std(axis=axis, ddof=1) / np.sqrt(S) if S > 1 else np.full(mean.shape, np.nan)
+    return mean, se
+
+
 # ---------------------------------------------------------------------------------------------------------
 def _public_fields(obj: Any) -> dict[str, Any]:
     return {f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj) if not f.name.startswith("_")}
