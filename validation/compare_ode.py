@@ -207,12 +207,8 @@ class ODEComparison(Result):
 
     def to_json(self) -> dict[str, Any]:
         """Protocol JSON plus ``N``, ``alpha`` and every per-N variable (deviation means and ``_se``, runs)."""
-        out = super().to_json()
         ds = self.to_xarray()
-        out["N"] = ds["N"].values.tolist()
-        out["alpha"] = ds["alpha"].values.tolist()
-        out.update({str(k): v.values.tolist() for k, v in ds.data_vars.items() if v.dims == ("N",)})
-        return out
+        return {**super().to_json(), "alpha": ds["alpha"].values.tolist(), **self.json_along(ds, "N")}
 
     def legacy_json(self) -> dict[str, Any]:
         """The quadnet 0.1 ``validate ode`` JSON (``widths`` with per-N mean/std, ``exponents``, ...)."""

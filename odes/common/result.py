@@ -104,6 +104,14 @@ class Result(hdf5io.Saveable):
             out.setdefault(k, _jsonable(v))
         return out
 
+    @staticmethod
+    def json_along(ds: xr.Dataset, dim: str) -> dict[str, Any]:
+        """JSON-ready values of the coordinate ``dim`` and of every variable of ``ds`` that is 1-D along ``dim``
+        (for ``to_json`` of results with a second axis, e.g. the widths of a validation study)."""
+        out = {dim: _jsonable(ds[dim].values)}
+        out.update({str(k): _jsonable(v.values) for k, v in ds.data_vars.items() if v.dims == (dim,)})
+        return out
+
     def summary(self) -> str:
         """A short text summary: kind, parameters, scalar values, and head/tail of the curves (< 2000 chars)."""
         ds = self.to_xarray()
