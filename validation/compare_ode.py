@@ -38,7 +38,7 @@ import numpy as np
 
 from odes.common import check
 from odes.common.errors import DivergenceError, ParameterError
-from odes.common.result import Result, coordinate, mean_and_se, variable
+from odes.common.result import SUMMARY_MAX_CHARS, Result, coordinate, mean_and_se, variable
 from odes.finite_width import FiniteWidthParams
 from odes.finite_width.integrate import ALPHA_LONG_NAME, TEST_ERROR_LONG_NAME, integrate_overlaps
 from validation.online_sgd import OnlineSGDResult, simulate
@@ -191,7 +191,7 @@ class ODEComparison(Result):
 
         per_n = [self.width(N).to_xarray().drop_vars(["Q_sim", "M_sim", "Q_ode", "M_ode", "i", "i2", "k"])
                  .assign_coords(alpha=self.alphas) for N in self.Ns]
-        stacked = xr.concat(per_n, dim="N", data_vars="all", coords="minimal", combine_attrs="drop")
+        stacked = xr.concat(per_n, dim="N", data_vars="all", coords="minimal", combine_attrs="override")
         var = {str(k): (v.dims, v.values, dict(v.attrs)) for k, v in stacked.data_vars.items()}
         for m in METRICS:
             if m in self.exponents:
@@ -209,6 +209,11 @@ class ODEComparison(Result):
         """Protocol JSON plus ``N``, ``alpha`` and every per-N variable (deviation means and ``_se``, runs)."""
         ds = self.to_xarray()
         return {**super().to_json(), "alpha": ds["alpha"].values.tolist(), **self.json_along(ds, "N")}
+
+    def summary(self) -> str:
+        """Generic summary followed by the per-N deviation table (mean ± standard error over runs)."""
+        text = super().summary() + "\n" + self.table_along("N", ["runs", *METRICS])
+        return text if len(text) < SUMMARY_MAX_CHARS else text[: SUMMARY_MAX_CHARS - 4] + " ..."
 
     def legacy_json(self) -> dict[str, Any]:
         """The quadnet 0.1 ``validate ode`` JSON (``widths`` with per-N mean/std, ``exponents``, ...)."""

@@ -21,7 +21,7 @@ import numpy as np
 from odes.common import check
 from odes.common.errors import ParameterError
 from odes.common.progress import progress
-from odes.common.result import Result, coordinate, mean_and_se, variable
+from odes.common.result import SUMMARY_MAX_CHARS, Result, coordinate, mean_and_se, variable
 from odes.population.highdim import TAU_LONG_NAME, finite_d_matrix, finite_d_modes, solve_limit
 from odes.population.params import HighDimParams
 
@@ -95,6 +95,11 @@ class PopulationValidation(Result):
     def to_json(self) -> dict[str, Any]:
         """Protocol JSON plus ``d`` and every per-d variable (``max_dev``, ``max_dev_se``, ...)."""
         return {**super().to_json(), **self.json_along(self.to_xarray(), "d")}
+
+    def summary(self) -> str:
+        """Generic summary followed by the per-d deviation table (mean ± standard error over seeds)."""
+        text = super().summary() + "\n" + self.table_along("d", ["max_dev", "scaled_dev", "end_coef", "chi_dev"])
+        return text if len(text) < SUMMARY_MAX_CHARS else text[: SUMMARY_MAX_CHARS - 4] + " ..."
 
     def legacy_json(self) -> dict[str, Any]:
         """quadnet 0.1 keys of ``validate population``: the table ``header`` and ``rows``."""

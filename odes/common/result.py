@@ -137,6 +137,20 @@ class Result(hdf5io.Saveable):
         text = "\n".join(lines)
         return text if len(text) < SUMMARY_MAX_CHARS else text[: SUMMARY_MAX_CHARS - 4] + " ..."
 
+    def table_along(self, dim: str, names: list[str], ds: xr.Dataset | None = None) -> str:
+        """Text table (one row per value of the coordinate ``dim``) of the 1-D variables ``names`` along ``dim``,
+        each ``x`` shown as ``x ± x_se`` when ``x_se`` exists: the per-width part of a validation summary."""
+        ds = self.to_xarray() if ds is None else ds
+        cols = [n for n in names if n in ds and ds[n].dims == (dim,)]
+        rows = ["  " + "  ".join(f"{c:>20.20}" for c in [dim, *cols])]
+        for i, x in enumerate(ds[dim].values):
+            cells = [_num(x)]
+            for c in cols:
+                se = ds.get(c + "_se")
+                cells.append(_num(ds[c].values[i]) + ("" if se is None else " ± " + f"{float(se.values[i]):.2g}"))
+            rows.append("  " + "  ".join(f"{c:>20}" for c in cells))
+        return "\n".join(rows)
+
     def __repr__(self) -> str:
         return self.summary()
 
