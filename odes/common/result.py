@@ -5,7 +5,7 @@ everywhere:
 
 * ``params`` -- the validated parameter object of the run;
 * ``to_xarray()`` -> :class:`xarray.Dataset`: named coordinates (each family's time variable under its documented
-  name -- ``alpha`` for one-pass SGD, ``t`` for gradient flow/descent, ``gamma_t`` for the rescaled population time --
+  name -- ``alpha`` for one-pass SGD, ``t`` for gradient flow/descent, ``tau`` = t/d for the high-d population flows --
   with ``long_name`` and ``units`` attributes), data variables, and as attributes the parameters (``param_<name>``
   for scalars, ``params_json`` for all of them), ``quadnet_kind`` and ``quadnet_version``.
   **Naming rule:** the standard error of the mean of a variable ``x`` is ``x_se``;

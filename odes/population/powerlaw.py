@@ -375,6 +375,10 @@ class ExponentFit(Result):
                                                             "index of the per-seed estimate")},
                             attrs={"fit": self.name})
 
+    def to_json(self) -> dict[str, Any]:
+        """Protocol JSON (the scalars) plus ``exponent_per_seed``."""
+        return {**super().to_json(), "exponent_per_seed": [float(v) for v in self.values]}
+
     def legacy_json(self) -> dict[str, Any]:
         """quadnet 0.1 keys of the ``time_exponent``/``width_exponent`` JSON objects of ``quadnet scaling``."""
         return {"ci95": [self.ci_low, self.ci_high], "per_seed": list(self.values), "window_J": list(self.window),
