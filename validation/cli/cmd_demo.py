@@ -3,8 +3,8 @@
 Runs online SGD for a quadratic two-layer student (p = 2) learning a teacher (p* = 1) at effective learning
 rate gamma = 0.1 from a warm start (protocol V: M(0) = (0.2, 0.1)^T, Q_perp(0) = I), at N = 250, 500, 1000 with
 4 seeds each up to alpha = 20, integrates the exact N -> infinity overlap ODEs from the same initial states,
-prints theory vs simulation for eps_g and the deviation table (deviations shrink like N^{-1/2}), and writes
-``demo.h5`` and ``demo.png`` (``--out`` changes both names).
+prints theory vs simulation for eps_g and the deviation table (deviations shrink like N^{-1/2}); with
+``--out demo.h5`` it also writes ``demo.h5`` and ``demo.png``. ``--json``: the ``validate ode`` JSON.
 """
 
 from __future__ import annotations
