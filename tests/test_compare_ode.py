@@ -119,7 +119,9 @@ def test_comparison_hdf5_round_trip_and_plot(tmp_path):
     back = ODEComparison.load(path)
     assert isinstance(back, ODEComparison) and hdf5io.equal(res, back)
     assert back.table() == res.table()
-    res.plot(tmp_path / "cmp.png")
+    ax = res.plot()
+    assert len(ax.figure.axes) == 2 and ax.lines                     # curves + deviations panels
+    ax.figure.savefig(tmp_path / "cmp.png")
     assert (tmp_path / "cmp.png").stat().st_size > 10_000
 
 

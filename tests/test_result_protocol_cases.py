@@ -1,5 +1,57 @@
-"""Small example instances of every result type, built by really running the solvers at tiny sizes, for the
-parametrized protocol test (round trip, coordinates, summary length, plot, JSON finiteness)."""
+"""Small example instances of every result type, built by really running the solvers at tiny sizes.
+
+Each ``cases_<family>()`` returns a list of results; the parametrized protocol test runs over all of them (round
+trip, coordinates, summary length, plot, JSON finiteness). Keep every case fast (well under 2 s once numba's
+cache is warm) and keep imports local to each function.
+"""
+
+from __future__ import annotations
+
+
+def cases_odes() -> list:
+    """Finite-width ODE / online SGD and population families: OverlapTrajectory, OnlineSGDResult, WidthComparison,
+    ODEComparison, HighDimResult (limit, modes, matrix), MatrixFlowResult (ODE, closed form), PowerLawResult,
+    ExponentFit (time, width), PopulationValidation, SGDComparison."""
+    import numpy as np
+
+    from odes.finite_width import FiniteWidthParams, initial_state, integrate_overlaps
+    from odes.population import powerlaw as pl
+    from odes.population.highdim import finite_d_matrix, finite_d_modes, solve_limit
+    from odes.population.params import HighDimParams, OnlineSGDParams, PowerLawParams
+    from odes.population.riccati import closed_form_b, integrate_matrix_flow
+    from validation.compare_ode import compare_ode
+    from validation.compare_population import validate_population
+    from validation.online_sgd import simulate
+    from validation.population_sgd import compare_sgd_gf
+
+    fw = FiniteWidthParams(p=2, p_star=1, gamma=0.1)
+    M0 = np.array([[0.2], [0.1]])
+    Q0, M0 = initial_state(fw, M0)
+    traj = integrate_overlaps(fw, Q0, M0, [0.0, 0.5, 1.0, 2.0])
+    sim = simulate(fw, 20, [0.0, 0.5, 1.0], seeds=2, M0=M0, quiet=True)
+    cmp = compare_ode(fw, [20, 40], [0.0, 0.5, 1.0], seeds=2, M0=M0, rtol=1e-8, atol=1e-10, quiet=True)
+
+    hd = HighDimParams(0.5, 0.25)
+    taus = [0.0, 0.25, 0.5, 1.0]
+    limit = solve_limit(hd, taus)
+    modes = finite_d_modes(hd, 16, taus, seed=1)
+    matrix = finite_d_matrix(hd, 8, taus, seed=1)
+    W0 = 0.5 * np.eye(4)[:, :2]
+    S_star = np.diag([0.5, 0.3, 0.0, 0.0])
+    flow_a = integrate_matrix_flow(W0, S_star, [0.0, 0.5, 1.0], model="A")
+    flow_b = closed_form_b(W0, S_star, [0.0, 0.5, 1.0])
+
+    plp = PowerLawParams(1.0, 12, 12, 144)
+    time_fit, curves = pl.time_exponent(plp, seeds=(0, 1), window=(2, 6))
+    width_fit, _ = pl.width_scan(1.0, 12, 144, [2, 4, 6, 8])
+    validation = validate_population(hd, [8, 16], 2, gammas=np.linspace(0.0, 1.0, 7))
+    sgd = compare_sgd_gf(OnlineSGDParams(PowerLawParams(1.0, 3, 3, 12), eta_d=0.02, t_max=0.5, n_records=6),
+                         seeds=(0, 1), eps=(0.5, 0.2))
+    return [traj, sim, cmp.width(20), cmp, limit, modes, matrix, flow_a, flow_b, curves[0], time_fit, width_fit,
+            validation, sgd]
+
+
+
 
 
 def cases_extensive() -> list:

@@ -32,24 +32,42 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from odes.common import check, hdf5io
+from odes.common import check
 from odes.common.errors import DivergenceError, ParameterError
+from odes.common.result import SUMMARY_MAX_CHARS, Result, coordinate, mean_and_se, variable
 from odes.finite_width import FiniteWidthParams
-from odes.finite_width.integrate import integrate_overlaps
+from odes.finite_width.integrate import ALPHA_LONG_NAME, TEST_ERROR_LONG_NAME, integrate_overlaps
 from validation.online_sgd import OnlineSGDResult, simulate
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
 
 METRICS = ("D_eps", "D_Q", "D_M", "D_inv")
 
 
-@dataclass(frozen=True, eq=False)
-class WidthComparison:
-    """Theory vs simulation at one N. ``ode_Q`` (S, n, p, p), ``ode_M`` (S, n, p, p*), ``ode_eps_g`` (S, n):
-    the ODE from each seed's exact initial state; ``D_eps``, ``D_Q``, ``D_M``, ``D_inv`` (S,) per-seed
-    maximal deviations (zero-weighted, i.e. not used, for diverged seeds: see ``simulation.valid``);
-    ``ode_time`` seconds spent integrating."""
+_METRIC_NAMES = {"D_eps": "max over alpha of |eps_g(sim) - eps_g(ODE)|",
+                 "D_Q": "max over alpha and entries of |Q(sim) - Q(ODE)|",
+                 "D_M": "max over alpha and entries of |M(sim) - M(ODE)|",
+                 "D_inv": "max over alpha of the rotation-invariant deviations |tr Q|, |M|_F^2"}
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class WidthComparison(Result):
+    """Theory vs simulation at one N (a curve along ``alpha``). ``ode_Q`` (S, n, p, p), ``ode_M`` (S, n, p, p*),
+    ``ode_eps_g`` (S, n): the ODE from each seed's exact initial state; ``D_eps``, ``D_Q``, ``D_M``, ``D_inv`` (S,)
+    per-seed maximal deviations (zero-weighted, i.e. not used, for diverged seeds: see ``simulation.valid``);
+    ``ode_time`` seconds spent integrating.
+
+    Labelled data (:meth:`to_xarray`, coordinates ``seed``, ``alpha``): ``test_error_sim`` and ``test_error_ode``
+    (alpha), means over the non-diverged seeds, with standard errors ``_se`` (sample std / sqrt(runs));
+    ``test_error_sim_per_seed``, ``test_error_ode_per_seed`` (seed, alpha); the deviations ``D_eps`` ... as scalar
+    means with ``D_eps_se`` ... and per seed ``D_eps_per_seed`` (seed)."""
+
+    curve_coord = "alpha"  # plain class attribute (not a dataclass field)
 
     N: int
     simulation: OnlineSGDResult
@@ -62,6 +80,11 @@ class WidthComparison:
     D_inv: np.ndarray
     ode_time: float = 0.0
 
+    @property
+    def params(self) -> FiniteWidthParams:
+        """The parameters of the simulation (and of the ODE)."""
+        return self.simulation.params
+
     def stats(self, metric: str) -> tuple[float, float]:
         """(mean, std) of a deviation metric over the non-diverged seeds (std with ddof = 1; 0 for one seed)."""
         if metric not in METRICS:
@@ -71,12 +94,69 @@ class WidthComparison:
             raise DivergenceError(f"all runs at N = {self.N} diverged")
         return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
 
+    def _variables(self) -> dict[str, tuple]:
+        """Variables along (seed, alpha) shared with :meth:`ODEComparison.to_xarray` (which adds an N axis)."""
+        sim = self.simulation
+        ok = sim.valid
+        sim_m, sim_se = mean_and_se(sim.eps_g[ok])
+        ode_m, ode_se = mean_and_se(self.ode_eps_g[ok])
+        var = {
+            "test_error_sim": variable("alpha", sim_m, "online SGD: mean over runs of " + TEST_ERROR_LONG_NAME),
+            "test_error_sim_se": variable("alpha", sim_se, "standard error of test_error_sim (std / sqrt(runs))"),
+            "test_error_ode": variable("alpha", ode_m, "overlap ODE from each run's initial state, mean over runs"),
+            "test_error_ode_se": variable("alpha", ode_se, "standard error of test_error_ode (std / sqrt(runs))"),
+            "test_error_sim_per_seed": variable(("seed", "alpha"), sim.eps_g, "online SGD test error, per run"),
+            "test_error_ode_per_seed": variable(("seed", "alpha"), self.ode_eps_g,
+                                                "ODE test error from the run's initial state, per run"),
+            "alpha_recorded": variable("alpha", sim.alpha, "alpha recorded by the simulation = round(alpha N)/N"),
+            "diverged": variable("seed", np.asarray(sim.diverged, dtype=np.int8), "1 if the run blew up"),
+            "runs": variable((), sim.n_valid, "number of non-diverged runs"),
+            "t_sim": variable((), sim.wall_time, "wall-clock time of the simulations", "s"),
+            "t_ode": variable((), self.ode_time, "wall-clock time of the ODE integrations", "s"),
+        }
+        for m in METRICS:
+            mean, se = mean_and_se(np.asarray(getattr(self, m))[ok])
+            var[m] = variable((), mean, _METRIC_NAMES[m] + ", mean over runs")
+            var[m + "_se"] = variable((), se, f"standard error of {m} (std / sqrt(runs))")
+            var[m + "_per_seed"] = variable("seed", getattr(self, m), _METRIC_NAMES[m] + ", per run")
+        return var
 
-@dataclass(frozen=True, eq=False)
-class ODEComparison(hdf5io.Saveable):
+    def to_xarray(self) -> xr.Dataset:
+        """Labelled dataset (see the class docstring), plus ``Q_sim``/``Q_ode`` (seed, alpha, i, i2) and
+        ``M_sim``/``M_ode`` (seed, alpha, i, k) per run."""
+        sim = self.simulation
+        var = self._variables()
+        var.update({
+            "Q_sim": variable(("seed", "alpha", "i", "i2"), sim.Q, "online SGD overlap Q = W W^T / N, per run"),
+            "M_sim": variable(("seed", "alpha", "i", "k"), sim.M, "online SGD overlap M = W W*^T / N, per run"),
+            "Q_ode": variable(("seed", "alpha", "i", "i2"), self.ode_Q, "ODE overlap Q, per run's initial state"),
+            "M_ode": variable(("seed", "alpha", "i", "k"), self.ode_M, "ODE overlap M, per run's initial state")})
+        p, ps = self.params.p, self.params.p_star
+        return self.dataset(var, coords={
+            "seed": coordinate("seed", np.asarray(sim.seeds, dtype=np.int64), "random seed of the run"),
+            "alpha": coordinate("alpha", sim.alpha, ALPHA_LONG_NAME),
+            "i": coordinate("i", np.arange(p), "student hidden unit index"),
+            "i2": coordinate("i2", np.arange(p), "student hidden unit index (second)"),
+            "k": coordinate("k", np.arange(ps), "teacher hidden unit index")},
+            attrs={"N": int(self.N), "init": sim.init})
+
+    def plot(self, ax: Any = None, **kw: Any) -> Any:
+        """Simulation mean ± standard error (band) and the ODE curve of eps_g(alpha); returns the axes."""
+        from validation.plots_ode import plot_width
+
+        return plot_width(self, ax, **kw)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class ODEComparison(Result):
     """Theory-vs-simulation study over widths ``Ns``. ``widths``: {"N<N>": WidthComparison}; ``exponents`` and
     ``exponent_errors``: {metric: fitted x of D ∝ N^x, its standard error} (NaN-free: absent when fewer than
-    two widths). ``rtol``/``method``: ODE solver settings."""
+    two widths). ``rtol``/``method``: ODE solver settings.
+
+    Labelled data (:meth:`to_xarray`): coordinates ``N``, ``seed``, ``alpha`` (the requested grid; the recorded one
+    is ``alpha_recorded`` (N, alpha) = round(alpha N)/N); the variables of :class:`WidthComparison` with an ``N``
+    axis (``test_error_sim`` (N, alpha) and its ``_se``, ``D_eps`` (N) and ``D_eps_se`` ...), and the fitted
+    exponents ``D_eps_exponent`` with ``D_eps_exponent_se`` (its standard error) for each metric."""
 
     params: FiniteWidthParams
     init: str
@@ -105,8 +185,38 @@ class ODEComparison(hdf5io.Saveable):
                         + [float(w.simulation.wall_time), float(w.ode_time)])
         return header, rows
 
-    def summary(self) -> dict:
-        """Plain-Python summary (JSON-ready): per-N mean/std of each metric and the fitted exponents."""
+    def to_xarray(self) -> xr.Dataset:
+        """Labelled dataset (see the class docstring)."""
+        import xarray as xr
+
+        per_n = [self.width(N).to_xarray().drop_vars(["Q_sim", "M_sim", "Q_ode", "M_ode", "i", "i2", "k"])
+                 .assign_coords(alpha=self.alphas) for N in self.Ns]
+        stacked = xr.concat(per_n, dim="N", data_vars="all", coords="minimal", combine_attrs="override")
+        var = {str(k): (v.dims, v.values, dict(v.attrs)) for k, v in stacked.data_vars.items()}
+        for m in METRICS:
+            if m in self.exponents:
+                var[m + "_exponent"] = variable((), self.exponents[m], f"fitted exponent x of {m} ∝ N^x")
+                var[m + "_exponent_se"] = variable((), self.exponent_errors[m],
+                                                   f"standard error of {m}_exponent (weighted fit, Birge-inflated)")
+        first = self.width(self.Ns[0]).simulation
+        return self.dataset(var, coords={
+            "N": coordinate("N", np.asarray(self.Ns, dtype=np.int64), "input dimension N"),
+            "seed": coordinate("seed", np.asarray(first.seeds, dtype=np.int64), "random seed of the run"),
+            "alpha": coordinate("alpha", self.alphas, ALPHA_LONG_NAME + " (requested grid)")},
+            attrs={"init": self.init, "method": self.method, "rtol": self.rtol})
+
+    def to_json(self) -> dict[str, Any]:
+        """Protocol JSON plus ``N``, ``alpha`` and every per-N variable (deviation means and ``_se``, runs)."""
+        ds = self.to_xarray()
+        return {**super().to_json(), "alpha": ds["alpha"].values.tolist(), **self.json_along(ds, "N")}
+
+    def summary(self) -> str:
+        """Generic summary followed by the per-N deviation table (mean ± standard error over runs)."""
+        text = super().summary() + "\n" + self.table_along("N", ["runs", *METRICS])
+        return text if len(text) < SUMMARY_MAX_CHARS else text[: SUMMARY_MAX_CHARS - 4] + " ..."
+
+    def legacy_json(self) -> dict[str, Any]:
+        """The quadnet 0.1 ``validate ode`` JSON (``widths`` with per-N mean/std, ``exponents``, ...)."""
         per_n = []
         for N in self.Ns:
             w = self.width(N)
@@ -123,12 +233,13 @@ class ODEComparison(hdf5io.Saveable):
         return {"p": self.params.p, "p_star": self.params.p_star, "init": self.init, "widths": per_n,
                 "exponents": dict(self.exponents), "exponent_errors": dict(self.exponent_errors)}
 
-    def plot(self, path=None, **kw):
-        """Figure: theory over simulation mean ± std, deviations vs N (see :mod:`validation.plots_ode`)."""
+    def plot(self, ax: Any = None, *, title: str | None = None) -> Any:
+        """eps_g(alpha) (simulation mean ± standard error as bands, ODE as lines) on ``ax``; with ``ax=None`` a new
+        figure that also has a second panel, the deviations vs N (only when there are >= 2 widths). Returns the
+        curves axes (the figure is ``ax.figure``; see :mod:`validation.plots_ode`)."""
         from validation.plots_ode import plot_comparison
 
-        return plot_comparison(self, path, **kw)
-
+        return plot_comparison(self, ax, title=title)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -14,19 +14,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from odes.common import check, hdf5io
+from odes.common import check
 from odes.common.errors import ParameterError
 from odes.common.progress import progress
-from odes.population.highdim import finite_d_matrix, finite_d_modes, solve_limit
+from odes.common.result import SUMMARY_MAX_CHARS, Result, coordinate, mean_and_se, variable
+from odes.population.highdim import TAU_LONG_NAME, finite_d_matrix, finite_d_modes, solve_limit
 from odes.population.params import HighDimParams
 
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
 
-@dataclass(frozen=True, eq=False)
-class PopulationValidation(hdf5io.Saveable):
-    """Finite-d vs limit table for model (A). ``loss`` has shape (n_d, n_seeds, n_gamma) (d L_d)."""
+
+@dataclass(frozen=True, eq=False, repr=False)
+class PopulationValidation(Result):
+    """Finite-d vs limit table for model (A). ``loss`` has shape (n_d, n_seeds, n_gamma) (d L_d).
+
+    Labelled data (:meth:`to_xarray`): coordinates ``d``, ``seed`` (index k of the run with seed seed0 + k), ``tau``
+    (= ``gamma`` = t/d; the curve coordinate). Along ``tau``: the limit ``test_error_limit`` (ell) and
+    ``chi_limit``; along (d, tau): ``test_error`` = mean over seeds of d L_d, ``chi``, with standard errors ``_se``
+    (sample std / sqrt(seeds); NaN for one seed), per seed ``test_error_per_seed``, ``chi_per_seed`` (d, seed, tau);
+    along ``d``: ``max_dev`` with ``max_dev_se``, ``scaled_dev`` (= d max_dev) with ``scaled_dev_se``,
+    ``end_coef`` with ``end_coef_se``, ``chi_dev``; scalar ``slope`` (NaN for one d)."""
+
+    curve_coord = "tau"  # plain class attribute (not a dataclass field)
 
     params: HighDimParams
     gamma: np.ndarray
@@ -45,6 +59,60 @@ class PopulationValidation(hdf5io.Saveable):
     method: str
     n_seeds: int
 
+    def to_xarray(self) -> xr.Dataset:
+        """Labelled dataset (see the class docstring); attributes ``method`` and ``n_seeds``."""
+        darr = np.asarray(self.dims, dtype=float)
+        one = self.n_seeds < 2          # a standard error from one seed is undefined: NaN, not the stored 0
+        se = (lambda x: np.full(np.shape(x), np.nan) if one else np.asarray(x, dtype=float))
+        L_m, L_se = mean_and_se(self.loss, axis=1)
+        C_m, C_se = mean_and_se(self.chi, axis=1)
+        dL = "d L_d(d tau), rescaled population loss at dimension d"
+        var = {
+            "test_error_limit": variable("tau", self.limit_loss, "population loss ell = lim d L (rescaled test "
+                                                                 "error, d -> infinity)"),
+            "chi_limit": variable("tau", self.limit_chi, "cosine similarity chi (d -> infinity)"),
+            "test_error": variable(("d", "tau"), L_m, dL + ", mean over seeds"),
+            "test_error_se": variable(("d", "tau"), L_se, "standard error of test_error (std / sqrt(seeds))"),
+            "test_error_per_seed": variable(("d", "seed", "tau"), self.loss, dL + ", per seed"),
+            "chi": variable(("d", "tau"), C_m, "cosine similarity chi at dimension d, mean over seeds"),
+            "chi_se": variable(("d", "tau"), C_se, "standard error of chi (std / sqrt(seeds))"),
+            "chi_per_seed": variable(("d", "seed", "tau"), self.chi, "cosine similarity chi, per seed"),
+            "max_dev": variable("d", self.max_dev, "max over tau of |d L_d - ell|, mean over seeds"),
+            "max_dev_se": variable("d", se(self.max_dev_se), "standard error of max_dev (std / sqrt(seeds))"),
+            "scaled_dev": variable("d", self.scaled_dev, "d x max_dev (O(1) if the deviation is O(1/d))"),
+            "scaled_dev_se": variable("d", se(darr * self.max_dev_se), "standard error of scaled_dev"),
+            "end_coef": variable("d", self.end_coef, "d (<d L_d> - ell) at the last tau (1/d coefficient)"),
+            "end_coef_se": variable("d", se(self.end_coef_se), "standard error of end_coef (std / sqrt(seeds))"),
+            "chi_dev": variable("d", self.chi_dev, "max over tau of |<chi_d> - chi|"),
+            "slope": variable((), self.slope, "fitted p of max_dev ∝ d^-p (expected 1; NaN for one d)"),
+        }
+        return self.dataset(var, coords={
+            "d": coordinate("d", np.asarray(self.dims, dtype=np.int64), "input dimension d"),
+            "seed": coordinate("seed", np.arange(self.n_seeds), "run index k (seed = seed0 + k)"),
+            "tau": coordinate("tau", self.gamma, TAU_LONG_NAME)},
+            attrs={"method": self.method, "n_seeds": int(self.n_seeds)})
+
+    def to_json(self) -> dict[str, Any]:
+        """Protocol JSON plus ``d`` and every per-d variable (``max_dev``, ``max_dev_se``, ...)."""
+        return {**super().to_json(), **self.json_along(self.to_xarray(), "d")}
+
+    def summary(self) -> str:
+        """Generic summary followed by the per-d deviation table (mean ± standard error over seeds)."""
+        text = super().summary() + "\n" + self.table_along("d", ["max_dev", "scaled_dev", "end_coef", "chi_dev"])
+        return text if len(text) < SUMMARY_MAX_CHARS else text[: SUMMARY_MAX_CHARS - 4] + " ..."
+
+    def legacy_json(self) -> dict[str, Any]:
+        """quadnet 0.1 keys of ``validate population``: the table ``header`` and ``rows``."""
+        header, rows = self.table()
+        return {"header": header, "rows": rows}
+
+    def plot(self, ax: Any = None, **kw: Any) -> Any:
+        """Limit ell(tau) with the seed-averaged finite-d values on ``ax``; with ``ax=None`` a new figure with a
+        second panel, d x max deviation vs d (>= 2 dimensions). Returns the curves axes (see
+        :func:`validation.plots_population.plot_validation`)."""
+        from validation.plots_population import plot_validation
+
+        return plot_validation(self, ax, **kw)
 
     def table(self) -> tuple[list[str], list[list]]:
         header = ["d", "seeds", "max|dL_d-ell|", "SE", "d*max", "d(<dL_d>-ell)(end)", "SE", "max|chi_d-chi|"]

@@ -50,15 +50,21 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
 
-from odes.common import check, hdf5io
+from odes.common import check
 from odes.common.errors import DivergenceError, ParameterError
 from odes.common.progress import progress
+from odes.common.result import Result, coordinate, mean_and_se, variable
 from odes.finite_width import FiniteWidthParams
+from odes.finite_width.integrate import ALPHA_LONG_NAME, TEST_ERROR_LONG_NAME
 from odes.finite_width.moments import generalization_error
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
 
 INITS = ("V", "R")
 _CHUNK_NUMBERS = 2**19  # Gaussian numbers drawn per chunk (4 MiB)
@@ -188,15 +194,22 @@ def overlaps(W: np.ndarray, Ws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------------------------------------------------
 # result
 # ---------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True, eq=False)
-class OnlineSGDResult(hdf5io.Saveable):
-    """Online-SGD runs at one N for several seeds.
+@dataclass(frozen=True, eq=False, repr=False)
+class OnlineSGDResult(Result):
+    """Online-SGD runs at one N for several seeds (a curve along ``alpha`` = steps/N).
 
     Fields: ``alpha`` (n,) grid actually recorded (steps/N); ``Q`` (S, n, p, p), ``M`` (S, n, p, p*),
     ``eps_g`` (S, n) exact generalisation error of each recorded state (noiseless test labels);
     ``seeds`` (S,); ``diverged`` (S,) bool and ``alpha_diverged`` (S,) (inf when the run did not blow up);
     ``init`` ("V" or "R"); ``M0``, ``R0`` the requested warm start (None for protocol R);
-    ``wall_time`` seconds for all runs."""
+    ``wall_time`` seconds for all runs.
+
+    Labelled data (:meth:`to_xarray`): coordinates ``seed``, ``alpha``; ``test_error`` (alpha), the mean over the
+    non-diverged seeds, and ``test_error_se`` its standard error (sample std (ddof 1) / sqrt(number of runs); NaN
+    for a single run); per seed ``test_error_per_seed`` (seed, alpha), ``Q_per_seed`` (seed, alpha, i, i2),
+    ``M_per_seed`` (seed, alpha, i, k), ``diverged`` and ``alpha_diverged`` (seed)."""
+
+    curve_coord = "alpha"  # plain class attribute (not a dataclass field)
 
     params: FiniteWidthParams
     N: int
@@ -211,6 +224,35 @@ class OnlineSGDResult(hdf5io.Saveable):
     M0: np.ndarray | None = None
     R0: np.ndarray | None = None
     wall_time: float = 0.0
+
+    def to_xarray(self) -> xr.Dataset:
+        """Labelled dataset (see the class docstring); the mean curves use the non-diverged seeds only."""
+        p, ps = self.params.p, self.params.p_star
+        mean, se = mean_and_se(self.eps_g[self.valid]) if self.n_valid else (np.full(len(self.alpha), np.nan),) * 2
+        var = {
+            "test_error": variable("alpha", mean, "mean over non-diverged runs of " + TEST_ERROR_LONG_NAME),
+            "test_error_se": variable("alpha", se, "standard error of the mean test_error (sample std / sqrt(runs))"),
+            "test_error_per_seed": variable(("seed", "alpha"), self.eps_g, TEST_ERROR_LONG_NAME + ", per run"),
+            "Q_per_seed": variable(("seed", "alpha", "i", "i2"), self.Q,
+                                   "student-student overlap Q_ij = w_i . w_j / N, per run"),
+            "M_per_seed": variable(("seed", "alpha", "i", "k"), self.M,
+                                   "student-teacher overlap M_ik = w_i . w*_k / N, per run"),
+            "diverged": variable("seed", np.asarray(self.diverged, dtype=np.int8), "1 if the run blew up"),
+            "alpha_diverged": variable("seed", self.alpha_diverged, "alpha at which the run blew up (inf: never)"),
+            "N": variable((), self.N, "input dimension N"),
+            "runs": variable((), self.n_valid, "number of non-diverged runs"),
+            "wall_time": variable((), self.wall_time, "wall-clock time of all runs", "s"),
+        }
+        if self.M0 is not None:
+            var["M0"] = variable(("i", "k"), self.M0, "requested warm start M(0) (protocol V)")
+        if self.R0 is not None:
+            var["R0"] = variable(("i", "i2"), self.R0, "requested Q_perp(0) = Q - M T^-1 M^T (protocol V)")
+        return self.dataset(var, coords={
+            "seed": coordinate("seed", np.asarray(self.seeds, dtype=np.int64), "random seed of the run"),
+            "alpha": coordinate("alpha", self.alpha, ALPHA_LONG_NAME + ", recorded = round(alpha N)/N"),
+            "i": coordinate("i", np.arange(p), "student hidden unit index"),
+            "i2": coordinate("i2", np.arange(p), "student hidden unit index (second)"),
+            "k": coordinate("k", np.arange(ps), "teacher hidden unit index")}, attrs={"init": self.init})
 
     @property
     def valid(self) -> np.ndarray:

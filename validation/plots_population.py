@@ -1,17 +1,18 @@
-"""Figures for the population flows (matplotlib; numerics live in ``odes.population``)."""
+"""Figures for the population flows (matplotlib; numerics live in ``odes.population``; the backend is never changed).
+
+:func:`plot_validation` draws on given axes and returns them (the CLI writes the file); :func:`plot_regimes` and
+:func:`plot_scaling` (notebook figures) write a PNG and return its path."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 
 def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     return plt
@@ -26,23 +27,31 @@ def _save(fig, path: str | Path) -> Path:
     return path
 
 
-def plot_validation(v, path: str | Path) -> Path:
-    """Left: limit ell(gamma) with seed-averaged finite-d points; right: d * max deviation vs d."""
+def plot_validation(v: Any, ax: Any = None) -> Any:
+    """Curves panel: limit ell(tau) with the seed-averaged finite-d values (every third point). With ``ax=None``
+    a new figure, with a second panel d x max deviation (± standard error) vs d when there are >= 2 dimensions.
+    Returns the curves axes (the figure is ``ax.figure``)."""
     plt = _plt()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
-    a.semilogy(v.gamma, v.limit_loss, "k-", label="d → ∞")
+    if ax is None:
+        two = len(v.dims) >= 2
+        fig, axes = plt.subplots(1, 2 if two else 1, figsize=(10 if two else 5.5, 4), squeeze=False)
+        ax = axes[0, 0]
+        if two:
+            b = axes[0, 1]
+            b.errorbar(v.dims, v.scaled_dev, yerr=np.asarray(v.dims) * v.max_dev_se, fmt="o-")
+            b.set_xscale("log")
+            b.set_xlabel("d")
+            b.set_ylabel("d · max_τ |d L_d − ℓ|  (± s.e.)")
+            b.set_ylim(bottom=0)
+        fig.tight_layout()
+    ax.semilogy(v.gamma, v.limit_loss, "k-", label="d → ∞")
     for i, d in enumerate(v.dims):
-        a.semilogy(v.gamma[::3], v.loss[i].mean(axis=0)[::3], "o", ms=3, label=f"d = {int(d)}")
-    a.set_xlabel("γ = t/d")
-    a.set_ylabel("d·L")
-    a.set_title(f"κ = {v.params.kappa:g}, κ* = {v.params.kappa_star:g}")
-    a.legend()
-    b.errorbar(v.dims, v.scaled_dev, yerr=np.asarray(v.dims) * v.max_dev_se, fmt="o-")
-    b.set_xscale("log")
-    b.set_xlabel("d")
-    b.set_ylabel("d · max_γ |d L_d − ℓ|")
-    b.set_ylim(bottom=0)
-    return _save(fig, path)
+        ax.semilogy(v.gamma[::3], v.loss[i].mean(axis=0)[::3], "o", ms=3, label=f"d = {int(d)}")
+    ax.set_xlabel("τ = t/d")
+    ax.set_ylabel("d·L")
+    ax.set_title(f"κ = {v.params.kappa:g}, κ* = {v.params.kappa_star:g}")
+    ax.legend()
+    return ax
 
 
 def plot_regimes(curves: Sequence, finite: Sequence | None, path: str | Path) -> Path:
@@ -55,8 +64,8 @@ def plot_regimes(curves: Sequence, finite: Sequence | None, path: str | Path) ->
         if finite is not None and finite[k] is not None:
             f = finite[k]
             ax.semilogy(f.gamma, f.loss, "o", ms=3, color=line.get_color(), alpha=0.7)
-    ax.set_xlabel("γ = t/d")
-    ax.set_ylabel("ℓ(γ) = lim d·L")
+    ax.set_xlabel("τ = t/d")
+    ax.set_ylabel("ℓ(τ) = lim d·L")
     ax.legend(fontsize=8)
     return _save(fig, path)
 

@@ -17,15 +17,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
 
-from odes.common import hdf5io
 from odes.common.errors import DivergenceError, ParameterError
 from odes.common.progress import progress
+from odes.common.result import Result, coordinate, mean_and_se, variable
 from odes.population.params import OnlineSGDParams
-from odes.population.powerlaw import blocks_from_w0, risk_from_blocks, teacher_block_curve, teacher_weights
+from odes.population.powerlaw import (
+    RISK_LONG_NAME,
+    blocks_from_w0,
+    risk_from_blocks,
+    teacher_block_curve,
+    teacher_weights,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
 
 
 @numba.njit(cache=True)
@@ -63,10 +73,18 @@ def _sgd_steps(W, lam, eta, n_steps, rng):  # pragma: no cover - compiled
     return True
 
 
-@dataclass(frozen=True, eq=False)
-class SGDComparison(hdf5io.Saveable):
+@dataclass(frozen=True, eq=False, repr=False)
+class SGDComparison(Result):
     """SGD vs GF from the same W0. ``t`` record times (GF time t = eta n), ``risk_sgd`` (n_seeds, n_t),
-    ``risk_gf`` (n_t,); ``eps`` thresholds and ``ratio`` t_SGD(eps)/t_GF(eps) (n_seeds, n_eps)."""
+    ``risk_gf`` (n_t,); ``eps`` thresholds and ``ratio`` t_SGD(eps)/t_GF(eps) (n_seeds, n_eps).
+
+    Labelled data (:meth:`to_xarray`): coordinates ``t`` (the curve coordinate), ``seed`` (the SGD noise seeds),
+    ``eps`` (risk thresholds). ``test_error_gf`` (t); ``test_error_sgd`` (t), the mean over seeds, with
+    ``test_error_sgd_se`` (sample std / sqrt(seeds); NaN for one seed) and ``test_error_sgd_per_seed`` (seed, t);
+    ``t_gf`` (eps), ``t_sgd_per_seed`` and ``ratio_per_seed`` (seed, eps), ``ratio`` (eps) with ``ratio_se``.
+    Thresholds never reached are NaN (``null`` in JSON)."""
+
+    curve_coord = "t"  # plain class attribute (not a dataclass field)
 
     params: OnlineSGDParams
     t: np.ndarray
@@ -79,7 +97,25 @@ class SGDComparison(hdf5io.Saveable):
     seeds: tuple
     init_seed: int = 0
 
-
+    def to_xarray(self) -> xr.Dataset:
+        """Labelled dataset (see the class docstring); attribute ``init_seed``."""
+        r_m, r_se = mean_and_se(self.risk_sgd)
+        q_m, q_se = mean_and_se(self.ratio)
+        var = {
+            "test_error_gf": variable("t", self.risk_gf, "gradient flow: " + RISK_LONG_NAME),
+            "test_error_sgd": variable("t", r_m, "online SGD: " + RISK_LONG_NAME + ", mean over seeds"),
+            "test_error_sgd_se": variable("t", r_se, "standard error of test_error_sgd (std / sqrt(seeds))"),
+            "test_error_sgd_per_seed": variable(("seed", "t"), self.risk_sgd, "online SGD risk, per seed"),
+            "t_gf": variable("eps", self.t_gf, "gradient-flow time to first reach R = eps (NaN: never)"),
+            "t_sgd_per_seed": variable(("seed", "eps"), self.t_sgd, "SGD time (eta n) to first reach R = eps"),
+            "ratio_per_seed": variable(("seed", "eps"), self.ratio, "t_SGD(eps)/t_GF(eps), per seed"),
+            "ratio": variable("eps", q_m, "t_SGD(eps)/t_GF(eps), mean over seeds"),
+            "ratio_se": variable("eps", q_se, "standard error of ratio (std / sqrt(seeds))"),
+        }
+        return self.dataset(var, coords={
+            "t": coordinate("t", self.t, "gradient-flow time t = eta x samples"),
+            "seed": coordinate("seed", np.asarray(self.seeds, dtype=np.int64), "SGD noise seed"),
+            "eps": coordinate("eps", self.eps, "risk threshold eps")}, attrs={"init_seed": int(self.init_seed)})
 
 def time_to_reach(t: np.ndarray, risk: np.ndarray, eps: float) -> float:
     """First time at which the curve reaches R = eps (log R linear in t between records); nan if never."""

@@ -104,6 +104,14 @@ class Result(hdf5io.Saveable):
             out.setdefault(k, _jsonable(v))
         return out
 
+    @staticmethod
+    def json_along(ds: xr.Dataset, dim: str) -> dict[str, Any]:
+        """JSON-ready values of the coordinate ``dim`` and of every variable of ``ds`` that is 1-D along ``dim``
+        (for ``to_json`` of results with a second axis, e.g. the widths of a validation study)."""
+        out = {dim: _jsonable(ds[dim].values)}
+        out.update({str(k): _jsonable(v.values) for k, v in ds.data_vars.items() if v.dims == (dim,)})
+        return out
+
     def summary(self) -> str:
         """A short text summary: kind, parameters, scalar values, and head/tail of the curves (< 2000 chars)."""
         ds = self.to_xarray()
@@ -128,6 +136,20 @@ class Result(hdf5io.Saveable):
             lines.append("  arrays: " + _wrap(", ".join(others), 400))
         text = "\n".join(lines)
         return text if len(text) < SUMMARY_MAX_CHARS else text[: SUMMARY_MAX_CHARS - 4] + " ..."
+
+    def table_along(self, dim: str, names: list[str], ds: xr.Dataset | None = None) -> str:
+        """Text table (one row per value of the coordinate ``dim``) of the 1-D variables ``names`` along ``dim``,
+        each ``x`` shown as ``x ± x_se`` when ``x_se`` exists: the per-width part of a validation summary."""
+        ds = self.to_xarray() if ds is None else ds
+        cols = [n for n in names if n in ds and ds[n].dims == (dim,)]
+        rows = ["  " + "  ".join(f"{c:>20.20}" for c in [dim, *cols])]
+        for i, x in enumerate(ds[dim].values):
+            cells = [_num(x)]
+            for c in cols:
+                se = ds.get(c + "_se")
+                cells.append(_num(ds[c].values[i]) + ("" if se is None else " ± " + f"{float(se.values[i]):.2g}"))
+            rows.append("  " + "  ".join(f"{c:>20}" for c in cells))
+        return "\n".join(rows)
 
     def __repr__(self) -> str:
         return self.summary()
@@ -173,6 +195,17 @@ class Result(hdf5io.Saveable):
             raise ParameterError(self.curve_coord, f"must lie in the computed range [{grid.min():g}, {grid.max():g}]")
         return {str(k): np.interp(xs, grid, v.values) for k, v in ds.data_vars.items()
                 if v.dims == (self.curve_coord,)}
+
+
+def mean_and_se(x: Any, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    r"""Mean over ``axis`` (S samples, e.g. seeds) and its standard error :math:`s/\sqrt S`, with s the sample
+    standard deviation (ddof = 1) -- the ``<name>_se`` of the naming rule. The standard error is NaN (undefined)
+    for S = 1."""
+    x = np.asarray(x, dtype=float)
+    S = x.shape[axis]
+    mean = x.mean(axis=axis)
+    se = x.std(axis=axis, ddof=1) / np.sqrt(S) if S > 1 else np.full(mean.shape, np.nan)
+    return mean, se
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -26,28 +26,43 @@ Divergence: a non-finite right-hand side, a failed solver step, or a runaway sta
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from odes.common import check, hdf5io
+from odes.common import check
 from odes.common.errors import DivergenceError, ParameterError
 from odes.common.progress import progress
+from odes.common.result import Result, coordinate, variable
 from odes.finite_width.moments import generalization_error_path
 from odes.finite_width.ode import pack, rhs_vector, unpack
 from odes.finite_width.params import FiniteWidthParams
 
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
+
+#: labels shared by every finite-width result (docs/results.md)
+ALPHA_LONG_NAME = "alpha = SGD steps / N (one-pass SGD time)"
+TEST_ERROR_LONG_NAME = "test error eps_g = 1/2 E[(f_W(x) - f*(x))^2] (noiseless labels)"
+
 METHODS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")
 
 
-@dataclass(frozen=True, eq=False)
-class OverlapTrajectory(hdf5io.Saveable):
-    """Solution of the overlap ODEs on an alpha grid.
+@dataclass(frozen=True, eq=False, repr=False)
+class OverlapTrajectory(Result):
+    r"""Solution of the overlap ODEs on an alpha grid (a curve along ``alpha`` = steps/N).
 
     Fields: ``params`` (FiniteWidthParams), ``alpha`` (n,), ``Q`` (n, p, p), ``M`` (n, p, p*), ``eps_g`` (n,)
-    (noiseless test error, Sec. 2 formula), ``gradient_flow`` (O(eta^2) term dropped), solver ``method``,
-    ``rtol``, ``atol``, and ``nfev`` (number of right-hand-side evaluations).
+    (noiseless test error :math:`\varepsilon_g = \tfrac12 E[r_0^2]`, Sec. 2 formula), ``gradient_flow``
+    (O(eta^2) term dropped), solver ``method``, ``rtol``, ``atol``, and ``nfev`` (number of right-hand-side
+    evaluations).
+
+    Labelled data (:meth:`to_xarray`): coordinate ``alpha``; ``test_error`` (alpha) = ``eps_g``; ``Q`` (alpha, i, i2),
+    ``M`` (alpha, i, k) with index coordinates ``i``, ``i2`` (student units) and ``k`` (teacher units).
     """
+
+    curve_coord = "alpha"  # plain class attribute (not a dataclass field)
 
     params: FiniteWidthParams
     alpha: np.ndarray
@@ -66,14 +81,47 @@ class OverlapTrajectory(hdf5io.Saveable):
         Tinv = np.linalg.inv(self.params.T)
         return self.Q - np.einsum("nik,kl,njl->nij", self.M, Tinv, self.M)
 
-    def at(self, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-        """(Q, M) at a stored grid point (exact match within 1e-12)."""
-        i = int(np.argmin(np.abs(self.alpha - alpha)))
-        if abs(self.alpha[i] - alpha) > 1e-12 * max(1.0, abs(alpha)):
-            raise ParameterError("alpha", f"{alpha} is not on the stored grid")
-        return self.Q[i], self.M[i]
+    def to_xarray(self) -> xr.Dataset:
+        """Labelled dataset: ``test_error`` (alpha), ``Q`` (alpha, i, i2), ``M`` (alpha, i, k), ``nfev``."""
+        p, ps = self.params.p, self.params.p_star
+        return self.dataset(
+            {"test_error": variable("alpha", self.eps_g, TEST_ERROR_LONG_NAME),
+             "Q": variable(("alpha", "i", "i2"), self.Q, "student-student overlap Q_ij = w_i . w_j / N"),
+             "M": variable(("alpha", "i", "k"), self.M, "student-teacher overlap M_ik = w_i . w*_k / N"),
+             "nfev": variable((), self.nfev, "number of right-hand-side evaluations of the ODE solver")},
+            coords={"alpha": coordinate("alpha", self.alpha, ALPHA_LONG_NAME),
+                    "i": coordinate("i", np.arange(p), "student hidden unit index"),
+                    "i2": coordinate("i2", np.arange(p), "student hidden unit index (second)"),
+                    "k": coordinate("k", np.arange(ps), "teacher hidden unit index")},
+            attrs={"gradient_flow": int(self.gradient_flow), "method": self.method, "rtol": self.rtol,
+                   "atol": self.atol})
 
-    def plot(self, ax=None, *, label: str | None = None, logy: bool = True, **kw):
+    def to_json(self) -> dict[str, Any]:
+        """Protocol JSON plus the full overlaps ``Q`` (n, p, p), ``M`` (n, p, p*) and the solver settings."""
+        out = super().to_json()
+        out.update({"Q": self.Q.tolist(), "M": self.M.tolist(), "gradient_flow": bool(self.gradient_flow),
+                    "solver": {"method": self.method, "rtol": self.rtol, "atol": self.atol, "nfev": self.nfev}})
+        return out
+
+    def legacy_json(self) -> dict[str, Any]:
+        """quadnet 0.1 key: ``eps_g`` (now ``test_error``)."""
+        return {"eps_g": self.eps_g}
+
+    def at(self, alpha: float | np.ndarray) -> dict[str, Any]:
+        """``test_error``, ``Q`` and ``M`` linearly interpolated at ``alpha`` (inside the grid; exact on grid
+        points, error O(h^2 max|y''|) between them). ``Q``/``M`` get the shape of ``alpha`` + (p, p) / (p, p*)."""
+        out = super().at(alpha)
+        a = np.asarray(alpha, dtype=float)
+
+        def interp(arr: np.ndarray) -> np.ndarray:
+            flat = arr.reshape(arr.shape[0], -1)
+            cols = [np.interp(a, self.alpha, flat[:, j]) for j in range(flat.shape[1])]
+            return np.stack(cols, axis=-1).reshape(a.shape + arr.shape[1:])
+
+        out["Q"], out["M"] = interp(self.Q), interp(self.M)
+        return out
+
+    def plot(self, ax: Any = None, *, label: str | None = None, logy: bool = True, **kw: Any) -> Any:
         """eps_g(alpha) on ``ax`` (created if None). Returns the axes."""
         import matplotlib.pyplot as plt
 

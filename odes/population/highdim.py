@@ -54,15 +54,20 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.linalg as sla
 from numpy.typing import ArrayLike
 from scipy.integrate import solve_ivp
 
-from odes.common import check, hdf5io
+from odes.common import check
 from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
+from odes.common.result import Result, coordinate, variable
 from odes.population.params import HighDimParams
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
 
 
 # ----------------------------------------------------------------------------------------- spectral law
@@ -172,13 +177,22 @@ def gauss_legendre_moment(f: Callable[[np.ndarray], np.ndarray], law: WachterLaw
 
 
 # ----------------------------------------------------------------------------------------- results
-@dataclass(frozen=True, eq=False)
-class HighDimResult(hdf5io.Saveable):
+#: labels of the population family (docs/results.md): time ``tau`` = t/d, the module's gamma
+TAU_LONG_NAME = "tau = t/d (gradient-flow time over input dimension; gamma in the docs of model A)"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class HighDimResult(Result):
     """Population-loss curve of model (A). ``gamma`` = t/d; ``loss`` = d L (finite d) or ell (limit).
 
     ``d`` is None for the d -> infinity limit; ``chi``, ``omega``, ``phi``, ``lam`` as in the module doc
     (for finite d: lam = d Tr(S - S*), phi = Phi(d gamma); ``phi`` is None for ``method="matrix"``, whose
-    integrator does not accumulate Phi: use :func:`finite_d_modes` for it)."""
+    integrator does not accumulate Phi: use :func:`finite_d_modes` for it).
+
+    Labelled data (:meth:`to_xarray`), a curve along ``tau`` (= ``gamma`` = t/d): ``test_error`` (= ``loss``),
+    ``chi``, ``omega``, ``phi`` (if computed) and ``trace_excess`` (= ``lam``)."""
+
+    curve_coord = "tau"  # plain class attribute (not a dataclass field)
 
     params: HighDimParams
     gamma: np.ndarray
@@ -192,6 +206,45 @@ class HighDimResult(hdf5io.Saveable):
     seed: int | None = None
     rtol: float = 1e-11
 
+    def to_xarray(self) -> xr.Dataset:
+        """Labelled dataset (see the class docstring); attributes ``method``, ``rtol`` and, at finite d, ``d`` and
+        ``seed``."""
+        limit = self.d is None
+        loss_name = ("population loss ell = lim d L(d tau) (rescaled test error; L = 1/2 ||S - S*||_F^2 + "
+                     "1/4 (Tr(S - S*))^2 = 1/4 E[(f_W - f*)^2])" if limit else
+                     "rescaled population loss d L(d tau) at finite d (L = 1/2 ||S - S*||_F^2 + 1/4 (Tr(S - S*))^2)")
+        var = {"test_error": variable("tau", self.loss, loss_name),
+               "chi": variable("tau", self.chi, "cosine similarity chi = Tr(S S*)/(||S||_F ||S*||_F)"),
+               "omega": variable("tau", self.omega, "teacher-subspace weight omega = Tr(P* S)/Tr S"),
+               "trace_excess": variable("tau", self.lam, "lambda = d Tr(S - S*) (rescaled trace excess, "
+                                                         "= dphi/dtau)")}
+        if self.phi is not None:
+            var["phi"] = variable("tau", self.phi, "phi = int_0^{d tau} Tr(S - S*) dt")
+        attrs = {"method": self.method, "rtol": self.rtol}
+        if not limit:
+            attrs["d"] = int(self.d)
+        if self.seed is not None:
+            attrs["seed"] = int(self.seed)
+        return self.dataset(var, coords={"tau": coordinate("tau", self.gamma, TAU_LONG_NAME)}, attrs=attrs)
+
+    def legacy_json(self) -> dict[str, Any]:
+        """quadnet 0.1 keys of ``quadnet population``: ``t`` (now ``tau``), ``loss`` (``test_error``), ``lam``
+        (``trace_excess``), ``phi`` (null when not computed)."""
+        return {"t": self.gamma, "loss": self.loss, "lam": self.lam, "phi": self.phi}
+
+    def plot(self, ax: Any = None, **kw: Any) -> Any:
+        """``test_error``, ``chi`` and ``omega`` against ``tau`` (linear axes); returns the axes."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3.5))
+        what = "ell" if self.d is None else f"d L (d = {self.d})"
+        ax.plot(self.gamma, self.loss, label=what, **kw)
+        ax.plot(self.gamma, self.chi, "--", label="chi", **kw)
+        ax.plot(self.gamma, self.omega, ":", label="omega", **kw)
+        ax.set_xlabel(r"$\tau = t/d$")
+        ax.legend(fontsize="small")
+        return ax
 
 
 def _gamma_grid(gammas: Sequence[float]) -> np.ndarray:

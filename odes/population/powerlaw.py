@@ -44,17 +44,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.linalg as sla
 from scipy import stats
 from scipy.integrate import solve_ivp
 
-from odes.common import check, hdf5io, resources
+from odes.common import check, resources
 from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
 from odes.common.progress import progress
+from odes.common.result import Result, coordinate, variable
 from odes.population.highdim import wishart
 from odes.population.params import PowerLawParams
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
+
 
 # ----------------------------------------------------------------------------------------- spectrum
 #: smallest admissible teacher weight lambda_r ~ r^{-alpha}: below it 1/lambda_j and the escape times
@@ -119,9 +125,17 @@ def learned_directions(diag: np.ndarray, lam: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------- results
-@dataclass(frozen=True, eq=False)
-class PowerLawResult(hdf5io.Saveable):
-    """Risk curve of model (B). ``t`` (n_t,), ``risk`` (n_t,), ``learned`` J(t) (n_t,), ``diag`` S_jj (n_t, r)."""
+RISK_LONG_NAME = "population risk R = ||S - S*||_F^2 = 1/2 E[(f_W - f*)^2] (test error)"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class PowerLawResult(Result):
+    """Risk curve of model (B). ``t`` (n_t,), ``risk`` (n_t,), ``learned`` J(t) (n_t,), ``diag`` S_jj (n_t, r).
+
+    Labelled data (:meth:`to_xarray`), a curve along the gradient-flow time ``t``: ``test_error`` (= ``risk``),
+    ``learned_directions`` (= ``learned``), ``S_diag`` (t, j) (= ``diag``, j = 1..r the teacher directions)."""
+
+    curve_coord = "t"  # plain class attribute (not a dataclass field)
 
     params: PowerLawParams
     t: np.ndarray
@@ -131,6 +145,37 @@ class PowerLawResult(hdf5io.Saveable):
     method: str
     seed: int | None = None
 
+    def to_xarray(self) -> xr.Dataset:
+        """Labelled dataset (see the class docstring); attributes ``method`` and ``seed``."""
+        attrs: dict[str, Any] = {"method": self.method}
+        if self.seed is not None:
+            attrs["seed"] = int(self.seed)
+        return self.dataset(
+            {"test_error": variable("t", self.risk, RISK_LONG_NAME),
+             "learned_directions": variable("t", self.learned, "J(t): number of learned teacher directions (longest "
+                                                               "prefix j = 1..J with S_jj > lambda_j/2)"),
+             "S_diag": variable(("t", "j"), self.diag, "S_jj: diagonal of S in the teacher eigenbasis")},
+            coords={"t": coordinate("t", self.t, "gradient-flow time t (= eta x online-SGD samples)"),
+                    "j": coordinate("j", np.arange(1, self.diag.shape[1] + 1), "teacher direction index j")},
+            attrs=attrs)
+
+    def legacy_json(self) -> dict[str, Any]:
+        """quadnet 0.1 keys of ``quadnet scaling``: ``risk`` (now ``test_error``), ``learned``
+        (``learned_directions``)."""
+        return {"risk": self.risk, "learned": self.learned}
+
+    def plot(self, ax: Any = None, **kw: Any) -> Any:
+        """R(t) on log-log axes (t > 0); returns the axes."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3.5))
+        sel = (self.t > 0) & (self.risk > 0)
+        ax.loglog(self.t[sel], self.risk[sel], label=f"alpha = {self.params.alpha_pl:g}", **kw)
+        ax.set_xlabel("t (= eta x samples)")
+        ax.set_ylabel("R(t)")
+        ax.legend(fontsize="small")
+        return ax
 
     def samples(self, eta: float) -> np.ndarray:
         """Online-SGD sample counts n = t/eta at which SGD with step eta (eta d << 1) has risk ~ R(t)."""
@@ -348,12 +393,17 @@ def risk_curve(params: PowerLawParams, times: Sequence[float], *, seed: int = 0,
 
 
 # ----------------------------------------------------------------------------------------- fits
-@dataclass(frozen=True)
-class ExponentFit:
+@dataclass(frozen=True, repr=False)
+class ExponentFit(Result):
     """A fitted exponent x of y ∝ z^{-x} with its 95% confidence interval.
 
     ``values``: per-seed fitted exponents; the CI is mean ± t_{n-1, 0.975} sd/sqrt(n) over seeds when n >= 2,
-    else the regression CI (slope ± t_{k-2, 0.975} stderr over the k points of the window)."""
+    else the regression CI (slope ± t_{k-2, 0.975} stderr over the k points of the window).
+
+    Labelled data (:meth:`to_xarray`, a point result): ``exponent`` with ``exponent_se`` (its standard error: sd/sqrt(n)
+    over seeds for n >= 2, else the regression standard error, i.e. the one the CI is built from), ``ci_low``,
+    ``ci_high``, ``exponent_per_seed`` (seed), ``regression_stderr``, ``window_low``/``window_high`` and the
+    predictions ``prediction_<name>`` (NaN where a prediction does not apply)."""
 
     name: str
     exponent: float
@@ -367,6 +417,59 @@ class ExponentFit:
 
     def contains(self, x: float) -> bool:
         return self.ci_low <= x <= self.ci_high
+
+    @property
+    def exponent_se(self) -> float:
+        """Standard error of ``exponent``: sd(values)/sqrt(n) for n >= 2 seeds, else the regression stderr."""
+        v = np.asarray(self.values, dtype=float)
+        return float(v.std(ddof=1) / np.sqrt(v.size)) if v.size >= 2 else float(self.stderr)
+
+    def to_xarray(self) -> xr.Dataset:
+        """Labelled dataset (see the class docstring); attribute ``fit`` = ``name``."""
+        what = f"fitted {self.name} exponent x of y ∝ z^-x"
+        var = {"exponent": variable((), self.exponent, what + " (mean over seeds)"),
+               "exponent_se": variable((), self.exponent_se, "standard error of exponent"),
+               "ci_low": variable((), self.ci_low, "lower end of the 95% confidence interval of exponent"),
+               "ci_high": variable((), self.ci_high, "upper end of the 95% confidence interval of exponent"),
+               "exponent_per_seed": variable("seed", np.asarray(self.values, dtype=float), what + ", per seed"),
+               "regression_stderr": variable((), self.stderr, "least-squares standard error of the slope "
+                                                              "(mean over seeds)")}
+        if len(self.window) == 2:
+            var["window_low"] = variable((), self.window[0], "lower end of the fit window")
+            var["window_high"] = variable((), self.window[1], "upper end of the fit window")
+        for k, v in self.predictions.items():
+            var[f"prediction_{k}"] = variable((), np.nan if v is None else float(v),
+                                              f"predicted exponent ({k}); NaN: does not apply")
+        return self.dataset(var, coords={"seed": coordinate("seed", np.arange(len(self.values)),
+                                                            "index of the per-seed estimate")},
+                            attrs={"fit": self.name})
+
+    def to_json(self) -> dict[str, Any]:
+        """Protocol JSON (the scalars) plus ``exponent_per_seed``."""
+        return {**super().to_json(), "exponent_per_seed": [float(v) for v in self.values]}
+
+    def legacy_json(self) -> dict[str, Any]:
+        """quadnet 0.1 keys of the ``time_exponent``/``width_exponent`` JSON objects of ``quadnet scaling``."""
+        return {"ci95": [self.ci_low, self.ci_high], "per_seed": list(self.values), "window_J": list(self.window),
+                "predictions": dict(self.predictions)}
+
+    def plot(self, ax: Any = None, **kw: Any) -> Any:
+        """Per-seed estimates (points), the fitted exponent with its 95% CI (line and band) and the predictions
+        (dotted lines); returns the axes."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3.5))
+        ax.axhspan(self.ci_low, self.ci_high, color="C0", alpha=0.2, lw=0, label="95% CI")
+        ax.axhline(self.exponent, color="C0", label=f"{self.name} exponent {self.exponent:.4g}", **kw)
+        ax.plot(np.arange(len(self.values)), self.values, "o", color="C0", label="per seed")
+        for i, (k, v) in enumerate(self.predictions.items()):
+            if v is not None:
+                ax.axhline(v, ls=":", color=f"C{i + 1}", label=f"prediction {k}: {v:.4g}")
+        ax.set_xlabel("seed index")
+        ax.set_ylabel("exponent x")
+        ax.legend(fontsize="small")
+        return ax
 
 
 def loglog_slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -36,12 +36,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from odes.common import check, hdf5io
+from odes.common import check
 from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
+from odes.common.result import Result, coordinate, variable
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
 
 MODELS = ("A", "B")
 
@@ -74,9 +79,18 @@ _RHS = {"A": rhs_a, "B": rhs_b}
 _LOSS = {"A": loss_a, "B": risk_b}
 
 
-@dataclass(frozen=True, eq=False)
-class MatrixFlowResult(hdf5io.Saveable):
-    """S(t) on a time grid. ``S`` has shape (n_t, d, d); ``loss`` (n_t,) is L (model A) or R (model B)."""
+_LOSS_NAMES = {"A": "population loss L = 1/2 ||S - S*||_F^2 + 1/4 (Tr(S - S*))^2 (= 1/4 E[(f_W - f*)^2], test error)",
+               "B": "population risk R = ||S - S*||_F^2 (= 1/2 E[(f_W - f*)^2], test error)"}
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class MatrixFlowResult(Result):
+    """S(t) on a time grid. ``S`` has shape (n_t, d, d); ``loss`` (n_t,) is L (model A) or R (model B).
+
+    Labelled data (:meth:`to_xarray`), a curve along the gradient-flow time ``t``: ``test_error`` (= ``loss``) and
+    ``S`` (t, i, j); attributes ``model``, ``method``, ``rtol``, ``atol``."""
+
+    curve_coord = "t"  # plain class attribute (not a dataclass field)
 
     model: str
     method: str
@@ -86,6 +100,16 @@ class MatrixFlowResult(hdf5io.Saveable):
     rtol: float
     atol: float
 
+    def to_xarray(self) -> xr.Dataset:
+        """Labelled dataset (see the class docstring)."""
+        d = self.S.shape[1]
+        return self.dataset(
+            {"test_error": variable("t", self.loss, _LOSS_NAMES[self.model]),
+             "S": variable(("t", "i", "j"), self.S, "S = W W^T (d x d)")},
+            coords={"t": coordinate("t", self.t, "gradient-flow time t"),
+                    "i": coordinate("i", np.arange(d), "input coordinate index"),
+                    "j": coordinate("j", np.arange(d), "input coordinate index (second)")},
+            attrs={"model": self.model, "method": self.method, "rtol": self.rtol, "atol": self.atol})
 
 
 def _check_inputs(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float], model: str

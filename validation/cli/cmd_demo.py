@@ -3,8 +3,8 @@
 Runs online SGD for a quadratic two-layer student (p = 2) learning a teacher (p* = 1) at effective learning
 rate gamma = 0.1 from a warm start (protocol V: M(0) = (0.2, 0.1)^T, Q_perp(0) = I), at N = 250, 500, 1000 with
 4 seeds each up to alpha = 20, integrates the exact N -> infinity overlap ODEs from the same initial states,
-prints theory vs simulation for eps_g and the deviation table (deviations shrink like N^{-1/2}), and writes
-``demo.h5`` and ``demo.png`` (``--out`` changes both names).
+prints theory vs simulation for eps_g and the deviation table (deviations shrink like N^{-1/2}); with
+``--out demo.h5`` it also writes ``demo.h5`` and ``demo.png``. ``--json``: the ``validate ode`` JSON.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ def _handler(args: argparse.Namespace) -> int:
     from validation.cli.cmd_validate_ode import report
     from validation.compare_ode import compare_ode
 
-    out = args.out
     params = FiniteWidthParams(p=2, p_star=1, gamma=0.1)
     if not args.json:
         print("quadnet demo: student p = 2, teacher p* = 1, gamma = 0.1, warm start M0 = (0.2, 0.1)^T, "
@@ -44,9 +43,7 @@ def _handler(args: argparse.Namespace) -> int:
                              f"{(mm - o) / ss:+.2f}" if ss > 1e-12 else "-"]
                             for a, o, mm, ss in zip(sim.alpha, ode, m, s)])
         print("\nmax deviation over alpha (mean ± std over runs) per N:")
-    report(res, out=out, plot=common.plot_path(args), overwrite=args.overwrite, as_json=args.json,
-           title="quadnet demo: ODE vs online SGD, (p, p*) = (2, 1), $\\gamma$ = 0.1")
-    return 0
+    return report(args, res, title="quadnet demo: ODE vs online SGD, (p, p*) = (2, 1), $\\gamma$ = 0.1")
 
 
 def register(sub, vsub) -> None:

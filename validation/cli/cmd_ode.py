@@ -6,8 +6,9 @@ Example::
 
 Defaults follow the default convention a = 1/p, b = 1/p*, T = I, Gamma = gamma I; ``--Q0`` defaults to
 I + M0 T^{-1} M0^T (Q_perp(0) = I); ``--M0`` defaults to a random initialisation (rows ~ N(0, T/N), ``--N``,
-``--seed``). ``--eta`` (plain per-unit rates) replaces ``--gamma``. JSON keys: alpha, eps_g, Q, M, params,
-solver, plateau (closed-form plateau or null), limits (learning-rate limits).
+``--seed``). ``--eta`` (plain per-unit rates) replaces ``--gamma``. JSON keys: kind, params, alpha,
+test_error (= eps_g), nfev, Q, M, gradient_flow, solver, plateau (closed-form plateau or null), limits
+(learning-rate limits), out; and, for one release, the quadnet 0.1 key eps_g.
 Exit codes: 2 invalid input (one line naming the parameter), 3 divergent integration.
 """
 
@@ -93,8 +94,7 @@ def run(args) -> int:
             raise ParameterError("Q0", f"must have shape (p, p) = ({params.p}, {params.p}), got {Q0.shape}")
     traj = integrate_overlaps(params, Q0, M0, alphas, gradient_flow=args.gradient_flow, method=args.method,
                               rtol=args.rtol, atol=args.atol, quiet=args.quiet or args.json)
-    if args.out:
-        traj.save(args.out, overwrite=args.overwrite)
+    payload = None
     if args.json:
         try:
             pl = plateau(params, gradient_flow=args.gradient_flow)
@@ -102,24 +102,18 @@ def run(args) -> int:
         except ParameterError:
             pl_out = None
         lim = learning_rate_limits(params)
-        common.emit_json({
-            "alpha": traj.alpha, "eps_g": traj.eps_g, "Q": traj.Q, "M": traj.M,
-            "params": {"p": params.p, "p_star": params.p_star, "gamma": params.gamma, "eta": params.eta,
-                       "a": params.a, "b": params.b, "T": params.T, "noise": params.noise,
-                       "weight_decay": params.weight_decay, "centered": params.centered, "c0": params.c0},
-            "gradient_flow": traj.gradient_flow,
-            "solver": {"method": traj.method, "rtol": traj.rtol, "atol": traj.atol, "nfev": traj.nfev},
-            "plateau": pl_out,
-            "limits": {"plateau": _json_limit(lim["plateau"]), "zero_loss": _json_limit(lim["zero_loss"]),
-                       "notes": lim["notes"]},
-            "out": args.out,
-        })
-        return 0
-    kind = "gradient flow" if traj.gradient_flow else "SGD (with O(eta^2) term)"
-    print(f"finite-width overlap ODE, p={params.p}, p*={params.p_star}, {kind}, {traj.method} rtol={traj.rtol:g}")
-    rows = [[float(a), float(e), float(np.trace(q)), float(np.linalg.norm(m))]
-            for a, e, q, m in zip(traj.alpha, traj.eps_g, traj.Q, traj.M)]
-    common.print_table(["alpha", "eps_g", "tr Q", "|M|_F"], rows, floatfmt=".10g")
-    if args.out:
-        print(f"saved {args.out}")
-    return 0
+        payload = traj.to_json()
+        payload["params"]["c0"] = params.c0          # quadnet 0.1 key, kept for one release
+        payload.update({"plateau": pl_out, "out": args.out,
+                        "limits": {"plateau": _json_limit(lim["plateau"]), "zero_loss": _json_limit(lim["zero_loss"]),
+                                   "notes": lim["notes"]}})
+
+    def table() -> None:
+        kind = "gradient flow" if traj.gradient_flow else "SGD (with O(eta^2) term)"
+        print(f"finite-width overlap ODE, p={params.p}, p*={params.p_star}, {kind}, {traj.method} "
+              f"rtol={traj.rtol:g}")
+        rows = [[float(a), float(e), float(np.trace(q)), float(np.linalg.norm(m))]
+                for a, e, q, m in zip(traj.alpha, traj.eps_g, traj.Q, traj.M)]
+        common.print_table(["alpha", "eps_g", "tr Q", "|M|_F"], rows, floatfmt=".10g")
+
+    return common.finish(args, traj, payload=payload, table=table)

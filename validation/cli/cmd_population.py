@@ -1,8 +1,8 @@
 """``quadnet population``, ``quadnet scaling`` and ``quadnet validate population`` (population flows).
 
 * ``quadnet population --kappa K --kappa-star KS --times 0,0.5,1,2,3 [--s0 S] --json`` -> the d -> infinity
-  loss curve of model (A): {"t": gamma = t/d, "loss": ell = lim d L, "chi", "omega", "phi", "lam", "regime",
-  "long_time"}.
+  loss curve of model (A): {"tau": t/d, "test_error": ell = lim d L, "chi", "omega", "phi", "trace_excess",
+  "regime", "long_time"} (and, for one release, the quadnet 0.1 keys "t", "loss", "lam").
 * ``quadnet scaling --alpha-pl A --rank R --width M [--d D] [--seeds N] [--window LO,HI] [--eta-d C] --json``
   -> model (B) risk curve R(t) (exact closed form), learned directions J(t), samples n = t d/C for online SGD
   with eta = C/d, the fitted time exponent (95% CI over seeds) and its predictions, and the width floor.
@@ -65,20 +65,20 @@ def _population(args: argparse.Namespace) -> int:
     times = common.float_list("times", args.times)
     _check_out(args.out)
     res = solve_limit(params, times)
-    if args.out:
-        res.save(args.out, overwrite=args.overwrite)
     lt = long_time(params)
+    payload = None
     if args.json:
-        common.emit_json({"t": res.gamma, "loss": res.loss, "chi": res.chi, "omega": res.omega, "phi": res.phi,
-                          "lam": res.lam, "regime": params.regime, "long_time": lt,
-                          "convention": f"t = gamma = t_GF/d, loss = lim d L, s0 = {params.s0:g}"})
-    else:
-        common.print_table(["gamma", "ell", "chi", "omega", "phi", "lambda"],
+        payload = {**res.to_json(), "regime": params.regime, "long_time": lt,
+                   "convention": f"tau = t_GF/d (0.1: t = gamma), test_error = ell = lim d L, s0 = {params.s0:g}"}
+
+    def table() -> None:
+        common.print_table(["tau", "ell", "chi", "omega", "phi", "lambda"],
                            [[float(a), float(b), float(c), float(d), float(e), float(f)] for a, b, c, d, e, f in
                             zip(res.gamma, res.loss, res.chi, res.omega, res.phi, res.lam)], floatfmt=".10g")
         print(f"regime {lt['regime']}: ell(inf) = {lt['loss_inf']:g}, chi(inf) = {lt['chi_inf']:g}, "
               f"rate {lt['rate']}")
-    return 0
+
+    return common.finish(args, res, payload=payload, table=table)
 
 
 def _check_out(path: str | None) -> None:
@@ -128,30 +128,24 @@ def _scaling(args: argparse.Namespace) -> int:
         fit, _ = pl.time_exponent(params, seeds=range(args.seed, args.seed + seeds), window=window,
                                   quiet=args.quiet)
     res = pl.risk_curve(params, times, seed=args.seed, quiet=args.quiet)
-    if args.out:
-        res.save(args.out, overwrite=args.overwrite)
     floor = pl.width_floor(params.alpha_pl, params.rank, params.width)
     width_json = None
     if widths is not None:
         wfit, wdata = pl.width_scan(params.alpha_pl, params.rank, params.d, widths, seed=args.seed,
                                     quiet=args.quiet)
-        width_json = {"widths": wdata["width"], "risk": wdata["risk"], "floor": wdata["floor"],
-                      "exponent": wfit.exponent, "ci95": [wfit.ci_low, wfit.ci_high],
-                      "predictions": wfit.predictions}
-    fit_json = None if fit is None else {
-        "exponent": fit.exponent, "ci95": [fit.ci_low, fit.ci_high], "per_seed": list(fit.values),
-        "window_J": list(fit.window), "predictions": fit.predictions, "validity": fit.validity}
-    payload = {"t": res.t, "risk": res.risk, "learned": res.learned, "n_samples": res.t * params.d / eta_d,
-               "eta_d": eta_d, "d": params.d, "time_exponent": fit_json, "note": note,
+        width_json = {**wfit.to_json(), "widths": wdata["width"], "risk": wdata["risk"], "floor": wdata["floor"],
+                      "t_end": wdata["t_end"]}
+    payload = {**res.to_json(), "n_samples": res.t * params.d / eta_d,
+               "eta_d": eta_d, "d": params.d, "note": note,
+               "time_exponent": None if fit is None else {**fit.to_json(), "validity": fit.validity},
                "sample_exponent_prediction": (2 * params.alpha_pl - 1) / params.alpha_pl
                if params.alpha_pl > 0.5 else None,
                "width_floor": floor,
                "width_exponent_prediction": 2 * params.alpha_pl - 1 if params.alpha_pl > 0.5 else None,
                "width_exponent": width_json,
                "final_risk_over_floor": float(res.risk[-1] / floor) if floor > 0 else None}
-    if args.json:
-        common.emit_json(payload)
-    else:
+
+    def table() -> None:
         print(f"alpha = {params.alpha_pl:g}, r = {params.rank}, m = {params.width}, d = {params.d}")
         if fit is not None:
             print(f"time exponent (J in {fit.window}): {fit.exponent:.4f}  95% CI [{fit.ci_low:.4f}, "
@@ -164,7 +158,8 @@ def _scaling(args: argparse.Namespace) -> int:
         if width_json is not None:
             print(f"width exponent: {width_json['exponent']:.4f}  95% CI [{width_json['ci95'][0]:.4f}, "
                   f"{width_json['ci95'][1]:.4f}]  predictions: {_fmt(width_json['predictions'])}")
-    return 0
+
+    return common.finish(args, res, payload=payload if args.json else None, table=table)
 
 
 def _fmt(pred: dict) -> str:
@@ -174,24 +169,18 @@ def _fmt(pred: dict) -> str:
 def _validate(args: argparse.Namespace) -> int:
     from odes.population.params import HighDimParams
     from validation.compare_population import validate_population
-    from validation.plots_population import plot_validation
 
     params = HighDimParams(args.kappa, args.kappa_star)
     dims = common.int_list("d", args.d)
     _check_out(args.out)
     _check_out(args.plot)
     v = validate_population(params, dims, args.seeds, method=args.method, seed0=args.seed, quiet=args.quiet)
-    plot = common.plot_path(args)
-    if args.out:
-        v.save(args.out, overwrite=args.overwrite)
-    if plot:
-        plot_validation(v, plot)
-    header, rows = v.table()
-    if args.json:
-        slope = v.slope if len(v.dims) > 1 else None      # no slope from a single d
-        common.emit_json({"header": header, "rows": rows, "slope": slope, "out": args.out, "plot": plot})
-    else:
+    payload = {**v.to_json(), "out": args.out, "plot": common.plot_path(args)} if args.json else None
+
+    def table() -> None:
+        header, rows = v.table()
         common.print_table(header, rows, floatfmt=".4g")
         if len(v.dims) > 1:
             print(f"fitted max_dev ~ d^(-{v.slope:.3f}) (expected 1)")
-    return 0
+
+    return common.finish(args, v, payload=payload, table=table)

@@ -16,7 +16,6 @@ without ``--M0`` the warm start is 0.3 x a random matrix with orthonormal column
 from __future__ import annotations
 
 import argparse
-import sys
 
 import numpy as np
 
@@ -65,41 +64,40 @@ def _handler(args: argparse.Namespace) -> int:
 
     res = compare_ode(params, Ns, alphas, seeds=args.seeds, seed=args.seed, init=args.init, M0=M0, R0=R0,
                       rtol=args.rtol, atol=args.rtol * 1e-2, quiet=args.quiet or args.json)
-    report(res, out=args.out, plot=common.plot_path(args), overwrite=args.overwrite, as_json=args.json)
-    return 0
+    return report(args, res)
 
 
-def report(res, *, out: str | None, plot: str | None, as_json: bool, title: str | None = None,
-           overwrite: bool = False) -> None:
-    """Print the table (or JSON), write the HDF5 file and the PNG (default name: ``out`` with .png)."""
-    png = plot
-    if out:
-        res.save(out, overwrite=overwrite)
-    if png:
-        res.plot(png, title=title)
-    if as_json:
-        payload = res.summary()
-        payload["out"], payload["plot"] = out, png
-        common.emit_json(payload)
-        return
-    header, rows = res.table()
-    keep = [0, 1, 2]
-    cells = []
-    for r in rows:
-        cells.append([r[i] for i in keep] + [f"{r[3 + k]:.4g} ± {r[7 + k]:.2g}" for k in range(4)]
-                     + [f"{r[11]:.3g}", f"{r[12]:.3g}"])
-    common.print_table(["N", "runs", "diverged", "D_eps", "D_Q", "D_M", "D_inv", "t_sim [s]", "t_ode [s]"], cells)
-    if res.exponents:
-        print("fitted exponent x of D ~ N^x (expect about -1/2 for a warm start):  "
-              + ",  ".join(f"{m}: {res.exponents[m]:+.2f} ± {res.exponent_errors[m]:.2f}" for m in res.exponents))
-    if res.init == "R":
-        print("note: protocol R (random init): the escape time fluctuates by O(1) at every N, so these deviations "
-              "are not expected to shrink with N.")
-    if out:
-        print(f"wrote {out}" + (f" and {png}" if png else ""))
-    elif png:
-        print(f"wrote {png}")
-    sys.stdout.flush()
+def report(args: argparse.Namespace, res, *, title: str | None = None) -> int:
+    """The output of ``validate ode`` and ``demo``: the deviation table (or ``res.to_json()``, with the keys of
+    quadnet 0.1 kept for one release), then ``--out`` and the PNG (:func:`common.finish`)."""
+
+    def table() -> None:
+        header, rows = res.table()
+        cells = []
+        for r in rows:
+            cells.append([r[i] for i in (0, 1, 2)] + [f"{r[3 + k]:.4g} ± {r[7 + k]:.2g}" for k in range(4)]
+                         + [f"{r[11]:.3g}", f"{r[12]:.3g}"])
+        common.print_table(["N", "runs", "diverged", "D_eps", "D_Q", "D_M", "D_inv", "t_sim [s]", "t_ode [s]"],
+                           cells)
+        if res.exponents:
+            print("fitted exponent x of D ~ N^x (expect about -1/2 for a warm start):  "
+                  + ",  ".join(f"{m}: {res.exponents[m]:+.2f} ± {res.exponent_errors[m]:.2f}"
+                               for m in res.exponents))
+        if res.init == "R":
+            print("note: protocol R (random init): the escape time fluctuates by O(1) at every N, so these "
+                  "deviations are not expected to shrink with N.")
+
+    def draw(path: str) -> None:
+        import matplotlib.pyplot as plt
+
+        ax = res.plot(title=title)
+        ax.figure.savefig(path, format="png", dpi=120)
+        plt.close(ax.figure)
+
+    payload = None
+    if args.json:
+        payload = {**res.to_json(), "out": args.out, "plot": common.plot_path(args)}
+    return common.finish(args, res, payload=payload, table=table, plot=draw)
 
 
 def register(sub, vsub) -> None:
