@@ -28,6 +28,23 @@ from hypothesis import strategies as st
 from odes.common.errors import ParameterError
 from validation.cli import build_parser, main
 
+@pytest.fixture(autouse=True)
+def _address_space_guard():
+    """A size check that is missing must fail this test with MemoryError, not summon the kernel's OOM killer on the
+    whole test run: cap the address space at 12 GiB (half of a CI machine) while a hostile example runs."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = 12 * 2 ** 30
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 FAST_EXAMPLES = int(os.environ.get("QUADNET_HOSTILE_EXAMPLES", "6"))
 SLOW_EXAMPLES = 60
 TIME_LIMIT_S = 90  # a single command with hostile input that runs longer than this counts as a hang
