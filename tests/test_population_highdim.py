@@ -141,6 +141,49 @@ def test_limit_late_times_finite_and_in_range():
     assert np.all(f.loss >= 0) and np.all(f.chi <= 1) and np.all(f.omega <= 1) and f.loss[-1] < 1e-13
 
 
+@pytest.mark.parametrize("k,ks", [(0.2, 0.2), (0.5, 0.25), (0.25, 0.5), (0.75, 0.5)])
+def test_log_scaled_moments_equal_direct_forms(k, ks):
+    """ja0_log(u), j2a2_log(u) (z = 1/(J - 1) form for u > 1) equal ja0(e^u), j2a2(e^u) (x form) wherever
+    e^u is finite, across the switch at u = 1 (also at the hard edge kappa = kappa*), and tend to the mass
+    nu((0, 1]) for u beyond the float range of J (J = e^2000)."""
+    law = hd.wachter_law(k, ks)
+    u = np.concatenate([np.linspace(0.0, 3.0, 301), np.linspace(3.0, 700.0, 200)])
+    np.testing.assert_allclose(hd.ja0_log(u, law), hd.ja0(np.exp(u), law), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(hd.j2a2_log(u, law), hd.j2a2(np.exp(u), law), rtol=1e-12, atol=1e-15)
+    mass = k - law.atom0
+    assert float(hd.ja0_log(2000.0, law)) == pytest.approx(mass, rel=1e-14)
+    assert float(hd.j2a2_log(2000.0, law)) == pytest.approx(mass, rel=1e-14)
+
+
+def test_limit_any_time_small_kappa_star_tail():
+    """kappa* = 0.05 up to gamma = 1e3-1e5 (4 gamma/kappa* up to 8e6; before the log/scaled state the solver
+    refused gamma > 175 kappa*). Tail against the spec's long-time laws (theory/population_flows.md 2.6):
+    over (0.1, 0.05): gamma^2 ell -> (kappa - kappa*) kappa*/(32 kappa) and gamma^2 (1 - chi) ->
+    kappa*^3 (kappa - kappa*)/(32 kappa^2), relative corrections O(1/gamma) (measured 1.5e-2, 1.8e-3, 2.1e-4 at
+    gamma = 10, 100, 1000); under (0.02, 0.05): ell -> (1/kappa - 1/kappa*)/2 = 15, lambda -> 2(1/kappa* - 1/kappa)
+    = -60, chi -> sqrt(kappa/kappa*), with ell - 15 ~ e^{-4 gamma/kappa*} (log-slope -80); critical
+    (0.05, 0.05): ell ~ sqrt(gamma) e^{-2 gamma/kappa*} (log-slope of ell/sqrt(gamma) -> -40)."""
+    ks = 0.05
+    g = np.array([10.0, 100.0, 1000.0])
+    r = hd.solve_limit(HighDimParams(0.1, ks), np.concatenate([[0.0], g]))
+    pref_l, pref_c = (0.1 - ks) * ks / (32 * 0.1), ks**3 * (0.1 - ks) / (32 * 0.1**2)
+    err_l = np.abs(r.loss[1:] * g**2 / pref_l - 1)
+    err_c = np.abs((1 - r.chi[1:]) * g**2 / pref_c - 1)
+    assert np.all(err_l < 0.3 / g) and np.all(np.diff(err_l) < 0) and np.all(err_c < 0.3 / g)
+    gu = np.array([0.25, 0.3, 10.0, 1e5])
+    u = hd.solve_limit(HighDimParams(0.02, ks), gu)
+    assert np.log((u.loss[1] - 15) / (u.loss[0] - 15)) / 0.05 == pytest.approx(-4 / ks, rel=1e-3)
+    np.testing.assert_allclose(u.loss[2:], 15.0, rtol=1e-14)
+    np.testing.assert_allclose(u.lam[2:], -60.0, rtol=1e-12)
+    np.testing.assert_allclose(u.chi[2:], np.sqrt(0.4), rtol=1e-14)
+    gc = np.array([0.5, 0.6, 10.0])
+    c = hd.solve_limit(HighDimParams(ks, ks), gc)
+    slope = np.log(c.loss[1] / c.loss[0] / np.sqrt(1.2)) / 0.1
+    assert slope == pytest.approx(-2 / ks, rel=2e-3)
+    assert c.loss[2] == 0.0 and c.chi[2] == 1.0
+    assert all(np.all(np.isfinite(x)) for x in (r.phi, u.phi, c.phi))
+
+
 def test_principal_cos2_sampler_law():
     """E Tr(P0 P*) = m m*/d; the Wishart/generalized-eigenvalue sampler vs literal Haar instances (MC)."""
     d, m, ms, n = 40, 20, 10, 200
