@@ -329,3 +329,34 @@ def test_adaptive_seeds_give_actionable_exponent():
     assert v.n_seeds in (16, 32, 64)
     assert 0.5 * (v.slope_ci[1] - v.slope_ci[0]) <= 0.15
     assert v.slope_ci[0] < 1.0 < v.slope_ci[1] and v.verdict == "consistent with O(1/d)"
+
+
+def test_wider_than_input_maps_to_kappa_one_exactly():
+    """kappa > 1 and kappa* > 1 are refused with the mapping derived in HighDimParams; the mapping is checked
+    here against the literal d x d flow (riccati.integrate_matrix_flow) at d = 40:
+    * m = 1.5 d with orthonormal ROWS, S(0) = I_d/m: equals the kappa = 1 finite-d flow with s0 = 1/1.5 to 1e-12,
+      and the kappa = 1 limit within O(1/d) (measured d max_(gamma >= 0.2)|dL - ell| = 0.038 at d = 40, 0.035 at 80);
+    * m* = 1.5 d tight-frame teacher S* = I_d/m*: d L(gamma) = c^2 d L_(kappa*=1, s0=1.5)(c gamma), c = 1/1.5,
+      to 1e-12, and c^2 ell_(kappa*=1)(c gamma) within O(1/d) (measured 0.40/d at d = 40, 0.42/d at 80)."""
+    from odes.population.riccati import integrate_matrix_flow
+
+    with pytest.raises(ParameterError, match="kappa = 1"):
+        HighDimParams(1.5, 0.5)
+    with pytest.raises(ParameterError, match="kappa_star = 1"):
+        HighDimParams(0.5, 1.5)
+    d, g = 40, np.linspace(0.0, 2.0, 21)
+    m, ms = 60, 20
+    Q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((m, d)))
+    S_star = np.diag(np.r_[np.full(ms, 1.0 / ms), np.zeros(d - ms)])
+    direct = d * integrate_matrix_flow(Q.T / np.sqrt(m), S_star, d * g, model="A", rtol=1e-11).loss
+    mapped = hd.finite_d_matrix(HighDimParams(1.0, 0.5, s0=1 / 1.5), d, g, rtol=1e-11).loss
+    assert np.max(np.abs(direct - mapped)) < 1e-12
+    lim = hd.solve_limit(HighDimParams(1.0, 0.5), g).loss
+    assert np.max(np.abs(direct - lim)[2:]) < 0.06 / d
+    m, ms, c = 20, 60, 1 / 1.5
+    W0, _ = hd.orthonormal_instance(HighDimParams(0.5, 1.0), d, seed=0)
+    direct = d * integrate_matrix_flow(W0, np.eye(d) / ms, d * g, model="A", rtol=1e-11, form="W").loss
+    mapped = c**2 * hd.finite_d_matrix(HighDimParams(0.5, 1.0, s0=1.5), d, c * g, rtol=1e-11).loss
+    assert np.max(np.abs(direct - mapped)) < 1e-12
+    lim = c**2 * hd.solve_limit(HighDimParams(0.5, 1.0), c * g).loss
+    assert np.max(np.abs(direct - lim)[1:]) < 0.6 / d
