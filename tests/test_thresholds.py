@@ -172,3 +172,21 @@ def test_noiseless_interpolation_threshold_special_cases():
     it0 = interpolation_threshold(0.2, 0.25, 0.0)
     assert it0.sigma2 > 0 and math.isfinite(it0.C_S)
     assert abs(it0.alpha_interp - interpolation_threshold(0.2, 0.25, 1e-8).alpha_interp) < 1e-8
+
+
+def test_cli_noiseless_interpolation_threshold_kappa_below_one(capsys):
+    """`quadnet threshold --interpolation --noise 0` at kappa < 1 (formerly refused) prints the closed form:
+    r - r^2/2 + (1-r)^2/2 m2(omega) with m0(omega) = 1/3 for (0.5, 0.25), checked here by quadrature of the
+    semicircle (independent of the m0/m2 closed forms)."""
+    import json
+
+    from validation.cli import main
+
+    assert main(["threshold", "--kappa", "0.5", "--kappa-star", "0.25", "--interpolation", "--noise", "0",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    sc = lambda u: np.sqrt(4 - u * u) / (2 * np.pi)  # noqa: E731
+    omega = optimize.brentq(lambda b: integrate.quad(sc, b, 2)[0] - 1 / 3, -2, 2, xtol=1e-14)
+    m2q = integrate.quad(lambda u: u * u * sc(u), omega, 2, epsabs=1e-14)[0]
+    r = 0.25
+    assert abs(out["alpha_interp"] - (r - r * r / 2 + (1 - r) ** 2 / 2 * m2q)) < 1e-10
