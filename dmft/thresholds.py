@@ -26,7 +26,8 @@ the two remaining equations reduce to one in sigma^2 (``resid2 = int rho_Y (f - 
 
 Solved by a geometric scan in sigma^2 from Delta/2 (where the residual is negative) and Brent in log sigma^2.
 As Delta -> 0+ it tends (for kappa >= 1) to the PSD-feasibility threshold ``alpha_feas = r - r^2/2 + (1-r)^2/4``
-(:func:`alpha_feasibility`, returned for Delta = 0), NOT to alpha_c: between alpha_c and alpha_feas noiseless data are
+(:func:`alpha_feasibility`; for kappa* <= kappa < 1 :func:`alpha_interp_noiseless`, returned for Delta = 0;
+approach ~ Delta^(1/3)), NOT to alpha_c: between alpha_c and alpha_feas noiseless data are
 recovered exactly, but slightly noisy data are still interpolated by a PSD matrix.
 There is no lam argument: for lam > 0 the calibration a never reaches 0 (a -> 0 would make theta = lam/a infinite,
 D -> 0 and a -> 1), so only a smooth double-descent peak of the test error remains, near alpha_interp.
@@ -52,7 +53,8 @@ from odes.common.errors import ConvergenceError, ParameterError
 from odes.common.result import Result, variable
 
 __all__ = ["m0", "m1", "m2", "M_function", "alpha_c", "alpha_c_grid", "AlphaC", "InterpolationThreshold",
-           "interpolation_threshold", "interpolation_threshold_grid", "alpha_feasibility", "DoubleDescentPeak",
+           "interpolation_threshold", "interpolation_threshold_grid", "alpha_feasibility", "alpha_interp_noiseless",
+           "DoubleDescentPeak",
            "double_descent_peak"]
 
 
@@ -251,6 +253,31 @@ def alpha_feasibility(kappa_star: float) -> float:
     return r - 0.5 * r * r + 0.25 * (1.0 - r) ** 2
 
 
+def alpha_interp_noiseless(kappa: float, kappa_star: float) -> float:
+    r"""Delta -> 0+ limit of the interpolation threshold for kappa >= kappa* (r = kappa*, q = (kappa - r)/(1 - r)):
+
+        alpha_interp(Delta = 0) = r - r^2/2 + (1 - r)^2/2 * m2(max(omega, 0)),   m0(omega) = q,
+
+    the statistical dimension / d^2 of the tangent cone at S* of the (non-convex) set {S >= 0, rank S <= kappa d}.
+    In the eigenbasis of S* a tangent direction is [[A, B], [B^T, C]] with A (r d x r d, symmetric) and B free
+    (``r d^2 - r^2 d^2/2`` dimensions) and C >= 0 of rank <= (kappa - r) d on the (1 - r) d null space. Projecting a
+    standard Gaussian onto {C >= 0, rank <= q m} (m = (1 - r) d) keeps its top q m eigenvalues where positive;
+    those are sqrt(m/2) u with u semicircle on [-2, 2], whence (m^2/2) int_{max(omega, 0)}^2 u^2 sc(u) du. The form
+    changes at kappa = (1 + kappa*)/2 (omega = 0, q = 1/2): above it the rank constraint is inactive and the value is
+    :func:`alpha_feasibility` r - r^2/2 + (1 - r)^2/4; kappa = kappa* gives r - r^2/2 = alpha_c(kappa*, kappa*).
+    Checked against the Delta -> 0 extrapolation ``a + b Delta^(1/3)`` of the Delta > 0 solver (tests).
+    kappa < kappa* (teacher not representable) has no closed form: ``interpolation_threshold`` solves its
+    equations at Delta = 0 directly there."""
+    kappa, r = _validate(kappa, kappa_star)
+    if r >= 1.0 or kappa >= 1.0:
+        return alpha_feasibility(r)
+    w = _omega(kappa, r)
+    return float(r - 0.5 * r * r + 0.5 * (1.0 - r) ** 2 * float(m2(max(w, 0.0))))
+
+
+_S2_FLOOR_NOISELESS = 1e-8
+
+
 def interpolation_threshold(kappa: float, kappa_star: float, noise: float, *, h: float = 0.05,
                             xtol: float = 1e-14) -> InterpolationThreshold:
     """Interpolation threshold alpha_interp(kappa, kappa*, Delta) at lam -> 0+ (module docstring)."""
@@ -258,11 +285,8 @@ def interpolation_threshold(kappa: float, kappa_star: float, noise: float, *, h:
     kappa = check.positive("kappa", kappa, allow_inf=True)
     kappa_star = check.positive("kappa_star", kappa_star)
     noise = check.nonnegative("noise", noise)
-    if noise == 0.0:
-        if kappa < 1.0:
-            raise ParameterError("noise", "the Delta -> 0+ limit of the interpolation threshold is only available "
-                                          "in closed form for kappa >= 1; use a small Delta > 0")
-        af = alpha_feasibility(kappa_star)
+    if noise == 0.0 and kappa >= kappa_star:
+        af = alpha_interp_noiseless(kappa, kappa_star)
         return InterpolationThreshold(kappa, kappa_star, 0.0, af, 0.0, 0.0, 2.0 * af)
 
     memo: dict[float, tuple] = {}
@@ -275,9 +299,11 @@ def interpolation_threshold(kappa: float, kappa_star: float, noise: float, *, h:
         memo[logs] = (s2, ti)
         return (2.0 * s2 * (1.0 - ti["D"]) - noise - 2.0 * ti["resid2"]) / s2
 
-    lo = math.log(noise / 2.0)
+    # Delta = 0 only reaches here for kappa < kappa* (misspecified: resid2 > 0 stays finite, the root has
+    # sigma^2 > 0 and the residual ~ -2 resid2/sigma^2 is negative at small sigma^2)
+    lo = math.log(noise / 2.0) if noise > 0.0 else math.log(_S2_FLOOR_NOISELESS)
     if res(lo) >= 0.0:
-        raise ConvergenceError("interpolation threshold: residual not negative at sigma^2 = Delta/2",
+        raise ConvergenceError(f"interpolation threshold: residual not negative at sigma^2 = {math.exp(lo):.3g}",
                                residual=res(lo))
     found, lo, hi = scan_sign_change(res, lo, -1.0, math.log(4.0), 40)
     if not found:

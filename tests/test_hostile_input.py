@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from odes.common.errors import ParameterError
 from validation.cli import build_parser, main
 
+
 @pytest.fixture(autouse=True)
 def _address_space_guard():
     """A size check that is missing must fail this test with MemoryError, not summon the kernel's OOM killer on the

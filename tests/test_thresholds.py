@@ -11,6 +11,7 @@ from dmft.thresholds import (
     alpha_c,
     alpha_c_grid,
     alpha_feasibility,
+    alpha_interp_noiseless,
     interpolation_threshold,
     interpolation_threshold_grid,
     m0,
@@ -138,3 +139,54 @@ def test_double_descent_peak_rejects_bad_input():
         double_descent_peak(1.0, 0.25, 0.0, 0.5)
     with pytest.raises(ParameterError, match="'noise'"):
         double_descent_peak(1.0, 0.25, 0.01, 0.0)
+
+
+@pytest.mark.parametrize("k, ks", [(0.5, 0.25), (0.62, 0.25), (0.8, 0.25)])
+def test_noiseless_interpolation_threshold_kappa_below_one_vs_extrapolation(k, ks):
+    """Closed form alpha_interp(Delta = 0) = r - r^2/2 + (1-r)^2/2 m2(max(omega, 0)) (statistical dimension of the
+    tangent cone of the rank-<=kappa PSD set at S*) against the independent Delta -> 0 extrapolation of the
+    Delta > 0 solver: least-squares fit a + b Delta^(1/3) + c Delta^(2/3) over Delta = 1e-5 ... 1e-9, |a - closed|
+    within 4 standard errors of a (measured: 1.9, 1.9, 1.8 sigma; sigma ~ 1e-10 ... 8e-10). (0.62, 0.25) is just
+    below the change of form at kappa = (1 + kappa*)/2 = 0.625, (0.8, 0.25) above it (= alpha_feasibility)."""
+    closed = alpha_interp_noiseless(k, ks)
+    assert interpolation_threshold(k, ks, 0.0).alpha_interp == closed
+    deltas = np.array([1e-5, 1e-6, 1e-7, 1e-8, 1e-9])
+    vals = np.array([interpolation_threshold(k, ks, dl).alpha_interp for dl in deltas])
+    X = np.stack([deltas ** (j / 3) for j in range(3)], axis=1)
+    coef, *_ = np.linalg.lstsq(X, vals, rcond=None)
+    resid = vals - X @ coef
+    se = math.sqrt(resid @ resid / (len(vals) - 3) * np.linalg.inv(X.T @ X)[0, 0])
+    assert abs(coef[0] - closed) < 4 * se + 1e-12, (coef[0], closed, se)
+    assert all(vals < closed)
+    if k >= 0.5 * (1 + ks):
+        assert closed == alpha_feasibility(ks)
+    else:
+        assert closed < alpha_feasibility(ks) - 1e-8
+
+
+def test_noiseless_interpolation_threshold_special_cases():
+    """kappa = kappa*: r - r^2/2 (= alpha_c there); kappa >= 1: alpha_feasibility; kappa < kappa*
+    (misspecified) solved at Delta = 0, approached linearly by Delta > 0 (checked at Delta = 1e-8)."""
+    assert abs(alpha_interp_noiseless(0.25, 0.25) - (0.25 - 0.25 ** 2 / 2)) < 1e-15
+    assert alpha_interp_noiseless(2.0, 0.25) == alpha_feasibility(0.25)
+    it0 = interpolation_threshold(0.2, 0.25, 0.0)
+    assert it0.sigma2 > 0 and math.isfinite(it0.C_S)
+    assert abs(it0.alpha_interp - interpolation_threshold(0.2, 0.25, 1e-8).alpha_interp) < 1e-8
+
+
+def test_cli_noiseless_interpolation_threshold_kappa_below_one(capsys):
+    """`quadnet threshold --interpolation --noise 0` at kappa < 1 (formerly refused) prints the closed form:
+    r - r^2/2 + (1-r)^2/2 m2(omega) with m0(omega) = 1/3 for (0.5, 0.25), checked here by quadrature of the
+    semicircle (independent of the m0/m2 closed forms)."""
+    import json
+
+    from validation.cli import main
+
+    assert main(["threshold", "--kappa", "0.5", "--kappa-star", "0.25", "--interpolation", "--noise", "0",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    sc = lambda u: np.sqrt(4 - u * u) / (2 * np.pi)  # noqa: E731
+    omega = optimize.brentq(lambda b: integrate.quad(sc, b, 2)[0] - 1 / 3, -2, 2, xtol=1e-14)
+    m2q = integrate.quad(lambda u: u * u * sc(u), omega, 2, epsabs=1e-14)[0]
+    r = 0.25
+    assert abs(out["alpha_interp"] - (r - r * r / 2 + (1 - r) ** 2 / 2 * m2q)) < 1e-10

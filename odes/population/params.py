@@ -26,8 +26,12 @@ class HighDimParams:
 
     Parameters
     ----------
-    kappa : student width ratio m/d, in (0, 1] (orthonormal init needs m <= d).
-    kappa_star : teacher width ratio m*/d, in (0, 1].
+    kappa : student width ratio m/d, in (0, 1] (orthonormal init needs m <= d). kappa > 1 is refused: the only
+        Haar-invariant m > d analogue (orthonormal rows) has S(0) = (s0/m) I_d, which is the kappa = 1 flow with
+        s0 -> s0/kappa (S(t) obeys a closed ODE), and ell(gamma > 0) does not depend on s0 in the limit.
+    kappa_star : teacher width ratio m*/d, in (0, 1]. kappa_star > 1 is refused: a tight-frame teacher gives
+        S* = I_d/m* = S*_(kappa*=1)/kappa_star, and S_c(t) = c S_1(c t) (c = 1/kappa_star, s0 -> kappa_star s0)
+        solves the flow with teacher c S*_1, so d L_c(gamma) = c^2 d L_1(c gamma): no new limit.
     s0 : initial scale, S(0) = s0 P0/m (default 1, the authors' choice; Tr S(0) = Tr S* = 1). In the limit
         it only shifts phi by log(s0)/2 for gamma > 0.
     """
@@ -37,9 +41,21 @@ class HighDimParams:
     s0: float = 1.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "kappa", check.real("kappa", self.kappa, lo=0.0, hi=1.0, lo_open=True))
-        object.__setattr__(self, "kappa_star",
-                           check.real("kappa_star", self.kappa_star, lo=0.0, hi=1.0, lo_open=True))
+        k = check.positive("kappa", self.kappa)
+        ks = check.positive("kappa_star", self.kappa_star)
+        if k > 1.0:
+            raise ParameterError("kappa", f"must be in (0, 1], got {k:g}: m > d orthonormal student columns do "
+                                          "not exist; the Haar generalisation (orthonormal rows) gives S(0) = "
+                                          "(s0/m) I_d, exactly the kappa = 1 flow with s0 -> s0/kappa, whose "
+                                          "limit ell(gamma > 0) does not depend on s0: use kappa = 1")
+        if ks > 1.0:
+            raise ParameterError("kappa_star", f"must be in (0, 1], got {ks:g}: m* > d orthonormal teacher neurons "
+                                               "do not exist; a tight frame gives the isotropic S* = I_d/m* = "
+                                               "(kappa_star = 1 teacher)/kappa_star, so ell(gamma) = "
+                                               "ell_(kappa*=1)(gamma/kappa_star)/kappa_star^2: use kappa_star = 1 "
+                                               "and rescale")
+        object.__setattr__(self, "kappa", k)
+        object.__setattr__(self, "kappa_star", ks)
         object.__setattr__(self, "s0", check.positive("s0", self.s0))
 
     @property

@@ -6,8 +6,9 @@
 * ``quadnet scaling --alpha-pl A --rank R --width M [--d D] [--seeds N] [--window LO,HI] [--eta-d C] --json``
   -> model (B) risk curve R(t) (exact closed form), learned directions J(t), samples n = t d/C for online SGD
   with eta = C/d, the fitted time exponent (95% CI over seeds) and its predictions, and the width floor.
-* ``quadnet validate population --kappa K --kappa-star KS --d 200,500,1000 --seeds 4 --out f.h5
-  [--plot f.png] [--method modes|matrix]`` -> table of max_gamma |d L_d - ell| per d (and d x that), HDF5, plot.
+* ``quadnet validate population --kappa K --kappa-star KS [--d 100,300,1000] [--seeds N | --ci-target 0.15
+  --max-seeds 128] --out f.h5 [--plot f.png] [--method modes|matrix]`` -> table of max_gamma |d L_d - ell| per d
+  (and d x that), the d-exponent with its 95% CI over seeds and a verdict, HDF5, plot.
 """
 
 from __future__ import annotations
@@ -47,8 +48,12 @@ def register(sub, vsub) -> None:
     v = vsub.add_parser("population", help="model (A): finite-d flow vs the d -> infinity limit")
     v.add_argument("--kappa", type=float, required=True)
     v.add_argument("--kappa-star", type=float, required=True)
-    v.add_argument("--d", default="200,500,1000", help="dimensions (comma separated)")
-    v.add_argument("--seeds", type=int, default=4)
+    v.add_argument("--d", default="100,300,1000", help="dimensions (comma separated)")
+    v.add_argument("--seeds", type=int, default=None,
+                   help="seeds per d (default: adaptive, 8, 16, ... until the exponent's 95%% CI half-width "
+                        "is <= --ci-target, at most --max-seeds)")
+    v.add_argument("--ci-target", type=float, default=0.15, help="target 95%% CI half-width of the exponent")
+    v.add_argument("--max-seeds", type=int, default=128, help="cap on the adaptive number of seeds")
     v.add_argument("--method", choices=["modes", "matrix"], default="modes",
                    help="exact principal-angle reduction (fast) or literal d x d matrix ODE")
     v.add_argument("--plot", default=None, help="figure path (default: --out with .png)")
@@ -167,6 +172,8 @@ def _fmt(pred: dict) -> str:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    import math
+
     from odes.population.params import HighDimParams
     from validation.compare_population import validate_population
 
@@ -174,13 +181,21 @@ def _validate(args: argparse.Namespace) -> int:
     dims = common.int_list("d", args.d)
     _check_out(args.out)
     _check_out(args.plot)
-    v = validate_population(params, dims, args.seeds, method=args.method, seed0=args.seed, quiet=args.quiet)
-    payload = {**v.to_json(), "out": args.out, "plot": common.plot_path(args)} if args.json else None
+    v = validate_population(params, dims, args.seeds, method=args.method, seed0=args.seed, quiet=args.quiet,
+                            ci_target=args.ci_target, max_seeds=args.max_seeds)
+    multi = len(v.dims) > 1                             # no slope from a single d
+    ci = [float(c) for c in v.slope_ci] if multi and math.isfinite(v.slope_se) else None
+    payload = {**v.to_json(), "slope": v.slope if multi else None, "slope_se": v.slope_se if ci else None,
+               "slope_ci95": ci, "seeds": v.n_seeds, "ci_target": v.ci_target, "verdict": v.verdict,
+               "out": args.out, "plot": common.plot_path(args)} if args.json else None
 
     def table() -> None:
         header, rows = v.table()
         common.print_table(header, rows, floatfmt=".4g")
-        if len(v.dims) > 1:
-            print(f"fitted max_dev ~ d^(-{v.slope:.3f}) (expected 1)")
+        if multi:
+            ci_text = (f" +- {v.slope_se:.3f} (95% CI [{v.slope_ci[0]:.3f}, {v.slope_ci[1]:.3f}])"
+                       if math.isfinite(v.slope_se) else "")
+            print(f"fitted max_dev ~ d^(-p), p = {v.slope:.3f}{ci_text} from {v.n_seeds} seeds per d (expected 1): "
+                  f"{v.verdict}")
 
     return common.finish(args, v, payload=payload, table=table)
