@@ -177,8 +177,8 @@ def _calibrate(params: ExtensiveWidthParams, fc: FreeConvolution, omega: float |
     return a, cache[a]
 
 
-def _solve(params: ExtensiveWidthParams, h: float, xtol: float, max_scan: int, cnt: _Counter
-           ) -> tuple[float, float, dict, float]:
+def _solve(params: ExtensiveWidthParams, h: float, xtol: float, max_scan: int, cnt: _Counter,
+           guess: float | None = None) -> tuple[float, float, dict, float]:
     alpha, delta = params.alpha, params.noise
 
     def evaluate(s2: float) -> tuple[float, float, dict, float | None]:
@@ -195,6 +195,20 @@ def _solve(params: ExtensiveWidthParams, h: float, xtol: float, max_scan: int, c
         memo[logs] = r
         return r[0] / math.exp(logs)
 
+    if guess is not None:  # warm start: secant iteration in log sigma^2 from the guess (cold scan if it fails)
+        from scipy.optimize import root_scalar
+        x0 = math.log(guess)
+        try:
+            r = root_scalar(hfun, x0=x0, x1=x0 + 1e-3, method="secant", xtol=xtol, maxiter=12)
+            logs = float(r.root)
+            ok = r.converged and math.isfinite(logs) and abs(logs - x0) < math.log(4.0)
+        except (ArithmeticError, ValueError):
+            ok = False
+        if ok:
+            if logs not in memo:
+                hfun(logs)
+            res, a, ti, omega = memo[logs]
+            return math.exp(logs), a, {**ti, "omega": omega, "res_sigma": abs(res) / math.exp(logs)}, res
     # lower point with h > 0
     lo = math.log(delta / (4.0 * alpha)) if delta > 0 else math.log(1e-2)
     k = 0
@@ -218,14 +232,18 @@ def _solve(params: ExtensiveWidthParams, h: float, xtol: float, max_scan: int, c
 
 
 def solve_stationary(params: ExtensiveWidthParams, *, h: float = 0.05, xtol: float = 1e-13, tol: float = 1e-9,
-                     quadrature_check: bool = False, n_grid: int = 400, max_scan: int = 80) -> StationarySolution:
+                     quadrature_check: bool = False, n_grid: int = 400, max_scan: int = 80,
+                     initial_guess: float | None = None) -> StationarySolution:
     r"""Solve the stationary equations for ``params`` (see module docstring).
 
     Options: ``h`` tanh-sinh step of all quadratures; ``xtol`` Brent tolerance in ``log sigma^2`` and ``a``;
     ``tol`` maximal accepted final residual (relative residual of the sigma^2 equation, absolute residual of the
     a equation), else ConvergenceError;
     ``quadrature_check`` re-solve with ``h/2`` and store ``quadrature_change`` (max relative change of
-    test/train); ``n_grid`` points of the stored eigenvalue density of S_inf.
+    test/train); ``n_grid`` points of the stored eigenvalue density of S_inf; ``initial_guess``: a guess of
+    ``sigma^2`` (e.g. the neighbouring point's, for continuation along a sweep): Brent then starts from a bracket
+    of relative width ~2% around it, widened geometrically (falling back to the cold scan). Same solution to
+    ``xtol`` when the root is unique; when several exist, the warm start follows the branch of the guess.
 
     Raises ParameterError when ``lam = 0`` and no solution with ``a > 0`` exists (below the interpolation
     threshold), ConvergenceError when the iteration does not meet ``tol``.
@@ -258,7 +276,9 @@ def solve_stationary(params: ExtensiveWidthParams, *, h: float = 0.05, xtol: flo
                                         "needs a = 1 - D/(2 alpha) > 0, i.e. alpha above the interpolation threshold "
                                         f"alpha_interp = {ai:.6g} (below it the noisy labels are interpolated and "
                                         "the solution is not unique); use lam > 0")
-    s2, a, ti, res = _solve(params, h, xtol, max_scan, cnt)
+    if initial_guess is not None:
+        initial_guess = check.positive("initial_guess", initial_guess)
+    s2, a, ti, res = _solve(params, h, xtol, max_scan, cnt, initial_guess)
     if lam == 0.0 and a <= 0.0:
         raise ConvergenceError(f"lam = 0: fixed point with a = {a:.3g} <= 0 (alpha too close to interpolation)",
                                residual=abs(a), iterations=cnt.n)
