@@ -150,8 +150,10 @@ class _Counter:
 
 
 def _calibrate(params: ExtensiveWidthParams, fc: FreeConvolution, omega: float | None, cnt: _Counter,
-               xtol: float) -> tuple[float, dict]:
-    """Solve a = 1 - D(lam/a)/(2 alpha) for fixed sigma^2 (unique root in (0, 1])."""
+               xtol: float, a_guess: float | None = None) -> tuple[float, dict]:
+    """Solve a = 1 - D(lam/a)/(2 alpha) for fixed sigma^2 (unique root in (0, 1]). ``a_guess`` (warm start):
+    secant iteration from it first; its root is accepted when it lies in (0, 1) with |g| <= 1e-13 (the root is
+    unique), otherwise Brent as without a guess."""
     alpha, lam = params.alpha, params.lam
     if lam == 0.0:
         cnt.n += 1
@@ -168,6 +170,21 @@ def _calibrate(params: ExtensiveWidthParams, fc: FreeConvolution, omega: float |
 
     top = fc.edges[1]
     a_lo = lam / (top + 1.0)  # theta above the spectrum: D = 0, g = a - 1 < 0
+    if a_guess is not None and a_lo < a_guess < 1.0:
+        from scipy.optimize import root_scalar
+        try:
+            with warnings.catch_warnings():  # "tolerance reached" warnings: the result is checked below
+                warnings.simplefilter("ignore", RuntimeWarning)
+                r = root_scalar(g, x0=a_guess, x1=a_guess * (1.0 - 1e-4), method="secant", xtol=xtol * 1e-3,
+                                maxiter=20)
+            a = float(r.root)
+            if r.converged and a_lo < a < 1.0:
+                if a not in cache:
+                    g(a)
+                if abs(a - 1.0 + cache[a]["D"] / (2.0 * alpha)) <= 1e-13:
+                    return a, cache[a]
+        except (ArithmeticError, ValueError):
+            pass
     g1 = g(1.0)
     if g1 <= 0.0:
         return 1.0, cache[1.0]
@@ -181,10 +198,14 @@ def _solve(params: ExtensiveWidthParams, h: float, xtol: float, max_scan: int, c
            guess: float | None = None) -> tuple[float, float, dict, float]:
     alpha, delta = params.alpha, params.noise
 
+    last_a: list[float | None] = [None]  # warm start only: the previous evaluation's a seeds the next
+
     def evaluate(s2: float) -> tuple[float, float, dict, float | None]:
         fc = FreeConvolution(params.kappa_star, s2, h=h)
         omega = fc.quantile_upper(params.kappa) if params.kappa < 1.0 else None
-        a, ti = _calibrate(params, fc, omega, cnt, xtol)
+        a, ti = _calibrate(params, fc, omega, cnt, xtol, last_a[0])
+        if guess is not None:
+            last_a[0] = a
         cs = ti["resid2"] + s2 * (2.0 * ti["D"] - 1.0)
         return (delta + 2.0 * cs) / (4.0 * alpha) - s2, a, ti, omega
 
@@ -199,10 +220,12 @@ def _solve(params: ExtensiveWidthParams, h: float, xtol: float, max_scan: int, c
         from scipy.optimize import root_scalar
         x0 = math.log(guess)
         try:
-            r = root_scalar(hfun, x0=x0, x1=x0 + 1e-3, method="secant", xtol=xtol, maxiter=12)
+            with warnings.catch_warnings():  # "tolerance reached" warnings: the result is checked below
+                warnings.simplefilter("ignore", RuntimeWarning)
+                r = root_scalar(hfun, x0=x0, x1=x0 + 1e-3, method="secant", xtol=xtol, maxiter=12)
             logs = float(r.root)
             ok = r.converged and math.isfinite(logs) and abs(logs - x0) < math.log(4.0)
-        except (ArithmeticError, ValueError):
+        except (ArithmeticError, ValueError, RuntimeError):  # ConvergenceError is a RuntimeError
             ok = False
         if ok:
             if logs not in memo:

@@ -89,7 +89,7 @@ def test_local_cluster_same_dataset_as_serial():
     grid = {"kappa": [0.3, 1.0, math.inf], "kappa_star": [0.1, 0.5]}
     serial = sweep(fn, grid, progress=False)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
         dist = sweep(fn, grid, client=client, progress=False)
     xr.testing.assert_identical(serial, dist)
     # spec table values (kappa* = 0.1: 0.157571815048 at kappa = 0.3; kappa* = 0.5, kappa >= 1: 0.422175)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import logging
 import math
 import os
 import shutil
@@ -380,7 +381,7 @@ def _client_for(workers: int | None, client: Any) -> tuple[Any, Any]:
     env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
            "QUADNET_QUIET": "1"}
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None, env=env)
+                           dashboard_address="127.0.0.1:0", env=env, silence_logs=logging.ERROR)
     return Client(cluster), cluster
 
 

@@ -287,7 +287,8 @@ def _run_sweep(args: argparse.Namespace) -> int:
                           "dims": {k: int(v) for k, v in ds.sizes.items()}, "variables": list(ds.data_vars),
                           "out": sopts.out})
     else:
-        show = scalars[:5]
+        echoed = {axis_name(o) for o, _ in fixed}
+        show = [k for k in scalars if k not in echoed][:5]
         flat = ds.stack(point=list(grid))
         rows = []
         for i in range(flat.sizes["point"]):
