@@ -91,7 +91,9 @@ def test_local_cluster_same_dataset_as_serial():
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
         dist = sweep(fn, grid, client=client, progress=False)
+        by_address = sweep(fn, grid, client=cluster.scheduler_address, progress=False)  # --scheduler ADDRESS
     xr.testing.assert_identical(serial, dist)
+    xr.testing.assert_identical(serial, by_address)
     # spec table values (kappa* = 0.1: 0.157571815048 at kappa = 0.3; kappa* = 0.5, kappa >= 1: 0.422175)
     assert abs(serial["alpha_c"].sel(kappa=0.3, kappa_star=0.1).item() - 0.157571815048) < 1e-9
     assert abs(serial["alpha_c"].sel(kappa=1.0, kappa_star=0.5).item() - 0.422175) < 5e-7
@@ -186,3 +188,19 @@ def test_stationary_warm_start_same_solution():
     assert abs(warm.sigma2 / cold.sigma2 - 1) < 1e-11 and abs(warm.test_error / cold.test_error - 1) < 1e-11
     with pytest.raises(ParameterError, match="initial_guess"):
         solve_stationary(prm, initial_guess=-1.0)
+
+
+def test_cli_continuation_matches_cold_sweep(tmp_path, capsys):
+    base = ["sweep", "stationary", "--alpha", "0.8:1.2:3", "--kappa", "1", "--kappa-star", "0.5", "--lam", "0.05",
+            "--noise", "0.5", "--workers", "1", "--json"]
+    assert main(base + ["--out", str(tmp_path / "cold.h5")]) == 0
+    assert main(base + ["--out", str(tmp_path / "warm.h5"), "--continuation", "alpha"]) == 0
+    capsys.readouterr()
+    cold = xr.open_dataset(tmp_path / "cold.h5", engine="h5netcdf")
+    warm = xr.open_dataset(tmp_path / "warm.h5", engine="h5netcdf")
+    assert np.allclose(warm["test_error"], cold["test_error"], rtol=1e-11, atol=0)
+    assert (warm["iterations"].values[1:] < cold["iterations"].values[1:]).all()  # warm-started points
+    cold.close()
+    warm.close()
+    rc = main(["sweep", "threshold", "--kappa", "1,2", "--kappa-star", "0.5", "--continuation", "kappa"])
+    assert rc == 2 and "'continuation'" in capsys.readouterr().err

@@ -455,6 +455,8 @@ def sweep(fn: Callable[..., Any], grid: Mapping[str, Sequence], *, fixed: Mappin
                 st.write(keys[f], rec)
         bar.update(len(task))
 
+    if workers is not None:
+        workers = min(workers, len(tasks))  # no more processes than tasks (one task: serial, no cluster)
     cl, cluster = (None, None) if not tasks else _client_for(workers, client)
     try:
         if cl is None:

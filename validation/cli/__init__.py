@@ -56,8 +56,9 @@ def _check_output_paths(args: argparse.Namespace) -> None:
             raise ParameterError(name, f"directory {str(parent)!r} of --{name} {value!r} is not writable")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, *, parser: argparse.ArgumentParser | None = None) -> int:
+    """Run ``quadnet ARGV``; ``parser`` reuses a :func:`build_parser` result (``quadnet sweep`` runs many points)."""
+    parser = parser or build_parser()
     args = parser.parse_args(argv)
     try:
         _check_output_paths(args)

@@ -11,20 +11,21 @@ Examples::
 
     quadnet sweep stationary --alpha 0.2:3:40 --kappa 1 --kappa-star 0.5 --lam 0.05 --noise 0.5 --out dd.h5
     quadnet sweep threshold --kappa 0.3:2:30 --kappa-star log:0.05:0.9:30 --workers 2 --out phase.h5
-    quadnet sweep dmft --alpha 0.5,1,2 --kappa 1 --kappa-star 0.5 --lam 0.01 --steps 100 --json
+    quadnet sweep dmft --alpha 1,2 --lam 0.01,0.1 --kappa 1 --kappa-star 0.5 --eta 0.04 --steps 100 --out dmft.h5
     quadnet sweep stationary --alpha 0.2:3:40 --lam 0.01,0.1 --kappa 1 --kappa-star 0.5 --continuation alpha
     quadnet sweep stationary --alpha 1 --lam log:1e-3:1:20 --kappa 1 --kappa-star 0.5 --scheduler tcp://host:8786
-    quadnet find stationary --vary lam --in 1e-3:1 --quantity test_error --equals 0.2 --alpha 1 --kappa 1 \\
+    quadnet find stationary --vary lam --in 0.1:1 --quantity test_error --equals 0.5 --alpha 1 --kappa 1 \\
         --kappa-star 0.5 --noise 0.5
     quadnet find threshold --vary kappa-star --in 0.05:0.9 --quantity alpha_c --equals 0.3 --kappa 1
-    quadnet find dmft --vary alpha --in 0.5:3 --quantity test_error@10 --equals 0.1 --kappa 1 --kappa-star 0.5 \\
-        --lam 0.01 --steps 200
+    quadnet find dmft --vary alpha --in 1:4 --quantity test_error@1.5 --equals 0.15 --kappa 1 --kappa-star 0.5 \\
+        --lam 0.01 --eta 0.04 --steps 40 --xtol 1e-4
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import math
@@ -50,13 +51,19 @@ class CommandNumerical(ArithmeticError):
     """The command exited with code 3 (numerical failure)."""
 
 
+@functools.lru_cache(maxsize=1)
+def _parser() -> argparse.ArgumentParser:
+    from validation.cli import build_parser
+    return build_parser()
+
+
 def run_cli(argv: list[str]) -> tuple[int, str, str]:
-    """Run ``quadnet ARGV`` in this process: (exit code, stdout, stderr)."""
+    """Run ``quadnet ARGV`` in this process: (exit code, stdout, stderr). The parser is built once per process."""
     from validation.cli import main
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            rc = main(argv)
+            rc = main(argv, parser=_parser())
         except SystemExit as exc:  # argparse errors
             rc = exc.code if isinstance(exc.code, int) else 2
     return int(rc), out.getvalue(), err.getvalue()
@@ -212,16 +219,16 @@ def _dry_parse(point: CommandPoint, values: dict) -> None:
     build_parser().parse_args(argv + ["--json"])
 
 
-def _help(what: str, cmd_tokens: list[str], parser: argparse.ArgumentParser) -> int:
-    print(__doc__)
+def _help(what: str, cmd_tokens: list[str]) -> int:
+    print(__doc__ + (_SWEEP_OPTS_TEXT if what == "sweep" else _FIND_OPTS_TEXT))
     try:
         cmd, cparser, _ = command_parser(cmd_tokens, what)
     except ParameterError:
         return 0
     nums = sorted({a.option_strings[-1] for a in sweepable(cparser).values()})
-    others = sorted({a.option_strings[-1] for a in cparser._actions if a.option_strings and
-                     a.option_strings[-1] not in nums and a.option_strings[-1] not in ("--help", "--json", "--quiet",
-                                                                                     "--out")})
+    skip = {*nums, "--help", "--json", "--quiet", "--out", *NOT_IN_SWEEP}
+    others = sorted({a.option_strings[-1] for a in cparser._actions if a.option_strings
+                     and a.option_strings[-1] not in skip})
     print(f"quadnet {' '.join(cmd)}: sweepable options: {' '.join(nums)}")
     print(f"passed unchanged to every point: {' '.join(others)}")
     return 0
@@ -246,7 +253,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
     from validation.sweep import parse_axis, sweep
     sopts, rest = _sweep_options().parse_known_args(args.target)
     if sopts.help or not rest:
-        return _help("sweep", rest, args)
+        return _help("sweep", rest)
     cmd, cparser, cargv = command_parser(rest, "sweep")
     fixed, axes = split_options(cparser, cargv, allow_axes=True)
     if not axes:
@@ -330,7 +337,7 @@ def _run_find(args: argparse.Namespace) -> int:
     from validation.sweep import find_root
     fopts, rest = _find_options().parse_known_args(args.target)
     if fopts.help or not rest:
-        return _help("find", rest, args)
+        return _help("find", rest)
     cmd, cparser, cargv = command_parser(rest, "find")
     for name in ("vary", "bracket", "quantity", "equals"):
         if getattr(fopts, name) is None:
@@ -373,13 +380,11 @@ def register(sub: argparse._SubParsersAction, vsub: argparse._SubParsersAction) 
     """``quadnet sweep`` and ``quadnet find``."""
     p = sub.add_parser("sweep", help="grid over any command's numeric options (lists a,b,c or ranges "
                                      "START:STOP:NUM, log:START:STOP:NUM); serial, local processes or Dask",
-                       description=__doc__ + _SWEEP_OPTS_TEXT, formatter_class=argparse.RawDescriptionHelpFormatter,
-                       add_help=False)
+                       description=__doc__ + _SWEEP_OPTS_TEXT, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("target", nargs=argparse.REMAINDER, help="COMMAND [options]")
     common.set_handler(p, _run_sweep)
     f = sub.add_parser("find", help="root of a scalar output in one option: Q(x) = VALUE (Brent, bracket checked)",
-                       description=__doc__ + _FIND_OPTS_TEXT, formatter_class=argparse.RawDescriptionHelpFormatter,
-                       add_help=False)
+                       description=__doc__ + _FIND_OPTS_TEXT, formatter_class=argparse.RawDescriptionHelpFormatter)
     f.add_argument("target", nargs=argparse.REMAINDER, help="COMMAND --vary NAME --in LO:HI --quantity Q "
                                                             "--equals VALUE [options]")
     common.set_handler(f, _run_find)
