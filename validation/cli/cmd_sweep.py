@@ -281,9 +281,15 @@ def _run_sweep(args: argparse.Namespace) -> int:
         _check_output_paths(argparse.Namespace(out=sopts.out))
     workers = sopts.workers if sopts.workers is not None else (os.cpu_count() or 1)
     stats: dict = {}
-    ds = sweep(point, grid, workers=None if sopts.scheduler else workers, client=sopts.scheduler,
-               store=sopts.out, overwrite=sopts.overwrite, progress=not (sopts.quiet or sopts.json),
-               along=along, warm_start=warm, batch=sopts.batch, store_name="out", stats=stats)
+    try:
+        ds = sweep(point, grid, workers=None if sopts.scheduler else workers, client=sopts.scheduler,
+                   store=sopts.out, overwrite=sopts.overwrite, progress=not (sopts.quiet or sopts.json),
+                   along=along, warm_start=warm, batch=sopts.batch, store_name="out", stats=stats)
+    except KeyboardInterrupt:
+        where = (f"; the finished points are kept in {sopts.out}.parts/: rerun the same command to resume"
+                 if sopts.out else " (no --out: nothing kept)")
+        print(f"quadnet: interrupted{where}", file=sys.stderr)
+        return 130
     status = ds["status"].values.ravel().tolist()
     counts = {s: status.count(s) for s in ("ok", "invalid", "numerical failure", "error")}
     scalars = [k for k, v in ds.data_vars.items() if v.dims == tuple(grid) and v.dtype.kind in "fiub"]
