@@ -196,8 +196,10 @@ class _Counter:
 
 
 def _calibrate(params: ExtensiveWidthParams, fc: FreeConvolution, omega: float | None, cnt: _Counter,
-               xtol: float) -> tuple[float, dict]:
-    """Solve a = 1 - D(lam/a)/(2 alpha) for fixed sigma^2 (unique root in (0, 1])."""
+               xtol: float, a_guess: float | None = None) -> tuple[float, dict]:
+    """Solve a = 1 - D(lam/a)/(2 alpha) for fixed sigma^2 (unique root in (0, 1]). ``a_guess`` (warm start):
+    secant iteration from it first; its root is accepted when it lies in (0, 1) with |g| <= 1e-13 (the root is
+    unique), otherwise Brent as without a guess."""
     alpha, lam = params.alpha, params.lam
     if lam == 0.0:
         cnt.n += 1
@@ -214,6 +216,21 @@ def _calibrate(params: ExtensiveWidthParams, fc: FreeConvolution, omega: float |
 
     top = fc.edges[1]
     a_lo = lam / (top + 1.0)  # theta above the spectrum: D = 0, g = a - 1 < 0
+    if a_guess is not None and a_lo < a_guess < 1.0:
+        from scipy.optimize import root_scalar
+        try:
+            with warnings.catch_warnings():  # "tolerance reached" warnings: the result is checked below
+                warnings.simplefilter("ignore", RuntimeWarning)
+                r = root_scalar(g, x0=a_guess, x1=a_guess * (1.0 - 1e-4), method="secant", xtol=xtol * 1e-3,
+                                maxiter=20)
+            a = float(r.root)
+            if r.converged and a_lo < a < 1.0:
+                if a not in cache:
+                    g(a)
+                if abs(a - 1.0 + cache[a]["D"] / (2.0 * alpha)) <= 1e-13:
+                    return a, cache[a]
+        except (ArithmeticError, ValueError):
+            pass
     g1 = g(1.0)
     if g1 <= 0.0:
         return 1.0, cache[1.0]
@@ -223,14 +240,18 @@ def _calibrate(params: ExtensiveWidthParams, fc: FreeConvolution, omega: float |
     return a, cache[a]
 
 
-def _solve(params: ExtensiveWidthParams, h: float, xtol: float, max_scan: int, cnt: _Counter
-           ) -> tuple[float, float, dict, float]:
+def _solve(params: ExtensiveWidthParams, h: float, xtol: float, max_scan: int, cnt: _Counter,
+           guess: float | None = None) -> tuple[float, float, dict, float]:
     alpha, delta = params.alpha, params.noise
+
+    last_a: list[float | None] = [None]  # warm start only: the previous evaluation's a seeds the next
 
     def evaluate(s2: float) -> tuple[float, float, dict, float | None]:
         fc = FreeConvolution(params.kappa_star, s2, h=h)
         omega = fc.quantile_upper(params.kappa) if params.kappa < 1.0 else None
-        a, ti = _calibrate(params, fc, omega, cnt, xtol)
+        a, ti = _calibrate(params, fc, omega, cnt, xtol, last_a[0])
+        if guess is not None:
+            last_a[0] = a
         cs = ti["resid2"] + s2 * (2.0 * ti["D"] - 1.0)
         return (delta + 2.0 * cs) / (4.0 * alpha) - s2, a, ti, omega
 
@@ -241,6 +262,22 @@ def _solve(params: ExtensiveWidthParams, h: float, xtol: float, max_scan: int, c
         memo[logs] = r
         return r[0] / math.exp(logs)
 
+    if guess is not None:  # warm start: secant iteration in log sigma^2 from the guess (cold scan if it fails)
+        from scipy.optimize import root_scalar
+        x0 = math.log(guess)
+        try:
+            with warnings.catch_warnings():  # "tolerance reached" warnings: the result is checked below
+                warnings.simplefilter("ignore", RuntimeWarning)
+                r = root_scalar(hfun, x0=x0, x1=x0 + 1e-3, method="secant", xtol=xtol, maxiter=12)
+            logs = float(r.root)
+            ok = r.converged and math.isfinite(logs) and abs(logs - x0) < math.log(4.0)
+        except (ArithmeticError, ValueError, RuntimeError):  # ConvergenceError is a RuntimeError
+            ok = False
+        if ok:
+            if logs not in memo:
+                hfun(logs)
+            res, a, ti, omega = memo[logs]
+            return math.exp(logs), a, {**ti, "omega": omega, "res_sigma": abs(res) / math.exp(logs)}, res
     # lower point with h > 0
     lo = math.log(delta / (4.0 * alpha)) if delta > 0 else math.log(1e-2)
     k = 0
@@ -264,14 +301,18 @@ def _solve(params: ExtensiveWidthParams, h: float, xtol: float, max_scan: int, c
 
 
 def solve_stationary(params: ExtensiveWidthParams, *, h: float = 0.05, xtol: float = 1e-13, tol: float = 1e-9,
-                     quadrature_check: bool = False, n_grid: int = 400, max_scan: int = 80) -> StationarySolution:
+                     quadrature_check: bool = False, n_grid: int = 400, max_scan: int = 80,
+                     initial_guess: float | None = None) -> StationarySolution:
     r"""Solve the stationary equations for ``params`` (see module docstring).
 
     Options: ``h`` tanh-sinh step of all quadratures; ``xtol`` Brent tolerance in ``log sigma^2`` and ``a``;
     ``tol`` maximal accepted final residual (relative residual of the sigma^2 equation, absolute residual of the
     a equation), else ConvergenceError;
     ``quadrature_check`` re-solve with ``h/2`` and store ``quadrature_change`` (max relative change of
-    test/train); ``n_grid`` points of the stored eigenvalue density of S_inf.
+    test/train); ``n_grid`` points of the stored eigenvalue density of S_inf; ``initial_guess``: a guess of
+    ``sigma^2`` (e.g. the neighbouring point's, for continuation along a sweep): Brent then starts from a bracket
+    of relative width ~2% around it, widened geometrically (falling back to the cold scan). Same solution to
+    ``xtol`` when the root is unique; when several exist, the warm start follows the branch of the guess.
 
     Raises ParameterError when ``lam = 0`` and no solution with ``a > 0`` exists (below the interpolation
     threshold), ConvergenceError when the iteration does not meet ``tol``.
@@ -304,7 +345,9 @@ def solve_stationary(params: ExtensiveWidthParams, *, h: float = 0.05, xtol: flo
                                         "needs a = 1 - D/(2 alpha) > 0, i.e. alpha above the interpolation threshold "
                                         f"alpha_interp = {ai:.6g} (below it the noisy labels are interpolated and "
                                         "the solution is not unique); use lam > 0")
-    s2, a, ti, res = _solve(params, h, xtol, max_scan, cnt)
+    if initial_guess is not None:
+        initial_guess = check.positive("initial_guess", initial_guess)
+    s2, a, ti, res = _solve(params, h, xtol, max_scan, cnt, initial_guess)
     if lam == 0.0 and a <= 0.0:
         raise ConvergenceError(f"lam = 0: fixed point with a = {a:.3g} <= 0 (alpha too close to interpolation)",
                                residual=abs(a), iterations=cnt.n)

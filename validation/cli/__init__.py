@@ -84,13 +84,15 @@ def _check_output_paths(args: argparse.Namespace) -> None:
             raise ParameterError(name, f"file {value!r} exists{hint}; add --overwrite to replace it")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; return its exit code (see the module docstring). Never lets a traceback through."""
+def main(argv: Sequence[str] | None = None, *, parser: argparse.ArgumentParser | None = None) -> int:
+    """Run ``quadnet ARGV``; return its exit code (see the module docstring). Never lets a traceback through.
+
+    ``parser`` reuses a :func:`build_parser` result (``quadnet sweep`` runs many points in one process)."""
     import os
 
     from odes.common.hdf5io import FileFormatError, OutputExistsError, OutputWriteError
 
-    parser = build_parser()
+    parser = parser or build_parser()
     args = parser.parse_args(argv)
     try:
         _check_output_paths(args)

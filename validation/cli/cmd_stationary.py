@@ -35,7 +35,9 @@ def _stationary(args: argparse.Namespace) -> int:
     params = _params(args)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sol = solve_stationary(params, quadrature_check=args.quadrature_check)
+        sol = solve_stationary(params, quadrature_check=args.quadrature_check,
+                               initial_guess=args.initial_sigma2)
+
     def table() -> None:
         summ = sol.legacy_json()
         if sol.quadrature_change is not None:
@@ -122,6 +124,8 @@ def register(sub: argparse._SubParsersAction, vsub: argparse._SubParsersAction) 
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     model_args(p)
     p.add_argument("--quadrature-check", action="store_true", help="re-solve with half the quadrature step")
+    p.add_argument("--initial-sigma2", type=float, default=None,
+                   help="warm start: a guess of sigma^2, e.g. a neighbouring point's (used by sweep --continuation)")
     common.add_common(p, seed=False)
     common.set_handler(p, _stationary)
 
