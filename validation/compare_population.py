@@ -20,7 +20,7 @@ import numpy as np
 from odes.common import check, hdf5io
 from odes.common.errors import ParameterError
 from odes.common.progress import progress
-from odes.population.highdim import finite_d_matrix, finite_d_modes, solve_limit
+from odes.population.highdim import check_finite_d_memory, finite_d_matrix, finite_d_modes, solve_limit
 from odes.population.params import HighDimParams
 
 
@@ -68,8 +68,12 @@ def validate_population(params: HighDimParams, dims: Sequence[int], n_seeds: int
     dims = [check.integer("d", d, lo=4) for d in dims]
     if len(set(dims)) != len(dims):
         raise ParameterError("d", f"dimensions must be distinct, got {dims}")
-    n_seeds = check.integer("seeds", n_seeds, lo=1)
-    g = np.linspace(0.0, 3.0, 61) if gammas is None else np.asarray(gammas, dtype=float)
+    n_seeds = check.integer("seeds", n_seeds, lo=1, hi=10**6)
+    seed0 = check.integer("seed", seed0, lo=0, hi=2**62)
+    g = np.linspace(0.0, 3.0, 61) if gammas is None else check.array("gammas", gammas, shape=(None,), lo=0.0)
+    for d in dims:               # every size before the first run, not after minutes of work
+        params.widths(d)
+        check_finite_d_memory(params, d, g.size, method)
     lim = solve_limit(params, g)
     solver = finite_d_modes if method == "modes" else finite_d_matrix
     L = np.empty((len(dims), n_seeds, g.size))
