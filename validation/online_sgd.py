@@ -255,9 +255,10 @@ def _alpha_steps(alphas: Sequence[float] | np.ndarray, N: int) -> np.ndarray:
     al = check.array("alphas", alphas, shape=(None,), lo=0.0)
     if al.size == 0:
         raise ParameterError("alphas", "must contain at least one time")
-    if al[-1] * N > MAX_STEPS:
-        raise ParameterError("alphas", f"max(alphas) x N = {al[-1] * N:.3g} SGD steps is more than the "
-                                       f"{MAX_STEPS:.0e} allowed (about a day of simulation at N = 1000)")
+    n_steps = float(al[-1]) * float(N)          # Python floats: inf on overflow, no warning
+    if n_steps > MAX_STEPS:
+        raise ParameterError("alphas", f"max(alphas) x N = {n_steps:.3g} SGD steps is more than the "
+                                       f"{MAX_STEPS:.0e} allowed (each step costs O((2p + p*) N) flops)")
     steps = np.rint(al * N).astype(np.int64)
     if np.any(np.diff(steps) <= 0):
         raise ParameterError("alphas", f"must be strictly increasing, and at least 1/N = {1 / N:.3g} apart")

@@ -26,8 +26,9 @@ M0 = 1 it converges), so the integrator's divergence detection stays the final g
 
 What is **not** checked: (i) when the effective rates Gamma are not all equal or the a_j differ; (ii) when
 additionally B or T is not proportional to the identity, when c0 != 0 (no zero-loss solution exists), when
-p < p* (no zero-loss solution), or when b t <= 0 (a non-positive teacher term, e.g. b = 0). For such parameters :func:`learning_rate_limits` reports the limit as None and
-lists the reason; integrate and watch for :class:`~odes.common.errors.DivergenceError`.
+p < p* (no zero-loss solution), or when b t <= 0 (a non-positive teacher term, e.g. b = 0). For such
+parameters :func:`learning_rate_limits` reports the limit as None and lists the reason; integrate and watch
+for :class:`~odes.common.errors.DivergenceError`.
 """
 
 from __future__ import annotations

@@ -273,7 +273,9 @@ def solve_limit(params: HighDimParams, gammas: Sequence[float], *, rtol: float =
 
     gmax = float(g[-1])
     if 4.0 * gmax / ks > 700:
-        raise DivergenceError(f"gamma = {gmax:g} too large for kappa* = {ks:g} (J = e^u may overflow)")
+        raise ParameterError("times", f"largest time gamma = {gmax:g} is beyond {175.0 * ks:g} = 175 kappa* "
+                                      f"(kappa* = {ks:g}): J = e^(4 gamma/kappa*) overflows; the loss has reached "
+                                      "its long-time limit long before (see long_time)")
     if gmax > 0:
         sol = solve_ivp(rhs, (0.0, gmax), [0.0, 0.0], method="DOP853", t_eval=np.unique(g), rtol=rtol,
                         atol=atol)

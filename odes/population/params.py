@@ -19,6 +19,11 @@ from dataclasses import dataclass
 from odes.common import check
 from odes.common.errors import ParameterError
 
+KAPPA_MIN = 1e-4
+"""Smallest width ratio kappa, kappa* accepted. Measured: the limit solver (:func:`solve_limit`) runs at
+kappa = 1e-4 (kappa* = 0.5) and fails at kappa = 1e-6 (its J-ODE loses positivity at gamma ~ 3e-5); a finite
+instance needs kappa d >= 1 anyway, i.e. d >= 1e4 at the bound."""
+
 
 @dataclass(frozen=True)
 class HighDimParams:
@@ -26,8 +31,8 @@ class HighDimParams:
 
     Parameters
     ----------
-    kappa : student width ratio m/d, in (0, 1] (orthonormal init needs m <= d).
-    kappa_star : teacher width ratio m*/d, in (0, 1].
+    kappa : student width ratio m/d, in [KAPPA_MIN, 1] = [1e-4, 1] (orthonormal init needs m <= d).
+    kappa_star : teacher width ratio m*/d, in [1e-4, 1].
     s0 : initial scale, S(0) = s0 P0/m (default 1, the authors' choice; Tr S(0) = Tr S* = 1). In the limit
         it only shifts phi by log(s0)/2 for gamma > 0.
     """
@@ -37,10 +42,9 @@ class HighDimParams:
     s0: float = 1.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "kappa", check.real("kappa", self.kappa, lo=0.0, hi=1.0, lo_open=True))
-        object.__setattr__(self, "kappa_star",
-                           check.real("kappa_star", self.kappa_star, lo=0.0, hi=1.0, lo_open=True))
-        object.__setattr__(self, "s0", check.positive("s0", self.s0))
+        object.__setattr__(self, "kappa", check.real("kappa", self.kappa, lo=KAPPA_MIN, hi=1.0))
+        object.__setattr__(self, "kappa_star", check.real("kappa_star", self.kappa_star, lo=KAPPA_MIN, hi=1.0))
+        object.__setattr__(self, "s0", check.real("s0", self.s0, lo=1e-300, hi=1e300))
 
     @property
     def regime(self) -> str:
