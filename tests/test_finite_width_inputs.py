@@ -127,6 +127,18 @@ def test_work_budget_raises_naming_alphas():
     assert tr.nfev < 2000 and 0.0 <= tr.eps_g[-1] < 1e-6
 
 
+def test_stiff_weight_decay_is_refused_at_once_for_explicit_methods():
+    """--weight-decay 1e8 ran DOP853 for minutes (relaxation rate 2 kappa eta = 4e7 per unit alpha); LSODA
+    handles it: Q decays to ~0, so eps_g -> (tr BT)^2 / 2 + tr((BT)^2) = 1/2 + 1 = 1.5 (p* = 1, b = 1,
+    closed form of eps_g at Q = M = 0)."""
+    par = FiniteWidthParams(2, 1, gamma=0.1, weight_decay=1e8)
+    Q0, M0 = initial_state(par, [[0.2], [0.1]])
+    with pytest.raises(ConvergenceError, match=r"stiff.*--alphas.*LSODA"):
+        integrate_overlaps(par, Q0, M0, [0.0, 10.0], check_stability=False)
+    tr = integrate_overlaps(par, Q0, M0, [0.0, 10.0], method="LSODA", check_stability=False)
+    assert tr.eps_g[-1] == pytest.approx(1.5, abs=1e-9)
+
+
 # ---------------------------------------------------------------------------------------- item 4: memory
 def test_check_memory_compares_with_physical_memory(monkeypatch):
     monkeypatch.setattr(resources, "available_memory", lambda: 2.0**30)

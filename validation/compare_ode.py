@@ -39,7 +39,7 @@ from odes.common import check, hdf5io
 from odes.common.errors import DivergenceError, ParameterError
 from odes.common.resources import check_memory
 from odes.finite_width import FiniteWidthParams
-from odes.finite_width.integrate import integrate_overlaps
+from odes.finite_width.integrate import METHODS, integrate_overlaps
 from validation.online_sgd import OnlineSGDResult, run_memory, simulate
 
 METRICS = ("D_eps", "D_Q", "D_M", "D_inv")
@@ -229,6 +229,10 @@ def compare_ode(params: FiniteWidthParams, Ns: Sequence[int], alphas: Sequence[f
     al = check.array("alphas", alphas, shape=(None,), lo=0.0)
     if al.size < 2 or al[0] != 0.0:
         raise ParameterError("alphas", "need at least two times, starting at alpha = 0")
+    if method not in METHODS:
+        raise ParameterError("method", f"must be one of {', '.join(METHODS)}, got {str(method)[:40]!r}")
+    check.real("rtol", rtol, lo=1e-14, hi=1e-1)
+    check.real("atol", atol, lo=1e-300, hi=1.0)
     for N in Ns_arr:             # every width before the first simulation, not after minutes of work
         check_memory("N", run_memory(params.p, params.p_star, int(N)), f"online SGD at N = {int(N)}")
     widths = {}

@@ -261,6 +261,16 @@ def integrate_overlaps(params: FiniteWidthParams, Q0: np.ndarray, M0: np.ndarray
             shown[0] = min(k, 100)
         return f(t, y)
 
+    # explicit methods are stability-limited: weight decay alone gives the exact relaxation rate 2 kappa eta_j
+    # of Q (term -kappa (HQ + QH)), and DOP853 needs >= 2 evaluations per unit of rate x time; refuse at once
+    # what cannot finish within the budget instead of spending it (weight_decay = 1e8 used to run for minutes)
+    stiff = 2.0 * params.weight_decay * float(np.max(params.eta)) * t_end
+    if method not in IMPLICIT and stiff > max_nfev:
+        raise ConvergenceError(
+            f"overlap ODE: weight decay makes the problem stiff (rate x max(alphas) = {stiff:.3g}); {method} would "
+            f"need more than the budget of {max_nfev} right-hand-side evaluations: lower the largest --alphas "
+            "value or use --method LSODA")
+
     if t_end == 0.0:
         ys, nfev = [y0], 0
     else:
