@@ -21,7 +21,7 @@ def _random_problem(p, ps, seed, **kw):
     a, b = rng.uniform(0.3, 1, p), rng.uniform(0.3, 1, ps)
     Z = rng.standard_normal((ps, ps))
     T = np.eye(ps) + 0.15 * (Z + Z.T)                         # non-diagonal teacher Gram
-    par = FiniteWidthParams(p, ps, gamma=0.05, a=a, b=b, T=T, check_stability=False, **kw)
+    par = FiniteWidthParams(p, ps, gamma=0.05, a=a, b=b, T=T, **kw)
     Wr = rng.standard_normal((p, p + 1))
     M0 = 0.3 * rng.standard_normal((p, ps))
     Q0 = Wr @ Wr.T / (p + 1) + M0 @ np.linalg.solve(T, M0.T)  # anisotropic Q_perp(0)
@@ -48,7 +48,7 @@ def test_first_integral_conserved_in_gradient_flow_and_broken_by_eta2(p, ps):
 
 
 def test_o7_first_integral_values():
-    par = FiniteWidthParams(2, 1, gamma=1.0, check_stability=False)
+    par = FiniteWidthParams(2, 1, gamma=1.0)
     Q0, M0 = initial_state(par, [[0.2], [0.1]])
     tr = integrate_overlaps(par, Q0, M0, [0.5, 1.0, 2.0], gradient_flow=True, rtol=1e-12, atol=1e-14)
     vals = first_integral_path(tr)[:, 0, 0]
@@ -131,7 +131,7 @@ def test_late_time_power_law_outside_default_convention(kw):
     """The 6.5 prefactor with general isotropic a, b, t (not only a = 1/p, b = 1/p*, t = 1): Richardson
     extrapolation of alpha^2 eps_g from long runs (alpha = 2000, 4000; LSODA, the late-time ODE is stiff for explicit
     methods) matches it to 0.5 % (measured 1e-4 - 7e-4), in gradient flow and with the eta^2 factor."""
-    par = FiniteWidthParams(check_stability=False, **kw)
+    par = FiniteWidthParams(**kw)
     M0 = 0.3 * np.linalg.qr(np.random.default_rng(1).standard_normal((par.p, par.p_star)))[0]
     Q0, M0 = initial_state(par, M0)
     for gf in (True, False):

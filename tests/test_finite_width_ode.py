@@ -16,7 +16,7 @@ ORACLE_TOL = 1e-7
 
 def r1_params(**kw):
     base = dict(p=2, p_star=2, eta=[0.2, 0.3], a=[0.6, 0.4], b=[0.7, 0.3], T=[[1, 0.1], [0.1, 0.9]], noise=0.2,
-                weight_decay=0.05, offset=0.1, check_stability=False)
+                weight_decay=0.05, offset=0.1)
     base.update(kw)
     return FiniteWidthParams(**base)
 
@@ -98,7 +98,7 @@ def test_o5_centred_non_default():
 
 
 def test_o7_gradient_flow_and_time_rescaling():
-    par = FiniteWidthParams(2, 1, gamma=1.0, check_stability=False)
+    par = FiniteWidthParams(2, 1, gamma=1.0)
     Q0, M0 = initial_state(par, [[0.2], [0.1]])
     ts = [0, 0.5, 1, 2, 5]
     tr = integrate_overlaps(par, Q0, M0, ts, gradient_flow=True)
@@ -147,10 +147,10 @@ def test_tolerance_check_and_dense_grid():
 
 
 def test_divergence_raises_not_nan():
-    par = FiniteWidthParams(2, 1, gamma=0.3, check_stability=False)
+    par = FiniteWidthParams(2, 1, gamma=0.3)
     Q0, M0 = initial_state(par, [[0.2], [0.1]])
     with pytest.raises(DivergenceError) as info:
-        integrate_overlaps(par, Q0, M0, [0, 5, 10, 20])
+        integrate_overlaps(par, Q0, M0, [0, 5, 10, 20], check_stability=False)
     assert info.value.time is not None and 0 < info.value.time < 20
 
 
@@ -169,8 +169,8 @@ def test_input_validation():
         integrate_overlaps(par, Q0, M0, [0, 1], method="Euler")
     with pytest.raises(ParameterError, match="'N'"):
         initial_state(par)
-    with pytest.raises(ParameterError, match="'gamma'"):
-        FiniteWidthParams(1, 1, gamma=0.17)          # beyond the zero-loss limit 1/6
+    with pytest.raises(ParameterError, match="'gamma'"):    # beyond the zero-loss limit 1/6: refused by the solver
+        integrate_overlaps(FiniteWidthParams(1, 1, gamma=0.17), [[1.01]], [[0.1]], [0, 1])
     with pytest.raises(ParameterError, match="'offset'"):
         FiniteWidthParams(1, 1, gamma=0.1, offset=float("nan"))
 
@@ -211,7 +211,7 @@ def test_one_step_sgd_drift_matches_rhs():
     rng = np.random.default_rng(0)
     N, p, ps, n = 200, 3, 2, 40_000
     par = FiniteWidthParams(p, ps, eta=[0.3, 0.2, 0.25], a=[0.5, 0.3, 0.4], b=[0.6, 0.4], centered=True,
-                            noise=0.2, weight_decay=0.5, check_stability=False)
+                            noise=0.2, weight_decay=0.5)
     Wt = np.linalg.qr(rng.standard_normal((N, ps)))[0].T * np.sqrt(N)    # T = I
     W = rng.standard_normal((p, N)) * 0.8 + 0.3 * rng.standard_normal((p, ps)) @ Wt
     Q, M = W @ W.T / N, W @ Wt.T / N

@@ -96,7 +96,7 @@ def test_jacobian_is_second_order_accurate():
 
 
 def test_no_plateau_raises():
-    par = FiniteWidthParams(1, 1, gamma=0.25, check_stability=False)
+    par = FiniteWidthParams(1, 1, gamma=0.25)
     with pytest.raises(ParameterError, match="'gamma'"):
         plateau(par)
     with pytest.raises(ParameterError, match="'a'"):

@@ -23,21 +23,21 @@ def test_plateau_limit_is_where_the_fixed_point_disappears():
     par = FiniteWidthParams(2, 2, gamma=0.01, noise=1.0)     # noise makes the plateau limit the binding one
     g = learning_rate_limits(par)["plateau"]
     assert g < learning_rate_limits(par)["zero_loss"]
-    below = par.replace(gamma=0.99 * g, check_stability=False)
+    below = par.replace(gamma=0.99 * g)
     q = relax_to_plateau(below, alpha=600.0)
     np.testing.assert_allclose(q, plateau(below).q * np.eye(2), atol=1e-8)
-    above = par.replace(gamma=1.01 * g, check_stability=False)
+    above = par.replace(gamma=1.01 * g)
     with pytest.raises(ParameterError):
         plateau(above)
     with pytest.raises(DivergenceError):
-        integrate_overlaps(above, np.eye(2), np.zeros((2, 2)), [0, 2000])
+        integrate_overlaps(above, np.eye(2), np.zeros((2, 2)), [0, 2000], check_stability=False)
     with pytest.raises(ParameterError, match="'gamma'.*plateau existence"):
-        par.replace(gamma=1.01 * g)
+        integrate_overlaps(above, np.eye(2), np.zeros((2, 2)), [0, 2000])
 
 
 @pytest.mark.parametrize("g,rate", [(0.05, -0.28), (0.1, -0.32), (0.15, -0.12), (0.2, 0.32)])
 def test_o9_zero_loss_jacobian_single_unit(g, rate):
-    par = FiniteWidthParams(1, 1, gamma=g, check_stability=False)
+    par = FiniteWidthParams(1, 1, gamma=g)
     ev = jacobian_eigenvalues(par, np.eye(1), np.eye(1))
     assert abs(ev[0] - rate) < 1e-8
     assert abs(zero_loss_rate(g, 1, 1.0, 1.0) - rate) < 1e-12
@@ -51,7 +51,7 @@ def test_zero_loss_limit_is_the_binding_mode(p, ps):
     D = np.zeros((p, ps))
     D[:ps] = np.sqrt(p / ps) * np.eye(ps)
     for f in (0.98, 1.02):
-        par = FiniteWidthParams(p, ps, gamma=f * lim, check_stability=False)
+        par = FiniteWidthParams(p, ps, gamma=f * lim)
         ev = jacobian_eigenvalues(par, D @ D.T, D)
         nz = ev[np.abs(ev) > 1e-7]
         assert abs(nz.max() - zero_loss_rate(f * lim, ps, 1 / ps, 1.0)) < 1e-7
@@ -62,11 +62,11 @@ def test_zero_loss_bracketing_with_ode():
     start = (np.array([[1.01]]), np.array([[1.0]]))
     ok = FiniteWidthParams(1, 1, gamma=0.16)
     assert integrate_overlaps(ok, *start, [0, 200]).eps_g[-1] < 1e-5
-    bad = FiniteWidthParams(1, 1, gamma=0.17, check_stability=False)
+    bad = FiniteWidthParams(1, 1, gamma=0.17)          # the model is valid; the solver refuses the rate
     with pytest.raises(DivergenceError):
-        integrate_overlaps(bad, *start, [0, 200])
+        integrate_overlaps(bad, *start, [0, 200], check_stability=False)
     with pytest.raises(ParameterError, match="'gamma'.*zero-loss.*0.166667"):
-        FiniteWidthParams(1, 1, gamma=0.17)
+        integrate_overlaps(bad, *start, [0, 200])
 
 
 def test_not_checked_cases_are_reported():

@@ -23,7 +23,7 @@ from validation.online_sgd import (
 # a deliberately general model: unequal a_j, b_k, eta_j, centred activation (c0 != 0), label noise,
 # weight decay and a non-diagonal teacher Gram matrix
 GENERAL = dict(p=3, p_star=2, eta=[0.3, 0.5, 0.4], a=[0.5, 0.3, 0.2], b=[0.6, 0.4], centered=True, noise=0.2,
-               weight_decay=0.5, T=[[1.0, 0.2], [0.2, 0.8]], check_stability=False)
+               weight_decay=0.5, T=[[1.0, 0.2], [0.2, 0.8]])
 M0_GEN = np.array([[0.3, -0.2], [0.1, 0.4], [0.2, 0.1]])
 R0_GEN = np.array([[0.8, 0.1, 0.0], [0.1, 0.6, 0.05], [0.0, 0.05, 0.7]])
 
@@ -119,7 +119,7 @@ def test_runs_are_reproducible_and_independent_of_chunking(monkeypatch):
 
 def test_blow_up_is_flagged_not_nan():
     """gamma far beyond the stability limit: every run blows up; flagged, finite arrays, statistics refuse."""
-    P = FiniteWidthParams(p=1, p_star=1, gamma=1.5, check_stability=False)
+    P = FiniteWidthParams(p=1, p_star=1, gamma=1.5)
     with pytest.warns(RuntimeWarning, match="blew up"):
         res = simulate(P, 100, np.arange(0, 20.0, 2.0), seeds=2, init="R", quiet=True)
     assert res.diverged.all()
@@ -174,7 +174,7 @@ def test_kernel_step_equals_numpy_update_with_explicit_offset():
     """One SGD step of the numba kernel equals the update written out in numpy, for a model with an explicit
     label offset c0 (``params.offset``, tr A = tr B so c (tr A - tr B) would give 0) and all other terms on."""
     P = FiniteWidthParams(p=2, p_star=2, eta=[0.2, 0.3], a=[0.6, 0.4], b=[0.7, 0.3], T=[[1, 0.1], [0.1, 0.9]],
-                          noise=0.2, weight_decay=0.05, offset=0.1, check_stability=False)
+                          noise=0.2, weight_decay=0.05, offset=0.1)
     assert P.c0 == 0.1
     N, n = 50, 7
     W, Ws = initial_weights(P, N, np.random.default_rng(2), init="V", M0=[[0.3, -0.1], [0.05, 0.4]])

@@ -38,10 +38,11 @@ import numpy as np
 
 from odes.common import check
 from odes.common.errors import DivergenceError, ParameterError
+from odes.common.resources import check_memory
 from odes.common.result import SUMMARY_MAX_CHARS, Result, coordinate, mean_and_se, variable
 from odes.finite_width import FiniteWidthParams
-from odes.finite_width.integrate import ALPHA_LONG_NAME, TEST_ERROR_LONG_NAME, integrate_overlaps
-from validation.online_sgd import OnlineSGDResult, simulate
+from odes.finite_width.integrate import ALPHA_LONG_NAME, METHODS, TEST_ERROR_LONG_NAME, integrate_overlaps
+from validation.online_sgd import OnlineSGDResult, run_memory, simulate
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
@@ -283,8 +284,8 @@ def fit_exponent(Ns: Sequence[float], means: Sequence[float], stds: Sequence[flo
     return float(slope), float(err)
 
 
-def _ode_for_seeds(params: FiniteWidthParams, sim: OnlineSGDResult, *, method: str, rtol: float, atol: float
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _ode_for_seeds(params: FiniteWidthParams, sim: OnlineSGDResult, *, method: str, rtol: float, atol: float,
+                   check_stability: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ODE curves (S, n, ...) from each seed's exact (Q(0), M(0)); equal initial states share a run."""
     S = len(sim.seeds)
     if sim.alpha[0] != 0.0:
@@ -298,17 +299,19 @@ def _ode_for_seeds(params: FiniteWidthParams, sim: OnlineSGDResult, *, method: s
         if src is not None:
             out_Q[s], out_M[s], out_e[s] = out_Q[src], out_M[src], out_e[src]
             continue
-        tr = integrate_overlaps(params, Q0, M0, sim.alpha, method=method, rtol=rtol, atol=atol)
+        tr = integrate_overlaps(params, Q0, M0, sim.alpha, method=method, rtol=rtol, atol=atol,
+                                check_stability=check_stability)
         out_Q[s], out_M[s], out_e[s] = tr.Q, tr.M, tr.eps_g
         done.append((Q0, M0, s))
     return out_Q, out_M, out_e
 
 
-def compare_width(sim: OnlineSGDResult, *, method: str = "DOP853", rtol: float = 1e-10, atol: float = 1e-12
-                  ) -> WidthComparison:
+def compare_width(sim: OnlineSGDResult, *, method: str = "DOP853", rtol: float = 1e-10, atol: float = 1e-12,
+                  check_stability: bool = True) -> WidthComparison:
     """ODE curves and deviations for one simulation result (all seeds)."""
     t0 = time.perf_counter()
-    oQ, oM, oe = _ode_for_seeds(sim.params, sim, method=method, rtol=rtol, atol=atol)
+    oQ, oM, oe = _ode_for_seeds(sim.params, sim, method=method, rtol=rtol, atol=atol,
+                                check_stability=check_stability)
     t_ode = time.perf_counter() - t0
     d = deviations(sim.Q, sim.M, sim.eps_g, oQ, oM, oe)
     return WidthComparison(N=int(sim.N), simulation=sim, ode_Q=oQ, ode_M=oM, ode_eps_g=oe, ode_time=t_ode, **d)
@@ -317,12 +320,18 @@ def compare_width(sim: OnlineSGDResult, *, method: str = "DOP853", rtol: float =
 def compare_ode(params: FiniteWidthParams, Ns: Sequence[int], alphas: Sequence[float] | np.ndarray, *,
                 seeds: int | Sequence[int] = 4, seed: int = 0, init: str = "V", M0: np.ndarray | None = None,
                 R0: np.ndarray | None = None, method: str = "DOP853", rtol: float = 1e-10, atol: float = 1e-12,
-                quiet: bool = False) -> ODEComparison:
+                quiet: bool = False, check_stability: bool = True) -> ODEComparison:
     r"""Run theory and online SGD for every N in ``Ns`` (same seeds at every N) and compare them.
 
     ``alphas`` must start at 0. ``init``/``M0``/``R0`` as in :func:`validation.online_sgd.simulate`.
-    Raises DivergenceError if every run at some N diverges (single blow-ups are flagged and excluded)."""
-    Ns_arr = np.asarray([check.integer("N", n, lo=1) for n in Ns], dtype=np.int64)
+    ``check_stability``: refuse learning rates beyond the SGD limits before simulating (as
+    :func:`integrate_overlaps` does). Raises DivergenceError if every run at some N diverges (single blow-ups
+    are flagged and excluded)."""
+    if check_stability:
+        from odes.finite_width.stability import check_learning_rate
+
+        check_learning_rate(params)
+    Ns_arr = np.asarray([check.integer("N", n, lo=1, hi=2**53) for n in Ns], dtype=np.int64)
     if Ns_arr.size == 0:
         raise ParameterError("N", "need at least one width")
     if len(set(Ns_arr.tolist())) != Ns_arr.size:
@@ -331,12 +340,19 @@ def compare_ode(params: FiniteWidthParams, Ns: Sequence[int], alphas: Sequence[f
     al = check.array("alphas", alphas, shape=(None,), lo=0.0)
     if al.size < 2 or al[0] != 0.0:
         raise ParameterError("alphas", "need at least two times, starting at alpha = 0")
+    if method not in METHODS:
+        raise ParameterError("method", f"must be one of {', '.join(METHODS)}, got {str(method)[:40]!r}")
+    check.real("rtol", rtol, lo=1e-14, hi=1e-1)
+    check.real("atol", atol, lo=1e-300, hi=1.0)
+    for N in Ns_arr:             # every width before the first simulation, not after minutes of work
+        check_memory("N", run_memory(params.p, params.p_star, int(N)), f"online SGD at N = {int(N)}")
     widths = {}
     for N in Ns_arr:
         sim = simulate(params, int(N), al, seeds=seeds, seed=seed, init=init, M0=M0, R0=R0, quiet=quiet)
         if sim.n_valid == 0:
             raise DivergenceError(f"all {len(sim.seeds)} online-SGD runs at N = {int(N)} diverged")
-        widths[f"N{int(N)}"] = compare_width(sim, method=method, rtol=rtol, atol=atol)
+        widths[f"N{int(N)}"] = compare_width(sim, method=method, rtol=rtol, atol=atol,
+                                             check_stability=check_stability)
     exps, errs = {}, {}
     if Ns_arr.size >= 2:
         for m in METRICS:

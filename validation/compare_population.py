@@ -28,7 +28,13 @@ from odes.common import check
 from odes.common.errors import ParameterError
 from odes.common.progress import progress
 from odes.common.result import SUMMARY_MAX_CHARS, Result, coordinate, mean_and_se, variable
-from odes.population.highdim import TAU_LONG_NAME, finite_d_matrix, finite_d_modes, solve_limit
+from odes.population.highdim import (
+    TAU_LONG_NAME,
+    check_finite_d_memory,
+    finite_d_matrix,
+    finite_d_modes,
+    solve_limit,
+)
 from odes.population.params import HighDimParams
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -215,9 +221,13 @@ def validate_population(params: HighDimParams, dims: Sequence[int], n_seeds: int
         max_seeds = check.integer("max_seeds", max_seeds, lo=2)
         batch = min(check.integer("start_seeds", start_seeds, lo=2), max_seeds)
     else:
-        n_seeds = check.integer("seeds", n_seeds, lo=1)
+        n_seeds = check.integer("seeds", n_seeds, lo=1, hi=10**6)
         batch = max_seeds = n_seeds
-    g = np.linspace(0.0, 3.0, 61) if gammas is None else np.asarray(gammas, dtype=float)
+    seed0 = check.integer("seed", seed0, lo=0, hi=2**62)
+    g = np.linspace(0.0, 3.0, 61) if gammas is None else check.array("gammas", gammas, shape=(None,), lo=0.0)
+    for d in dims:               # every size before the first run, not after minutes of work
+        params.widths(d)
+        check_finite_d_memory(params, d, g.size, method)
     lim = solve_limit(params, g)
     solver = finite_d_modes if method == "modes" else finite_d_matrix
     Ls, Cs = [], []

@@ -58,6 +58,7 @@ import numpy as np
 from odes.common import check
 from odes.common.errors import DivergenceError, ParameterError
 from odes.common.progress import progress
+from odes.common.resources import check_memory
 from odes.common.result import Result, coordinate, mean_and_se, variable
 from odes.finite_width import FiniteWidthParams
 from odes.finite_width.integrate import ALPHA_LONG_NAME, TEST_ERROR_LONG_NAME
@@ -67,6 +68,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
 INITS = ("V", "R")
+MAX_STEPS = 1e11  # largest number of SGD steps of one run (max(alphas) x N)
 _CHUNK_NUMBERS = 2**19  # Gaussian numbers drawn per chunk (4 MiB)
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}  # reassociation for SIMD dots; keeps NaN/inf semantics
 
@@ -284,10 +286,21 @@ class OnlineSGDResult(Result):
 # ---------------------------------------------------------------------------------------------------------
 # driver
 # ---------------------------------------------------------------------------------------------------------
+def run_memory(p: int, p_star: int, N: int) -> float:
+    r"""Bytes of one online-SGD run at width N: the Haar frame (an N x (p+p*) Gaussian matrix, its QR factor
+    and the scaled transposed copy), W (p x N), W* (p* x N) and temporaries, about 6 N (p + p*) floats, plus
+    the input chunk of max(2^19, N) floats: 8 [6 N (p + p*) + max(2^19, N)]."""
+    return 8.0 * (6.0 * float(N) * (p + p_star) + max(float(_CHUNK_NUMBERS), float(N)))
+
+
 def _alpha_steps(alphas: Sequence[float] | np.ndarray, N: int) -> np.ndarray:
     al = check.array("alphas", alphas, shape=(None,), lo=0.0)
     if al.size == 0:
         raise ParameterError("alphas", "must contain at least one time")
+    n_steps = float(al[-1]) * float(N)          # Python floats: inf on overflow, no warning
+    if n_steps > MAX_STEPS:
+        raise ParameterError("alphas", f"max(alphas) x N = {n_steps:.3g} SGD steps is more than the "
+                                       f"{MAX_STEPS:.0e} allowed (each step costs O((2p + p*) N) flops)")
     steps = np.rint(al * N).astype(np.int64)
     if np.any(np.diff(steps) <= 0):
         raise ParameterError("alphas", f"must be strictly increasing, and at least 1/N = {1 / N:.3g} apart")
@@ -349,11 +362,16 @@ def simulate(params: FiniteWidthParams, N: int, alphas: Sequence[float] | np.nda
     N = check.integer("N", N, lo=1)
     if init not in INITS:
         raise ParameterError("init", f"must be one of {INITS}, got {init!r}")
-    seed_list = (list(range(int(seed), int(seed) + check.integer("seeds", seeds, lo=1)))
-                 if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds])
+    if isinstance(seeds, (int, np.integer)):
+        seed = check.integer("seed", seed, lo=0, hi=2**62)
+        n_seeds = check.integer("seeds", seeds, lo=1, hi=10**6)
+        seed_list = list(range(seed, seed + n_seeds))
+    else:
+        seed_list = [check.integer("seeds", s, lo=0, hi=2**63 - 1) for s in seeds]
     if not seed_list:
         raise ParameterError("seeds", "need at least one seed")
     p, ps = params.p, params.p_star
+    check_memory("N", run_memory(p, ps, N), f"online SGD at N = {N} (weights, teacher and input chunk)")
     if init == "V":
         if M0 is None:
             raise ParameterError("M0", "protocol V needs the initial overlap M0 (p x p*)")

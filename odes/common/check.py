@@ -58,8 +58,9 @@ def integer(name: str, value: object, *, lo: int | None = None, hi: int | None =
 
 
 def array(name: str, value: object, *, shape: Sequence[int | None] | None = None,
-          lo: float | None = None, lo_open: bool = False) -> np.ndarray:
-    """A finite float array, optionally of a given shape (``None`` entries are free) and bounded below."""
+          lo: float | None = None, lo_open: bool = False, bound: float | None = None) -> np.ndarray:
+    """A finite float array, optionally of a given shape (``None`` entries are free), bounded below
+    (``lo``) and in magnitude (``bound``: every |entry| <= bound)."""
     try:
         a = np.array(value, dtype=float)
     except (TypeError, ValueError):
@@ -76,13 +77,15 @@ def array(name: str, value: object, *, shape: Sequence[int | None] | None = None
         if np.any(bad):
             op = ">" if lo_open else ">="
             raise ParameterError(name, f"all entries must be {op} {lo:g}, got min {a.min():g}")
+    if bound is not None and a.size and np.max(np.abs(a)) > bound:
+        raise ParameterError(name, f"all entries must be in [-{bound:g}, {bound:g}], got {np.max(np.abs(a)):g}")
     return a
 
 
-def symmetric_psd(name: str, value: object, n: int, *, definite: bool = False, tol: float = 1e-10
-                  ) -> np.ndarray:
-    """An n x n symmetric positive semi-definite (or definite) matrix."""
-    a = array(name, value, shape=(n, n))
+def symmetric_psd(name: str, value: object, n: int, *, definite: bool = False, tol: float = 1e-10,
+                  bound: float | None = None) -> np.ndarray:
+    """An n x n symmetric positive semi-definite (or definite) matrix (entries bounded by ``bound``)."""
+    a = array(name, value, shape=(n, n), bound=bound)
     scale = max(1.0, float(np.max(np.abs(a)))) if a.size else 1.0
     if not np.allclose(a, a.T, atol=tol * scale, rtol=0.0):
         raise ParameterError(name, "must be a symmetric matrix")

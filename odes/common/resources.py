@@ -1,31 +1,50 @@
-"""Resource checks done before a large allocation, so that a too-large request is refused with a
-:class:`~odes.common.errors.ParameterError` naming the user's option instead of failing inside numpy (or being
-killed by the operating system).
+"""Resource guards: refuse a computation whose arrays cannot fit in memory *before* allocating them.
+
+:func:`check_memory` compares an estimate of the bytes a computation needs (each caller states its formula
+next to the call) with the physical memory of the machine,
+``os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')``, and raises
+:class:`~odes.common.errors.ParameterError` naming the option that sets the size. A refused size would
+otherwise end in ``MemoryError``/``ArrayMemoryError`` (or in swapping) after minutes of work.
 """
 
 from __future__ import annotations
 
+import math
 import os
 
 from odes.common.errors import ParameterError
 
 
-def physical_memory() -> float:
-    """Physical memory of this machine in bytes: os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
-    (inf where the platform does not report it)."""
+def available_memory() -> float:
+    """Physical memory in bytes (SC_PAGE_SIZE x SC_PHYS_PAGES); inf where the OS does not report it."""
     try:
         return float(os.sysconf("SC_PAGE_SIZE")) * float(os.sysconf("SC_PHYS_PAGES"))
-    except (AttributeError, ValueError, OSError):
-        return float("inf")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return math.inf
+
+
+def _fmt_bytes(n: float) -> str:
+    if not math.isfinite(n):
+        return "inf B"
+    for unit, k in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= k:
+            return f"{n / k:.3g} {unit}"
+    return f"{n:.0f} B"
 
 
 def check_memory(option: str, n_bytes: float, what: str) -> None:
-    """Raise ParameterError(option, ...) if the estimated ``n_bytes`` for ``what`` exceed the physical memory.
+    """Raise ParameterError(option, ...) if ``n_bytes`` (the caller's estimate for ``what``) exceeds the
+    physical memory, or is not a finite number (a size so large that its estimate overflows)."""
+    avail = available_memory()
+    try:
+        n = float(n_bytes)
+    except OverflowError:  # a Python int beyond the float range
+        n = math.inf
+    if not math.isfinite(n) or n > avail:
+        raise ParameterError(option, f"too large: {what} would need about {_fmt_bytes(n)} of memory, more than the "
+                                     f"{_fmt_bytes(avail)} of this machine")
 
-    ``what`` describes the allocation (and may state the valid range of ``option``); the message gives both sizes
-    in GiB.
-    """
-    total = physical_memory()
-    if not n_bytes <= total:
-        raise ParameterError(option, f"{what} needs about {n_bytes / 2**30:.3g} GiB, more than the "
-                                     f"{total / 2**30:.3g} GiB of physical memory of this machine")
+
+physical_memory = available_memory  # name used by odes.population.powerlaw
+
+__all__ = ["available_memory", "check_memory", "physical_memory"]

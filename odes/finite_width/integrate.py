@@ -8,7 +8,8 @@ The state y = [Q.ravel(), M.ravel()] (p^2 + p p* numbers) is integrated with ``s
 * Long horizons: near the zero-loss manifold the solution changes on the scale alpha (power-law decay) while the
   fastest relaxation rate stays O(gamma), so an explicit method is stability-limited to a bounded step: DOP853
   costs about 2.4 RHS evaluations per unit alpha ((2,1), gamma = 0.1: alpha = 1e4 takes 2.4e4 evaluations). For
-  alpha >> 1e3 use ``"LSODA"`` (1.2e3 evaluations up to alpha = 1e4, same eps_g to 3e-5 relative) or ``"Radau"``.
+  alpha > 1e3 use ``"LSODA"`` (1.2e3 evaluations up to alpha = 1e4, 1.6e3 up to 1e6; measured times in
+  docs/finite_width.md). ``"Radau"`` is slower than LSODA at every horizon measured (1e3: 8x, 1e6: 100x).
 * ``"RK45"`` (order 5(4)) or the stiff/implicit ``"Radau"`` (order 5), ``"BDF"`` (orders 1-5), ``"LSODA"``
   (switching). Implicit methods build a finite-difference Jacobian of size (p^2+pp*)^2: fine for p <= 16, costly
   beyond.
@@ -32,12 +33,13 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from odes.common import check
-from odes.common.errors import DivergenceError, ParameterError
+from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
 from odes.common.progress import progress
+from odes.common.resources import check_memory
 from odes.common.result import Result, coordinate, variable
 from odes.finite_width.moments import generalization_error_path
 from odes.finite_width.ode import pack, rhs_vector, unpack
-from odes.finite_width.params import FiniteWidthParams
+from odes.finite_width.params import MAX_MAGNITUDE, FiniteWidthParams
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
@@ -47,6 +49,55 @@ ALPHA_LONG_NAME = "alpha = SGD steps / N (one-pass SGD time)"
 TEST_ERROR_LONG_NAME = "test error eps_g = 1/2 E[(f_W(x) - f*(x))^2] (noiseless labels)"
 
 METHODS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")
+IMPLICIT = ("Radau", "BDF", "LSODA")
+
+MAX_ALPHA = 1e9
+"""Largest output time accepted (``alphas``). Beyond it even LSODA's steps (which grow about linearly with
+alpha on the late power-law decay) would take millions of evaluations; alpha = 1e308 used to never end."""
+
+MAX_NFEV = 500_000
+"""Default budget of right-hand-side evaluations per integration (``max_nfev``): about a minute for
+(p, p*) = (2, 1) (0.12 ms per evaluation measured). DOP853 needs ~2.4 evaluations per unit alpha on long
+horizons (stability-limited), so it reaches alpha ~ 2e5 within the budget; LSODA reaches alpha = 1e6 in
+1.6e3 evaluations, Radau in 2.2e5 (docs/finite_width.md)."""
+
+REALIZABLE_TOL = 1e-8
+"""Relative tolerance of the realizability check: eigenvalues of Q0 - M0 T^-1 M0^T down to
+-REALIZABLE_TOL x max(1, max|Q0|, max|M0 T^-1 M0^T|) count as rounding of a PSD matrix."""
+
+
+def state_memory(p: int, p_star: int, n_out: int, method: str = "DOP853") -> float:
+    r"""Bytes needed to integrate the overlap ODEs: with n = p^2 + p p* state entries,
+    8 [100 n + 8 n_out n] (solver stages, dense output and RHS temporaries: ~100 vectors; the output sol.y,
+    its interpolants and the Q, M, eps copies: ~8 per output time) plus, for the implicit methods (Radau,
+    BDF, LSODA), 8 x 4 n^2 (the finite-difference Jacobian and its LU factors, complex for Radau), plus 1 MiB
+    of fixed overhead. Checked
+    against tracemalloc peaks: 1.5-4x the peak for p = 8..48 (tests/test_finite_width_inputs.py)."""
+    n = float(p) * float(p) + float(p) * float(p_star)
+    need = 2.0**20 + 8.0 * (100.0 * n + 8.0 * float(n_out) * n)  # traced peaks: 40-130 n + ~4 n_out n (DOP853)
+    if method in IMPLICIT:
+        need += 8.0 * 4.0 * n * n
+    return need
+
+
+def check_realizable(Q0: np.ndarray, M0: np.ndarray, T: np.ndarray) -> np.ndarray:
+    r"""Q_perp(0) = Q0 - M0 T^{-1} M0^T, checked positive semi-definite.
+
+    Overlaps Q = W W^T/N, M = W W*^T/N of actual weight vectors satisfy Q - M T^{-1} M^T = Gram matrix of the
+    components of the w_j orthogonal to the teacher span >= 0 (Schur complement of the joint Gram matrix
+    [[Q, M], [M^T, T]] >= 0). A state violating it is no network: the ODE then yields negative eps_g.
+    Tolerance: REALIZABLE_TOL relative to the scale of Q0 and M0 T^-1 M0^T. Raises ParameterError."""
+    proj = M0 @ np.linalg.solve(T, M0.T)
+    R = Q0 - proj
+    R = 0.5 * (R + R.T)
+    if R.size:
+        lam = float(np.linalg.eigvalsh(R)[0])
+        scale = max(1.0, float(np.max(np.abs(Q0))), float(np.max(np.abs(proj))))
+        if lam < -REALIZABLE_TOL * scale:
+            raise ParameterError("Q0, M0", f"the initial overlaps (Q0, M0) are not realizable: Q0 - M0 T^-1 M0^T "
+                                           f"has eigenvalue {lam:.4g} < 0 (it is the Gram matrix of the student "
+                                           "weights orthogonal to the teacher, so it must be PSD)")
+    return R
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -144,15 +195,21 @@ def initial_state(params: FiniteWidthParams, M0: np.ndarray | None = None, *, N:
     of Q_perp around I are not drawn: Q_perp(0) = I exactly, as in the spec's protocol V.)
     """
     p, ps, T = params.p, params.p_star, params.T
+    check_memory("p", state_memory(p, ps, 2), f"the {p} x {p} overlap matrices")
     if M0 is None:
         if N is None:
             raise ParameterError("N", "needed for a random initial M0 (entries ~ N(0, 1/N))")
-        N = check.integer("N", N, lo=1)
+        N = check.integer("N", N, lo=1, hi=2**53)
+        seed = check.integer("seed", seed, lo=0)
         L = np.linalg.cholesky(T)
-        M0 = np.random.default_rng(seed).standard_normal((p, ps)) @ L.T / np.sqrt(N)
+        M0 = np.random.default_rng(seed).standard_normal((p, ps)) @ L.T / np.sqrt(float(N))
     else:
-        M0 = check.array("M0", M0, shape=(p, ps))
-    Q0 = np.eye(p) + M0 @ np.linalg.solve(T, M0.T)
+        M0 = check.array("M0", M0, shape=(p, ps), bound=MAX_MAGNITUDE)
+    proj = M0 @ np.linalg.solve(T, M0.T)
+    if np.max(np.abs(proj)) > MAX_MAGNITUDE:
+        raise ParameterError("M0", f"too large: the entries of M0 T^-1 M0^T (part of Q0) must be <= "
+                                   f"{MAX_MAGNITUDE:g}, got {np.max(np.abs(proj)):.3g}")
+    Q0 = np.eye(p) + proj
     return 0.5 * (Q0 + Q0.T), M0
 
 
@@ -162,6 +219,8 @@ def _check_alphas(alphas) -> np.ndarray:
         raise ParameterError("alphas", "must contain at least one time")
     if np.any(al < 0):
         raise ParameterError("alphas", f"must be >= 0, got min {al.min():g}")
+    if al[-1] > MAX_ALPHA:
+        raise ParameterError("alphas", f"the largest time must be <= {MAX_ALPHA:g}, got {al[-1]:g}")
     if np.any(np.diff(al) <= 0):
         raise ParameterError("alphas", "must be strictly increasing")
     return al
@@ -170,7 +229,8 @@ def _check_alphas(alphas) -> np.ndarray:
 def integrate_overlaps(params: FiniteWidthParams, Q0: np.ndarray, M0: np.ndarray, alphas: np.ndarray | list[float], *,
                        gradient_flow: bool = False, method: str = "DOP853", rtol: float = 1e-10,
                        atol: float = 1e-12, quiet: bool = True, blowup: float = 1e4,
-                       max_step: float = np.inf) -> OverlapTrajectory:
+                       max_step: float = np.inf, max_nfev: int = MAX_NFEV,
+                       check_stability: bool = True) -> OverlapTrajectory:
     r"""Integrate dQ/dalpha, dM/dalpha (module :mod:`odes.finite_width.ode`) from alpha = 0 and return them at
     ``alphas`` (strictly increasing, >= 0).
 
@@ -179,19 +239,37 @@ def integrate_overlaps(params: FiniteWidthParams, Q0: np.ndarray, M0: np.ndarray
     (see module docstring for orders). ``blowup``: a state entry larger than blowup x max(1, max|y0|,
     max|T| max|b| / min|a|) counts as divergence (converging runs stay at that scale). ``quiet=False`` shows a
     progress bar (fraction of [0, max(alphas)] done).
-    Raises ParameterError (bad input) or DivergenceError (non-finite / runaway / failed integration).
+
+    Checked once here, for every entry point: Q0 symmetric PSD, and the state realizable,
+    Q0 - M0 T^{-1} M0^T PSD (:func:`check_realizable`); max(alphas) <= MAX_ALPHA; the memory of the state
+    (:func:`state_memory`); with ``check_stability`` (default) the SGD learning-rate limits
+    (:func:`odes.finite_width.stability.check_learning_rate`, same ParameterError('gamma', ...) as before;
+    ``False`` = CLI ``--no-stability-check``). Gradient flow is not checked: without the O(eta^2) term gamma
+    only rescales time, so the limits do not apply.
+    ``max_nfev``: budget of right-hand-side evaluations; exceeding it raises ConvergenceError naming the
+    largest alpha reached (use LSODA for long horizons, see the module docstring).
+    Raises ParameterError (bad input), DivergenceError (non-finite / runaway / failed integration) or
+    ConvergenceError (work budget exhausted).
     """
     if not isinstance(params, FiniteWidthParams):
         raise ParameterError("params", "must be a FiniteWidthParams")
     p, ps = params.p, params.p_star
-    Q0 = check.symmetric_psd("Q0", Q0, p, tol=1e-8)
-    M0 = check.array("M0", M0, shape=(p, ps))
-    al = _check_alphas(alphas)
     if method not in METHODS:
-        raise ParameterError("method", f"must be one of {', '.join(METHODS)}, got {method!r}")
+        raise ParameterError("method", f"must be one of {', '.join(METHODS)}, got {str(method)[:40]!r}")
+    al = _check_alphas(alphas)
+    check_memory("p", state_memory(p, ps, len(al), method),
+                 f"integrating the {p} x {p} + {p} x {ps} overlap ODEs ({method}, {len(al)} output times)")
+    Q0 = check.symmetric_psd("Q0", Q0, p, tol=1e-8, bound=MAX_MAGNITUDE)
+    M0 = check.array("M0", M0, shape=(p, ps), bound=MAX_MAGNITUDE)
+    check_realizable(Q0, M0, params.T)
     rtol = check.real("rtol", rtol, lo=1e-14, hi=1e-1)
-    atol = check.real("atol", atol, lo=0.0, lo_open=True)
+    atol = check.real("atol", atol, lo=1e-300, hi=1.0)
     blowup = check.positive("blowup", blowup)
+    max_nfev = check.integer("max_nfev", max_nfev, lo=1)
+    if check_stability and not gradient_flow:
+        from odes.finite_width.stability import check_learning_rate
+
+        check_learning_rate(params)
 
     y0 = pack(Q0, M0)
     # natural scale of the overlaps: the initial state and the zero-loss scale t b / a (e.g. Q_inf = (b/a) t P)
@@ -202,7 +280,15 @@ def integrate_overlaps(params: FiniteWidthParams, Q0: np.ndarray, M0: np.ndarray
     class _NonFinite(Exception):
         pass
 
+    class _Budget(Exception):
+        pass
+
+    calls = [0]
+
     def f(_t, y):
+        calls[0] += 1
+        if calls[0] > max_nfev:
+            raise _Budget(_t)
         dy = rhs_vector(y, params, gradient_flow=gradient_flow)
         if not np.all(np.isfinite(dy)):
             raise _NonFinite(_t)
@@ -225,6 +311,16 @@ def integrate_overlaps(params: FiniteWidthParams, Q0: np.ndarray, M0: np.ndarray
             shown[0] = min(k, 100)
         return f(t, y)
 
+    # explicit methods are stability-limited: weight decay alone gives the exact relaxation rate 2 kappa eta_j
+    # of Q (term -kappa (HQ + QH)), and DOP853 needs >= 2 evaluations per unit of rate x time; refuse at once
+    # what cannot finish within the budget instead of spending it (weight_decay = 1e8 used to run for minutes)
+    stiff = 2.0 * params.weight_decay * float(np.max(params.eta)) * t_end
+    if method not in IMPLICIT and stiff > max_nfev:
+        raise ConvergenceError(
+            f"overlap ODE: weight decay makes the problem stiff (rate x max(alphas) = {stiff:.3g}); {method} would "
+            f"need more than the budget of {max_nfev} right-hand-side evaluations: lower the largest --alphas "
+            "value or use --method LSODA")
+
     if t_end == 0.0:
         ys, nfev = [y0], 0
     else:
@@ -235,6 +331,11 @@ def integrate_overlaps(params: FiniteWidthParams, Q0: np.ndarray, M0: np.ndarray
             except _NonFinite as exc:
                 raise DivergenceError("overlap ODE right-hand side became non-finite",
                                       time=float(exc.args[0])) from None
+            except _Budget as exc:
+                raise ConvergenceError(
+                    f"overlap ODE: work budget of {max_nfev} right-hand-side evaluations used up at alpha = "
+                    f"{float(exc.args[0]):.4g} of max(alphas) = {t_end:.4g} ({method}); lower the largest "
+                    "--alphas value or use --method LSODA for long horizons") from None
             finally:
                 bar.close()
         nfev = int(sol.nfev)
@@ -252,19 +353,25 @@ def integrate_overlaps(params: FiniteWidthParams, Q0: np.ndarray, M0: np.ndarray
     eps = generalization_error_path(Q, M, params)
     if not np.all(np.isfinite(eps)):  # pragma: no cover - guarded above
         raise DivergenceError("non-finite generalisation error")
+    # eps_g is the mean of a square: negative values beyond rounding mean the state left the realizable set
+    floor = -1e-9 * max(1.0, float(np.max(np.abs(eps))))
+    if np.min(eps) < floor:  # pragma: no cover - excluded by check_realizable (PSD is preserved by the flow)
+        k = int(np.argmin(eps))
+        raise DivergenceError(f"negative generalisation error {eps[k]:.3g} (state no longer realizable)",
+                              time=float(al[k]))
     return OverlapTrajectory(params=params, alpha=al, Q=Q, M=M, eps_g=eps, gradient_flow=bool(gradient_flow),
                              method=method, rtol=rtol, atol=atol, nfev=nfev)
 
 
 def tolerance_check(params: FiniteWidthParams, Q0: np.ndarray, M0: np.ndarray, alphas: np.ndarray | list[float], *,
-                    gradient_flow: bool = False,
-                    method: str = "DOP853", rtol: float = 1e-8) -> float:
+                    gradient_flow: bool = False, method: str = "DOP853", rtol: float = 1e-8,
+                    check_stability: bool = True) -> float:
     """Convergence check: max |eps_g(rtol) - eps_g(rtol/100)| over the grid (an estimate of the error at rtol)."""
-    r1 = integrate_overlaps(params, Q0, M0, alphas, gradient_flow=gradient_flow, method=method, rtol=rtol,
-                            atol=rtol * 1e-2)
-    r2 = integrate_overlaps(params, Q0, M0, alphas, gradient_flow=gradient_flow, method=method,
-                            rtol=rtol * 1e-2, atol=rtol * 1e-4)
+    kw = dict(gradient_flow=gradient_flow, method=method, check_stability=check_stability)
+    r1 = integrate_overlaps(params, Q0, M0, alphas, rtol=rtol, atol=rtol * 1e-2, **kw)
+    r2 = integrate_overlaps(params, Q0, M0, alphas, rtol=rtol * 1e-2, atol=rtol * 1e-4, **kw)
     return float(np.max(np.abs(r1.eps_g - r2.eps_g)))
 
 
-__all__ = ["OverlapTrajectory", "initial_state", "integrate_overlaps", "tolerance_check", "unpack"]
+__all__ = ["MAX_ALPHA", "MAX_NFEV", "OverlapTrajectory", "check_realizable", "initial_state", "integrate_overlaps",
+           "state_memory", "tolerance_check", "unpack"]

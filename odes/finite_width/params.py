@@ -16,6 +16,9 @@ effective rate :math:`\Gamma = HA`, offset :math:`c_0 = c(\mathrm{tr}A-\mathrm{t
 **Default convention**: a = 1/p, b = 1/p*, T = I, :math:`\eta_j = \gamma/a_j = p\gamma` so that
 :math:`\Gamma=\gamma I` (the escape rate is then p-independent). Give ``gamma`` (default convention for the
 rates) *or* an explicit per-unit ``eta``.
+
+The learning-rate limits (:mod:`odes.finite_width.stability`) are a property of the *solver* run, not of the
+model: :func:`odes.finite_width.integrate.integrate_overlaps` checks them (``check_stability=True``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,12 @@ import numpy as np
 
 from odes.common import check
 from odes.common.errors import ParameterError
+from odes.common.resources import check_memory
+
+MAX_MAGNITUDE = 1e8
+"""Largest |value| accepted for a, b, eta, gamma, T, noise, weight decay and offset. The right-hand side and
+eps_g are polynomials of degree <= 8 in these and in the overlaps, so 1e8 keeps every intermediate far below
+the float range (1e308); beyond it an input such as b = 1e308 overflowed in the stability analysis."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,8 +52,6 @@ class FiniteWidthParams:
     weight_decay : kappa >= 0 (the decay is eta_j kappa / N per step).
     centered : activation z^2 - 1 instead of z^2 (matters only through c0).
     T : teacher Gram matrix W* W*^T / N, p* x p* symmetric positive definite; default I.
-    check_stability : reject learning rates beyond the plateau-existence / zero-loss stability limits
-        (default True; see :func:`odes.finite_width.stability.check_learning_rate`).
     offset : explicit constant c0 of the residual r0 = lambda^T A lambda - nu^T B nu - c0 (a label offset).
         Default None: c0 = c (tr A - tr B) from the activation. Only needed for non-standard set-ups (the
         spec's single-RHS oracle R1 uses c0 = 0.1 with tr A = tr B).
@@ -60,18 +67,22 @@ class FiniteWidthParams:
     weight_decay: float = 0.0
     centered: bool = False
     T: np.ndarray | None = None
-    check_stability: bool = True
     offset: float | None = None
     _derived: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         s = lambda k, v: object.__setattr__(self, k, v)
+        big = MAX_MAGNITUDE
         p = check.integer("p", self.p, lo=1)
         ps = check.integer("p_star", self.p_star, lo=1)
+        # the teacher Gram matrix and its products in the stability analysis: about 4 p* x p* float arrays
+        check_memory("p_star", 4 * 8.0 * ps * ps, f"the {ps} x {ps} teacher matrices")
+        # per-unit vectors only here; the p x p state is checked by the solver (integrate.state_memory)
+        check_memory("p", 8 * 8.0 * p, "the per-unit weight vectors")
         s("p", p)
         s("p_star", ps)
-        a = np.full(p, 1.0 / p) if self.a is None else check.array("a", self.a, shape=(p,))
-        b = np.full(ps, 1.0 / ps) if self.b is None else check.array("b", self.b, shape=(ps,))
+        a = np.full(p, 1.0 / p) if self.a is None else check.array("a", self.a, shape=(p,), bound=big)
+        b = np.full(ps, 1.0 / ps) if self.b is None else check.array("b", self.b, shape=(ps,), bound=big)
         if np.any(a == 0):
             raise ParameterError("a", "second-layer weights must be non-zero")
         s("a", a)
@@ -79,34 +90,32 @@ class FiniteWidthParams:
         if self.eta is None:
             if self.gamma is None:
                 raise ParameterError("gamma", "give the effective learning rate gamma > 0 or per-unit eta")
-            g = check.positive("gamma", self.gamma)
+            g = check.real("gamma", self.gamma, lo=0.0, lo_open=True, hi=big)
             eta = g / a
             if np.any(eta <= 0):
                 raise ParameterError("a", "with the gamma convention (eta_j = gamma/a_j) all a_j must be > 0")
             s("gamma", g)
             s("eta", eta)
         else:
-            eta = check.array("eta", self.eta, shape=(p,), lo=0.0, lo_open=True)
+            eta = check.array("eta", self.eta, shape=(p,), lo=0.0, lo_open=True, bound=big)
             s("eta", eta)
             if self.gamma is not None:
-                g = check.positive("gamma", self.gamma)
+                g = check.real("gamma", self.gamma, lo=0.0, lo_open=True, hi=big)
                 if not np.allclose(eta * a, g, rtol=1e-12, atol=0):
                     raise ParameterError("gamma", "inconsistent with eta (need eta_j a_j = gamma); give one")
                 s("gamma", g)
             elif np.allclose(eta * a, eta[0] * a[0], rtol=1e-12, atol=0):
                 s("gamma", float(eta[0] * a[0]))
-        s("noise", check.nonnegative("noise", self.noise))
-        s("weight_decay", check.nonnegative("weight_decay", self.weight_decay))
+        if np.any(~np.isfinite(eta)) or np.max(eta) > big:
+            raise ParameterError("gamma" if self.gamma is not None else "eta",
+                                 f"the per-unit rates eta_j = gamma/a_j must be <= {big:g}, got {np.max(eta):g}")
+        s("noise", check.real("noise", self.noise, lo=0.0, hi=big))
+        s("weight_decay", check.real("weight_decay", self.weight_decay, lo=0.0, hi=big))
         s("centered", bool(self.centered))
-        T = np.eye(ps) if self.T is None else check.symmetric_psd("T", self.T, ps, definite=True)
+        T = np.eye(ps) if self.T is None else check.symmetric_psd("T", self.T, ps, definite=True, bound=big)
         s("T", T)
-        s("check_stability", bool(self.check_stability))
         if self.offset is not None:
-            s("offset", check.real("offset", self.offset))
-        if self.check_stability:
-            from odes.finite_width.stability import check_learning_rate
-
-            check_learning_rate(self)
+            s("offset", check.real("offset", self.offset, lo=-big, hi=big))
 
     # ---- derived matrices ------------------------------------------------------------------------------
     @property
@@ -149,8 +158,7 @@ class FiniteWidthParams:
     def replace(self, **changes) -> FiniteWidthParams:
         """A copy with some fields changed (validated again)."""
         kw = {k: getattr(self, k) for k in ("p", "p_star", "gamma", "eta", "a", "b", "noise",
-                                              "weight_decay", "centered", "T", "check_stability",
-                                              "offset")}
+                                              "weight_decay", "centered", "T", "offset")}
         if "gamma" in changes and "eta" not in changes:
             kw["eta"] = None
         if "eta" in changes and "gamma" not in changes:

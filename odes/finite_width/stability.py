@@ -25,9 +25,10 @@ blow up below the limits (e.g. (p, p*) = (1,1), gamma = 0.16, Q0 = 1.25, M0 = 0.
 M0 = 1 it converges), so the integrator's divergence detection stays the final guard.
 
 What is **not** checked: (i) when the effective rates Gamma are not all equal or the a_j differ; (ii) when
-additionally B or T is not proportional to the identity, when c0 != 0 (no zero-loss solution exists), or when
-p < p* (no zero-loss solution). For such parameters :func:`learning_rate_limits` reports the limit as None and
-lists the reason; integrate and watch for :class:`~odes.common.errors.DivergenceError`.
+additionally B or T is not proportional to the identity, when c0 != 0 (no zero-loss solution exists), when
+p < p* (no zero-loss solution), or when b t <= 0 (a non-positive teacher term, e.g. b = 0). For such
+parameters :func:`learning_rate_limits` reports the limit as None and lists the reason; integrate and watch
+for :class:`~odes.common.errors.DivergenceError`.
 """
 
 from __future__ import annotations
@@ -77,7 +78,9 @@ def plateau_existence_limit(p: int, tau: float, tau2: float, noise: float = 0.0,
 
 
 def zero_loss_limit(p_star: int, b: float, t: float) -> float:
-    """gamma_max = 1 / ((4 + 2 p*) b t): condition (ii)."""
+    """gamma_max = 1 / ((4 + 2 p*) b t): condition (ii); needs b t > 0."""
+    if not b * t > 0:
+        raise ParameterError("b", f"the zero-loss limit needs b t > 0, got b t = {b * t:g}")
     return 1.0 / ((4.0 + 2.0 * p_star) * b * t)
 
 
@@ -114,6 +117,8 @@ def learning_rate_limits(params: FiniteWidthParams) -> dict:
         notes.append("zero-loss limit not applicable: c0 != 0, no zero-loss solution")
     elif params.p < params.p_star:
         notes.append("zero-loss limit not applicable: p < p*, no zero-loss solution")
+    elif float(params.b[0]) * float(params.T[0, 0]) <= 0:
+        notes.append("zero-loss limit not applicable: b t <= 0, the teacher term is not positive")
     else:
         out["zero_loss"] = zero_loss_limit(params.p_star, float(params.b[0]), float(params.T[0, 0]))
         if params.noise or params.weight_decay:

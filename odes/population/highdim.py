@@ -64,6 +64,7 @@ from scipy.integrate import solve_ivp
 
 from odes.common import check
 from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
+from odes.common.resources import check_memory
 from odes.common.result import Result, coordinate, variable
 from odes.population.params import HighDimParams
 
@@ -435,6 +436,26 @@ def wishart(rng: np.random.Generator, dim: int, dof: int, scale: float = 1.0) ->
     return scale * (L @ L.T)
 
 
+def finite_d_memory(params: HighDimParams, d: int, n_times: int, method: str = "modes") -> float:
+    r"""Bytes needed by one finite-d run at dimension d (m = kappa d, m* = kappa* d).
+
+    * ``"modes"``: two Wishart draws (an m x m factor and product each, or a Gaussian block of m x min(m*,
+      d - m*)) and the generalised eigenproblem (A, A + B) with its workspace: 8 (8 m^2 + m d).
+    * ``"matrix"``: the d x d state S (or the d x m factor), ~20 solver vectors of it plus the stored
+      trajectory, one per output time, and the literal instance (W0, S*): 8 d^2 (n_times + 24).
+    """
+    m = float(round(params.kappa * d))
+    dd = float(d)
+    if method == "modes":
+        return 8.0 * (8.0 * m * m + m * dd)
+    return 8.0 * dd * dd * (float(n_times) + 24.0)
+
+
+def check_finite_d_memory(params: HighDimParams, d: int, n_times: int, method: str = "modes") -> None:
+    """ParameterError('d', ...) if :func:`finite_d_memory` exceeds the machine's memory."""
+    check_memory("d", finite_d_memory(params, d, n_times, method), f"the finite-d flow at d = {d} ({method})")
+
+
 def principal_cos2(d: int, m: int, m_star: int, rng: np.random.Generator) -> np.ndarray:
     """cos^2 of the principal angles between an m-dim Haar subspace and a fixed m*-dim one in R^d
     (length m; zeros when m > m*, ones when m + m* > d). Generalized eigenvalues of (A, A + B),
@@ -479,6 +500,7 @@ def finite_d_modes(params: HighDimParams, d: int, gammas: Sequence[float], *, se
     """
     g = _gamma_grid(gammas)
     m, ms = params.widths(d)
+    check_finite_d_memory(params, d, g.size, "modes")
     if method not in ("DOP853", "Radau", "LSODA"):
         raise ParameterError("method", f"must be 'DOP853', 'Radau' or 'LSODA', got {method!r}")
     if cos2 is None:
@@ -560,6 +582,7 @@ def finite_d_matrix(params: HighDimParams, d: int, gammas: Sequence[float], *, s
 
     g = _gamma_grid(gammas)
     m, ms = params.widths(d)
+    check_finite_d_memory(params, d, g.size, "matrix")
     W0, S_star = orthonormal_instance(params, d, seed)
     if form == "auto":
         form = "S" if m >= ms else "W"

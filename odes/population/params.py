@@ -19,6 +19,11 @@ from dataclasses import dataclass
 from odes.common import check
 from odes.common.errors import ParameterError
 
+KAPPA_MIN = 1e-4
+"""Smallest width ratio kappa, kappa* accepted. Measured: the limit solver (:func:`solve_limit`) runs at
+kappa = 1e-4 (kappa* = 0.5) and fails at kappa = 1e-6 (its J-ODE loses positivity at gamma ~ 3e-5); a finite
+instance needs kappa d >= 1 anyway, i.e. d >= 1e4 at the bound."""
+
 
 @dataclass(frozen=True)
 class HighDimParams:
@@ -26,10 +31,11 @@ class HighDimParams:
 
     Parameters
     ----------
-    kappa : student width ratio m/d, in (0, 1] (orthonormal init needs m <= d). kappa > 1 is refused: the only
-        Haar-invariant m > d analogue (orthonormal rows) has S(0) = (s0/m) I_d, which is the kappa = 1 flow with
-        s0 -> s0/kappa (S(t) obeys a closed ODE), and ell(gamma > 0) does not depend on s0 in the limit.
-    kappa_star : teacher width ratio m*/d, in (0, 1]. kappa_star > 1 is refused: a tight-frame teacher gives
+    kappa : student width ratio m/d, in [KAPPA_MIN, 1] = [1e-4, 1] (orthonormal init needs m <= d). kappa > 1 is
+        refused: the only Haar-invariant m > d analogue (orthonormal rows) has S(0) = (s0/m) I_d, which is the
+        kappa = 1 flow with s0 -> s0/kappa (S(t) obeys a closed ODE), and ell(gamma > 0) does not depend on s0 in
+        the limit.
+    kappa_star : teacher width ratio m*/d, in [1e-4, 1]. kappa_star > 1 is refused: a tight-frame teacher gives
         S* = I_d/m* = S*_(kappa*=1)/kappa_star, and S_c(t) = c S_1(c t) (c = 1/kappa_star, s0 -> kappa_star s0)
         solves the flow with teacher c S*_1, so d L_c(gamma) = c^2 d L_1(c gamma): no new limit.
     s0 : initial scale, S(0) = s0 P0/m (default 1, the authors' choice; Tr S(0) = Tr S* = 1). In the limit
@@ -41,8 +47,8 @@ class HighDimParams:
     s0: float = 1.0
 
     def __post_init__(self) -> None:
-        k = check.positive("kappa", self.kappa)
-        ks = check.positive("kappa_star", self.kappa_star)
+        k = check.real("kappa", self.kappa, lo=KAPPA_MIN)
+        ks = check.real("kappa_star", self.kappa_star, lo=KAPPA_MIN)
         if k > 1.0:
             raise ParameterError("kappa", f"must be in (0, 1], got {k:g}: m > d orthonormal student columns do "
                                           "not exist; the Haar generalisation (orthonormal rows) gives S(0) = "
@@ -56,7 +62,7 @@ class HighDimParams:
                                                "and rescale")
         object.__setattr__(self, "kappa", k)
         object.__setattr__(self, "kappa_star", ks)
-        object.__setattr__(self, "s0", check.positive("s0", self.s0))
+        object.__setattr__(self, "s0", check.real("s0", self.s0, lo=1e-300, hi=1e300))
 
     @property
     def regime(self) -> str:

@@ -28,8 +28,17 @@ from odes.common.errors import ConvergenceError, DivergenceError, QuadnetError
 from odes.common.version import __version__
 
 
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are ONE line ``quadnet: error: argument --x: ...`` (exit 2), like the
+    errors raised after parsing (no usage block; ``--help`` shows the usage). Sub-parsers inherit the class."""
+
+    def error(self, message: str):  # type: ignore[override]
+        text = " ".join(message.split())
+        self.exit(2, f"quadnet: error: {text if len(text) <= 300 else text[:297] + '...'}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="quadnet",
         description="Exact learning curves of two-layer networks with quadratic activation.",
     )

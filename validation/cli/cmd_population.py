@@ -21,8 +21,8 @@ from validation.cli import common
 
 def register(sub, vsub) -> None:
     p = sub.add_parser("population", help="model (A) high-d limit loss curve (gamma = t/d, ell = lim d L)")
-    p.add_argument("--kappa", type=float, required=True, help="student width ratio m/d in (0, 1]")
-    p.add_argument("--kappa-star", type=float, required=True, help="teacher width ratio m*/d in (0, 1]")
+    p.add_argument("--kappa", type=float, required=True, help="student width ratio m/d in [1e-4, 1]")
+    p.add_argument("--kappa-star", type=float, required=True, help="teacher width ratio m*/d in [1e-4, 1]")
     p.add_argument("--times", default="0,0.5,1,2,3", help="gamma = t/d values (comma separated, >= 0)")
     p.add_argument("--s0", type=float, default=1.0, help="initial scale S(0) = s0 P0/m (shifts phi only)")
     common.add_common(p, seed=False)

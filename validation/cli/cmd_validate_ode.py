@@ -27,6 +27,8 @@ def warm_start_from_args(args: argparse.Namespace, params) -> tuple[np.ndarray |
     """(M0, R0 = Q_perp(0)) for protocol V from ``--M0``/``--Q0``; (None, None) for protocol R."""
     from odes.common import check
     from odes.common.errors import ParameterError
+    from odes.finite_width.integrate import check_realizable
+    from odes.finite_width.params import MAX_MAGNITUDE
     from validation.online_sgd import random_orthonormal_M0
 
     p, ps = params.p, params.p_star
@@ -37,16 +39,11 @@ def warm_start_from_args(args: argparse.Namespace, params) -> tuple[np.ndarray |
     if args.M0 is None:
         M0 = random_orthonormal_M0(p, ps, 0.3, seed=args.seed)
     else:
-        M0 = check.array("M0", common.matrix("M0", args.M0), shape=(p, ps))
+        M0 = check.array("M0", common.matrix("M0", args.M0), shape=(p, ps), bound=MAX_MAGNITUDE)
     if args.Q0 is None:
         return M0, None
-    Q0 = check.symmetric_psd("Q0", common.matrix("Q0", args.Q0), p)
-    R0 = Q0 - M0 @ np.linalg.solve(params.T, M0.T)
-    R0 = 0.5 * (R0 + R0.T)
-    if np.linalg.eigvalsh(R0)[0] < -1e-10:
-        raise ParameterError("Q0", "Q0 - M0 T^-1 M0^T (the orthogonal Gram matrix Q_perp(0)) must be positive "
-                                   "semi-definite")
-    return M0, R0
+    Q0 = check.symmetric_psd("Q0", common.matrix("Q0", args.Q0), p, bound=MAX_MAGNITUDE)
+    return M0, check_realizable(Q0, M0, params.T)     # the same check as integrate_overlaps
 
 
 def _handler(args: argparse.Namespace) -> int:
@@ -55,15 +52,16 @@ def _handler(args: argparse.Namespace) -> int:
     params = build_params(args)  # validated exactly as ``quadnet ode`` does
     alphas = common.float_list("alphas", args.alphas)
     Ns = common.int_list("N", args.N)
-    if args.seeds < 1:
-        raise ParameterError("seeds", f"must be an integer >= 1, got {args.seeds}")
+    if not 1 <= args.seeds <= 10**6:
+        raise ParameterError("seeds", f"must be an integer in [1, 1e6], got {args.seeds}")
     if any(n < params.p + params.p_star for n in Ns):
         raise ParameterError("N", f"every N must be >= p + p* = {params.p + params.p_star}")
     M0, R0 = warm_start_from_args(args, params)
     from validation.compare_ode import compare_ode  # numerics (numba) only after the input is validated
 
     res = compare_ode(params, Ns, alphas, seeds=args.seeds, seed=args.seed, init=args.init, M0=M0, R0=R0,
-                      rtol=args.rtol, atol=args.rtol * 1e-2, quiet=args.quiet or args.json)
+                      rtol=args.rtol, atol=args.rtol * 1e-2, quiet=args.quiet or args.json,
+                      check_stability=not args.no_stability_check)
     return report(args, res)
 
 

@@ -23,7 +23,52 @@ def add_common(parser: argparse.ArgumentParser, *, seed: bool = True) -> None:
                         help="replace existing --out/--plot/--checkpoint files (never done otherwise)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     if seed:
-        parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+        parser.add_argument("--seed", type=seed_type, default=0,
+                            help=f"random seed, an integer in [0, {SEED_MAX}] (default 0)")
+
+
+SEED_MAX = 2**32 - 1
+"""Largest ``--seed``. Runs use seeds seed, seed+1, ... and record them as int64, so the bound is far
+below 2**63; 2**32 - 1 is also the range of the legacy numpy seeding that users may compare with."""
+
+MAX_JSON_CHARS = 1_000_000
+"""Longest JSON/list option text accepted (a 1e6-character list is ~1e5 numbers, more than any grid)."""
+
+
+def seed_type(text: str) -> int:
+    """argparse type of ``--seed``: an integer in [0, SEED_MAX]; the error names --seed (one line)."""
+    try:
+        v = int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, {SEED_MAX}], got {_short(text)}") from None
+    if not 0 <= v <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, {SEED_MAX}], got {_short(text)}")
+    return v
+
+
+def _json(name: str, text: str, max_depth: int, example: str) -> Any:
+    """``json.loads`` with the size and nesting depth capped *before* parsing (a deeply nested text would
+    raise RecursionError inside the parser). Depth = the largest number of open brackets/braces."""
+    if len(text) > MAX_JSON_CHARS:
+        raise ParameterError(name, f"text too long ({len(text)} characters, at most {MAX_JSON_CHARS})")
+    depth = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            if depth > max_depth:
+                raise ParameterError(name, f"nested more than {max_depth} levels deep; expected {example}")
+        elif ch in "]}":
+            depth -= 1
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError, RecursionError):
+        raise ParameterError(name, f"must be {example}, got {_short(text)}") from None
+
+
+def _short(text: str) -> str:
+    """repr of a user text, cut to 60 characters so that an error stays one short line."""
+    t = " ".join(text.split())
+    return repr(t if len(t) <= 60 else t[:57] + "...")
 
 
 def set_handler(parser: argparse.ArgumentParser, handler: Callable[[argparse.Namespace], int | None]) -> None:
@@ -33,11 +78,17 @@ def set_handler(parser: argparse.ArgumentParser, handler: Callable[[argparse.Nam
 def float_list(name: str, text: str) -> list[float]:
     """Parse ``"0,5,10"`` (or a JSON list) into floats; error names the option."""
     text = text.strip()
+    if len(text) > MAX_JSON_CHARS:
+        raise ParameterError(name, f"text too long ({len(text)} characters, at most {MAX_JSON_CHARS})")
+    if text.startswith("["):
+        vals = _json(name, text, 1, "a comma-separated list of numbers or a flat JSON list")
+    else:
+        vals = text.split(",")
+        vals = [t for t in vals if t.strip()]
     try:
-        vals = json.loads(text) if text.startswith("[") else [float(t) for t in text.split(",") if t.strip()]
         vals = [float(v) for v in vals]
-    except (ValueError, TypeError):
-        raise ParameterError(name, f"must be a comma-separated list of numbers, got {text!r}") from None
+    except (ValueError, TypeError, OverflowError):
+        raise ParameterError(name, f"must be a comma-separated list of numbers, got {_short(text)}") from None
     if not vals:
         raise ParameterError(name, "must contain at least one number")
     if not all(math.isfinite(v) for v in vals):
@@ -49,16 +100,18 @@ def int_list(name: str, text: str) -> list[int]:
     """Parse ``"500,1000,2000"`` into ints."""
     vals = float_list(name, text)
     if not all(float(v).is_integer() for v in vals):
-        raise ParameterError(name, f"must be a comma-separated list of integers, got {text!r}")
+        raise ParameterError(name, f"must be a comma-separated list of integers, got {_short(text)}")
     return [int(v) for v in vals]
 
 
 def matrix(name: str, text: str) -> np.ndarray:
     """Parse a JSON matrix ``'[[0.2],[0.1]]'`` (or vector, read as a column) into a 2-D float array."""
+    example = "a JSON matrix such as '[[0.2],[0.1]]'"
+    obj = _json(name, text.strip(), 2, example)
     try:
-        arr = np.array(json.loads(text), dtype=float)
-    except (ValueError, TypeError):
-        raise ParameterError(name, f"must be a JSON matrix such as '[[0.2],[0.1]]', got {text!r}") from None
+        arr = np.array(obj, dtype=float)
+    except (ValueError, TypeError, OverflowError):
+        raise ParameterError(name, f"must be {example}, got {_short(text)}") from None
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
