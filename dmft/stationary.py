@@ -41,7 +41,12 @@ from dmft.spectra import FreeConvolution
 from odes.common import check, hdf5io
 from odes.common.errors import ConvergenceError, ParameterError
 
-__all__ = ["StationarySolution", "solve_stationary", "stationary_map", "dof_line", "FLAG_TEXT"]
+__all__ = ["StationarySolution", "solve_stationary", "stationary_map", "dof_line", "FLAG_TEXT", "SIGMA2_MIN"]
+
+# Smallest sigma^2 the spectral quadrature resolves: the MP atom at 0 (kappa* < 1) is smoothed into a semicircle
+# of radius 2 sigma, which for sigma^2 below ~1e-20 is no longer separated from 0 in double precision (measured:
+# the rank-constrained branch loses 1e-7 relative accuracy at 1e-20 and fails below; the convex branch at 1e-30).
+SIGMA2_MIN = 1e-18
 
 FLAG_TEXT = {
     "kappa_below_kappa_star": "kappa < kappa*: the top-kappa-d prediction is NOT validated (finite-d GD train loss "
@@ -195,16 +200,13 @@ def _solve(params: ExtensiveWidthParams, h: float, xtol: float, max_scan: int, c
         memo[logs] = r
         return r[0] / math.exp(logs)
 
-    # lower point with h > 0
-    lo = math.log(delta / (4.0 * alpha)) if delta > 0 else math.log(1e-2)
-    k = 0
+    # lower point with h > 0, scanning down by decades to the resolution floor SIGMA2_MIN
+    floor = math.log(SIGMA2_MIN)
+    lo = max(math.log(delta / (4.0 * alpha)), floor) if delta > 0 else math.log(1e-2)
     while hfun(lo) <= 0.0:
-        lo -= math.log(10.0)
-        k += 1
-        if k > 30:
-            raise ConvergenceError("stationary solver: no sigma^2 > 1e-30 with positive residual (no solution "
-                                   "bracket); for Delta = 0, lam = 0 above alpha_c the solution is sigma^2 = 0",
-                                   residual=memo[lo][0], iterations=cnt.n)
+        if lo <= floor:
+            _below_resolution(params)
+        lo = max(lo - math.log(10.0), floor)
     found, lo, hi = scan_sign_change(hfun, lo, +1.0, math.log(2.0), max_scan)
     if not found:
         raise ConvergenceError(f"stationary solver: sigma^2 grows without bound (scanned to {math.exp(hi):.3g}); "
@@ -215,6 +217,16 @@ def _solve(params: ExtensiveWidthParams, h: float, xtol: float, max_scan: int, c
     res, a, ti, omega = memo[logs]
     s2 = math.exp(logs)
     return s2, a, {**ti, "omega": omega, "res_sigma": abs(res) / s2}, res
+
+
+def _below_resolution(params: ExtensiveWidthParams) -> None:
+    """The fixed point lies below SIGMA2_MIN (residual still <= 0 there): refuse with the range."""
+    name = "noise" if params.lam == 0.0 else ("lam" if params.noise == 0.0 else "lam/noise")
+    raise ParameterError(name, f"lam = {params.lam:g}, noise = {params.noise:g} put the stationary solution at "
+                               f"sigma^2 < {SIGMA2_MIN:g}, below the resolution of the spectral quadrature (the test "
+                               f"error there is < 4 alpha sigma^2 = {4 * params.alpha * SIGMA2_MIN:g}); use lam = "
+                               "noise = 0 (exact perfect recovery above alpha_c) or larger values: roughly noise >= "
+                               "1e-17 or lam >= 1e-9")
 
 
 def solve_stationary(params: ExtensiveWidthParams, *, h: float = 0.05, xtol: float = 1e-13, tol: float = 1e-9,
@@ -241,10 +253,11 @@ def solve_stationary(params: ExtensiveWidthParams, *, h: float = 0.05, xtol: flo
     cnt = _Counter()
     if lam == 0.0 and delta == 0.0:
         from dmft.thresholds import alpha_c as _alpha_c
-        if params.kappa < params.kappa_star:
-            raise ParameterError("lam", "lam = 0 with Delta = 0 and kappa < kappa* has no stationary solution "
-                                        "(no recovery); use lam > 0")
-        if params.kappa >= params.kappa_star:
+        from dmft.thresholds import can_recover
+        if not can_recover(params.kappa, params.kappa_star):
+            raise ParameterError("lam", "lam = 0 with Delta = 0 and min(kappa, 1) < min(kappa*, 1) has no stationary "
+                                        "solution (no recovery); use lam > 0")
+        else:
             ac = _alpha_c(params.kappa, params.kappa_star).alpha_c
             if alpha >= ac:
                 return _perfect_recovery(params, h, n_grid)

@@ -66,7 +66,8 @@ def _threshold(args: argparse.Namespace) -> int:
     if args.interpolation:
         it = interpolation_threshold(args.kappa, args.kappa_star, noise)
         out.update({"noise": noise, "alpha_interp": it.alpha_interp, "sigma2_interp": it.sigma2,
-                    "C_S_interp": it.C_S, "test_error_interp": it.test_error})
+                    "C_S_interp": it.C_S, "test_error_interp": it.test_error, "unreliable_interp": it.unreliable,
+                    "warning_interp": it.note})
     peak = None
     if args.lam is not None:
         if not args.interpolation:
@@ -86,8 +87,11 @@ def _threshold(args: argparse.Namespace) -> int:
         common.emit_json(out)
     else:
         common.print_table(["quantity", "value"], [[k, v if isinstance(v, float) else str(v)]
-                                                   for k, v in out.items() if k != "warning"], floatfmt=".12g")
+                                                   for k, v in out.items() if not k.startswith("warning")],
+                           floatfmt=".12g")
     _warn((), ac.note)
+    if args.interpolation:
+        _warn((), it.note)
     return 0
 
 
