@@ -80,6 +80,30 @@ class DMFTSettings:
         """Time grid t_k = k eta, k = 0..steps (shape (steps+1,))."""
         return self.eta * np.arange(self.steps + 1)
 
+    def memory_bytes(self) -> tuple[float, float]:
+        r"""Estimated bytes of the float64 arrays one run allocates, split as ``(d_eff part, steps part)``:
+
+            d_eff part = 8 d^2 [Ns (2 + 2 (T+1) + 2 T) + T]
+                          (S*, S; histories D, Gamma (T+1 each); P, SP (T each); adjoint scratch psi (T, d, d))
+            steps part = 8 [(2 Ns + 15 + 4 (runs - 1)) (T+1)^2 + (Ns probes + Ns) (T+1)]
+                          (per-sample C_S, R_S rows; C_S, R_S, B, C_e, L; result copies and jackknife
+                          temporaries; Hutchinson / exact equal-time R_S; kept results of the other runs)
+
+        with Ns = samples, d = d_eff, T = steps (see :class:`dmft.dynamics.state.SolverState`)."""
+        ns, d, T = self.samples, self.d_eff, self.steps
+        d_part = 8.0 * d * d * (ns * (2 + 2 * (T + 1) + 2 * T) + T)
+        t_part = 8.0 * ((2 * ns + 15 + 4 * (self.runs - 1)) * (T + 1) ** 2 + (ns * self.probes + ns) * (T + 1))
+        return d_part, t_part
+
+    def check_memory(self) -> None:
+        """ParameterError naming ``d_eff`` or ``steps`` (the larger part of :meth:`memory_bytes`) if one run
+        cannot fit in this machine's memory (:func:`odes.common.resources.require_memory`)."""
+        from odes.common.resources import require_memory
+        d_part, t_part = self.memory_bytes()
+        name = "d_eff" if d_part >= t_part else "steps"
+        require_memory(name, d_part + t_part, f"the DMFT run (d_eff = {self.d_eff}, steps = {self.steps}, "
+                                              f"samples = {self.samples})")
+
     def numerics_key(self) -> dict:
         """Fields that must agree between a checkpoint and the run that resumes it."""
         return {k: getattr(self, k) for k in ("eta", "steps", "d_eff", "samples", "probes", "sigma0", "seed",

@@ -233,11 +233,12 @@ def solve(params: ExtensiveWidthParams, settings: DMFTSettings | None = None, *,
     to an uninterrupted one with ``settings.steps`` steps. ``callback(k)`` is called after each step (k = steps
     done). With ``settings.runs > 1`` the runs use independent seeds spawned from ``settings.seed`` and the
     result holds their mean; std = run-to-run std / sqrt(runs) (checkpointing is then not available).
-    Raises ParameterError (eta beyond the stability bound, unless ``settings.check_stability`` is False),
-    DivergenceError (a run that blows up)."""
+    Raises ParameterError (eta beyond the stability bound, unless ``settings.check_stability`` is False; arrays
+    that cannot fit in memory, :meth:`DMFTSettings.memory_bytes`), DivergenceError (a run that blows up)."""
     settings = DMFTSettings() if settings is None else settings
     if settings.check_stability:
         check_step(params, settings.eta)
+    settings.check_memory()
     root = np.random.SeedSequence(settings.seed)
     if settings.runs == 1:
         return _solve_one(params, settings, root, checkpoint=checkpoint, resume=resume, quiet=quiet,
