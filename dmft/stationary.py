@@ -39,7 +39,7 @@ from scipy.optimize import brentq
 from dmft.params import ExtensiveWidthParams
 from dmft.spectra import FreeConvolution
 from odes.common import check, hdf5io
-from odes.common.errors import ConvergenceError, ParameterError
+from odes.common.errors import ConvergenceError, ParameterError, QuadnetError
 
 __all__ = ["StationarySolution", "solve_stationary", "stationary_map", "dof_line", "FLAG_TEXT", "SIGMA2_MIN"]
 
@@ -271,7 +271,14 @@ def solve_stationary(params: ExtensiveWidthParams, *, h: float = 0.05, xtol: flo
                                         "needs a = 1 - D/(2 alpha) > 0, i.e. alpha above the interpolation threshold "
                                         f"alpha_interp = {ai:.6g} (below it the noisy labels are interpolated and "
                                         "the solution is not unique); use lam > 0")
-    s2, a, ti, res = _solve(params, h, xtol, max_scan, cnt)
+    try:
+        s2, a, ti, res = _solve(params, h, xtol, max_scan, cnt)
+    except (ValueError, ArithmeticError, KeyError, np.linalg.LinAlgError) as exc:
+        if isinstance(exc, QuadnetError):
+            raise
+        raise ConvergenceError(f"stationary solver failed at alpha = {alpha:g}, kappa = {params.kappa_label}, "
+                               f"kappa* = {params.kappa_star:g}, lam = {lam:g}, noise = {delta:g} "
+                               f"({type(exc).__name__}: {exc})", iterations=cnt.n) from None
     if lam == 0.0 and a <= 0.0:
         raise ConvergenceError(f"lam = 0: fixed point with a = {a:.3g} <= 0 (alpha too close to interpolation)",
                                residual=abs(a), iterations=cnt.n)

@@ -47,9 +47,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
+from dmft.params import check_kappa, check_kappa_star, check_noise
 from dmft.stationary import dof_line, scan_sign_change
 from odes.common import check, hdf5io
-from odes.common.errors import ConvergenceError, ParameterError
+from odes.common.errors import ConvergenceError, ParameterError, QuadnetError
 
 __all__ = ["m0", "m1", "m2", "M_function", "alpha_c", "alpha_c_grid", "AlphaC", "InterpolationThreshold",
            "interpolation_threshold", "interpolation_threshold_grid", "alpha_feasibility", "DoubleDescentPeak",
@@ -82,8 +83,8 @@ def can_recover(kappa: float, kappa_star: float) -> bool:
 
 
 def _validate(kappa: float, kappa_star: float) -> tuple[float, float]:
-    kappa = check.positive("kappa", kappa, allow_inf=True)
-    kappa_star = check.positive("kappa_star", kappa_star)
+    kappa = check_kappa(kappa)
+    kappa_star = check_kappa_star(kappa_star)
     if not can_recover(kappa, kappa_star):
         raise ParameterError("kappa", f"must satisfy min(kappa, 1) >= min(kappa_star, 1) = {min(kappa_star, 1.0):g} "
                                       f"for a recovery threshold (no recovery when the student's rank is below the "
@@ -261,9 +262,9 @@ def interpolation_threshold(kappa: float, kappa_star: float, noise: float, *, h:
                             xtol: float = 1e-14) -> InterpolationThreshold:
     """Interpolation threshold alpha_interp(kappa, kappa*, Delta) at lam -> 0+ (module docstring)."""
     from dmft.spectra import FreeConvolution
-    kappa = check.positive("kappa", kappa, allow_inf=True)
-    kappa_star = check.positive("kappa_star", kappa_star)
-    noise = check.nonnegative("noise", noise)
+    kappa = check_kappa(kappa)
+    kappa_star = check_kappa_star(kappa_star)
+    noise = check_noise(noise)
     if noise == 0.0:
         if kappa < 1.0:
             raise ParameterError("noise", "the Delta -> 0+ limit of the interpolation threshold is only available "
@@ -295,7 +296,13 @@ def interpolation_threshold(kappa: float, kappa_star: float, noise: float, *, h:
     if not found:
         raise ConvergenceError(f"interpolation threshold: no sign change up to sigma^2 = {math.exp(hi):.3g}",
                                residual=res(hi))
-    logs = brentq(res, lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=200)
+    try:
+        logs = brentq(res, lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=200)
+    except (ValueError, ArithmeticError, RuntimeError) as exc:
+        if isinstance(exc, QuadnetError):
+            raise
+        raise ConvergenceError(f"interpolation threshold (kappa = {kappa:g}, kappa* = {kappa_star:g}, noise = "
+                               f"{noise:g}) failed: {type(exc).__name__}: {exc}") from None
     if logs not in memo:
         res(logs)
     s2, ti = memo[logs]
@@ -361,6 +368,7 @@ def double_descent_peak(kappa: float, kappa_star: float, lam: float, noise: floa
     lam = check.positive("lam", lam)
     noise = check.positive("noise", noise)
     xatol = check.positive("xatol", xatol)
+    kappa, kappa_star, noise = check_kappa(kappa), check_kappa_star(kappa_star), check_noise(noise)
     ai = interpolation_threshold(kappa, kappa_star, noise).alpha_interp
     lo, hi = (0.5 * ai, 2.0 * ai) if bracket is None else (float(bracket[0]), float(bracket[1]))
     if not 0.0 < lo < hi:
@@ -370,7 +378,12 @@ def double_descent_peak(kappa: float, kappa_star: float, lam: float, noise: floa
     def neg_test(alpha: float) -> float:
         count[0] += 1
         prm = ExtensiveWidthParams(alpha=alpha, kappa=kappa, kappa_star=kappa_star, lam=lam, noise=noise)
-        return -solve_stationary(prm, n_grid=2).test_error
+        try:
+            return -solve_stationary(prm, n_grid=2).test_error
+        except ConvergenceError as exc:
+            raise ConvergenceError(f"double-descent peak at lam = {lam:g}: the stationary solver failed at alpha = "
+                                   f"{alpha:.6g} ({exc}); a larger lam smooths the peak",
+                                   residual=exc.residual) from None
 
     res = minimize_scalar(neg_test, bounds=(lo, hi), method="bounded", options={"xatol": xatol})
     where = f"kappa = {kappa:g}, kappa* = {kappa_star:g}, lam = {lam:g}, noise = {noise:g}"

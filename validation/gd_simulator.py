@@ -261,7 +261,7 @@ def simulate_gd(params: ExtensiveWidthParams, d: int, eta: float, steps: int, *,
     if sensing not in SENSING:
         raise ParameterError("sensing", f"must be one of {SENSING}, got {sensing!r}")
     seed = check.integer("seed", seed, lo=0)
-    goe_memory = check.positive("goe_memory", goe_memory)
+    goe_memory = check.nonnegative("goe_memory", goe_memory)
     check_gd_memory(params, d, sensing, goe_memory)
     xp = _array_ops(backend, device)
     rng = np.random.default_rng(np.random.SeedSequence([seed, d]))
