@@ -34,15 +34,19 @@ def extrapolate_inverse_d(ds, means, ses) -> tuple[float, float, float]:
     ds, means, ses = (np.asarray(v, dtype=float) for v in (ds, means, ses))
     if ds.size == 1:
         return float(means[0]), float(ses[0]), 0.0
-    floor = 1e-3 * max(float(np.max(np.abs(means))), 1e-300)
-    w = 1.0 / np.maximum(ses, floor) ** 2
+    scale = max(float(np.max(np.abs(means))), float(np.max(ses)))
+    if scale == 0.0:  # every instance gave exactly 0 (e.g. S = 0 at huge lam): nothing to extrapolate
+        return 0.0, 0.0, 0.0
+    floor = 1e-3 * scale
+    w = (floor / np.maximum(ses, floor)) ** 2  # weights 1/se^2 in units of 1/floor^2 (no overflow)
     A = np.stack([np.ones_like(ds), 1.0 / ds], axis=1)
     cov = np.linalg.inv(A.T @ (A * w[:, None]))
     coef = cov @ (A.T @ (w * means))
     dof = ds.size - 2
     if dof > 0:
-        chi2 = float(np.sum(w * (means - A @ coef) ** 2))
+        chi2 = float(np.sum(w * (means - A @ coef) ** 2)) / floor ** 2
         cov = cov * max(1.0, chi2 / dof)
+    cov = cov * floor ** 2
     return float(coef[0]), float(math.sqrt(cov[0, 0])), float(coef[1])
 
 
@@ -100,7 +104,9 @@ def spectrum_histogram(sol, eigs: np.ndarray, d_total: int, bins: int = 20) -> t
     ``int_bin rho_Y(s + theta) ds`` per bin. Returns (edges, frac_erm, frac_theory)."""
     from dmft.spectra import FreeConvolution
     eigs = np.asarray(eigs, dtype=float)
-    top = max(float(np.max(eigs)), float(sol.grid[-1]) if sol.grid.size else 1.0)
+    top = max(float(np.max(eigs)) if eigs.size else 0.0, float(sol.grid[-1]) if sol.grid.size else 0.0)
+    if top <= 0.0:  # S = 0 in theory and ERM (e.g. very large lam): no non-zero eigenvalue to histogram
+        top = 1.0
     edges = np.linspace(0.0, 1.02 * top, bins + 1)
     edges[0] = 1e-12 * top  # exclude the zero eigenvalues (the atom)
     frac_erm = np.histogram(eigs, bins=edges)[0] / d_total
@@ -128,11 +134,12 @@ def validate_stationary(params: ExtensiveWidthParams, ds=(30, 50, 70), seeds: in
     if len(seed_ids) < 2:
         raise ParameterError("seeds", f"need at least 2 instances per d (error bars from the spread), got "
                                       f"{len(seed_ids)}")
-    ds = np.array([check.integer("d", d, lo=4) for d in np.atleast_1d(ds)], dtype=int)
-    if ds.size == 0 or np.unique(ds).size != ds.size:
-        raise ParameterError("d", f"need one or more distinct sizes, got {ds.tolist()}")
+    ds = [check.integer("d", d, lo=4) for d in np.atleast_1d(np.asarray(ds, dtype=object))]
+    if len(ds) == 0 or len(set(ds)) != len(ds):
+        raise ParameterError("d", f"need one or more distinct sizes, got {ds}")
     for d in ds:
-        check_erm_memory(params, int(d), sensing)
+        check_erm_memory(params, d, sensing)  # before any array of size d exists
+    ds = np.array(ds, dtype=int)
     sol = solve_stationary(params)
     test = np.zeros((ds.size, len(seed_ids)))
     train = np.zeros_like(test)

@@ -225,26 +225,32 @@ class _GOESensing:
         return e, g
 
 
-def gd_memory_bytes(n: int, d: int, sensing: str, goe_memory: float = 1.5e9) -> float:
-    r"""Estimated bytes of the float64 arrays of one GD run (n samples, dimension d, p = d(d+1)/2):
+def gd_memory_bytes(n: float, d: int, sensing: str, goe_memory: float = 1.5e9, m: float = 0.0) -> float:
+    r"""Estimated bytes of the float64 arrays of one GD run (n samples, dimension d, p = d(d+1)/2, student
+    init W0 of m x d, m = round(kappa d), 0 for kappa = inf):
 
-        wishart: 8 (3 n d + 3 n + 6 d^2)          (X; X S and e X temporaries; y, xi, e; d x d matrices)
-        goe:     8 (2 n p + 3 n + 6 d^2 + 2 p)    (design A stored if 8 n p <= goe_memory, peak twice while it is
-                                                    assembled; else two chunks of 4096 rows replace the 2 n p)
+        wishart: 8 (3 n d + 3 n + 6 d^2 + m d)          (X; X S and e X temporaries; y, xi, e; d x d matrices; W0)
+        goe:     8 (2 n p + 3 n + 6 d^2 + 2 p + m d)    (design A stored if 8 n p <= goe_memory, peak twice while
+                                                          it is assembled; else two chunks of 4096 rows)
     """
-    p = d * (d + 1) // 2
+    p = d * (d + 1) / 2.0
     if sensing == "wishart":
-        return 8.0 * (3.0 * n * d + 3.0 * n + 6.0 * d * d)
+        return 8.0 * (3.0 * n * d + 3.0 * n + 6.0 * d * d + m * d)
     design = 2.0 * n * p if 8.0 * n * p <= goe_memory else 2.0 * min(n, _CHUNK_ROWS) * p
-    return 8.0 * (design + 3.0 * n + 6.0 * d * d + 2.0 * p)
+    return 8.0 * (design + 3.0 * n + 6.0 * d * d + 2.0 * p + m * d)
 
 
 def check_gd_memory(params: ExtensiveWidthParams, d: int, sensing: str, goe_memory: float = 1.5e9) -> None:
-    """ParameterError('d') if a GD run at dimension d cannot fit in memory (:func:`gd_memory_bytes`)."""
+    """ParameterError('d', or 'kappa' when the student's W0 dominates) if a GD run at dimension d cannot fit in
+    memory (:func:`gd_memory_bytes`)."""
     from odes.common.resources import require_memory
-    n = int(round(params.alpha * d * d))
-    require_memory("d", gd_memory_bytes(n, d, sensing, goe_memory),
-                   f"finite-d GD at d = {d} (n = alpha d^2 = {n} samples, {sensing} sensing)")
+    df = float(d)
+    n = params.alpha * df * df
+    m = 0.0 if math.isinf(params.kappa) else params.kappa * df
+    total = gd_memory_bytes(n, d, sensing, goe_memory, m)
+    name = "kappa" if 8.0 * m * df >= 0.5 * total else "d"
+    require_memory(name, total, f"finite-d GD at d = {df:.6g} (n = alpha d^2 = {n:.4g} samples, {sensing} sensing, "
+                                f"student width m = kappa d = {m:.4g})")
 
 
 def simulate_gd(params: ExtensiveWidthParams, d: int, eta: float, steps: int, *, sigma0: float = 1.0,

@@ -27,6 +27,8 @@ def physical_memory_bytes() -> int | None:
 
 
 def _fmt(nbytes: float) -> str:
+    if nbytes == float("inf"):
+        return "more than 1e308 bytes"
     for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
         if nbytes >= scale:
             return f"{nbytes / scale:.3g} {unit}"
