@@ -233,7 +233,8 @@ def gd_memory_bytes(n: float, d: int, sensing: str, goe_memory: float = 1.5e9, m
         goe:     8 (2 n p + 3 n + 6 d^2 + 2 p + m d)    (design A stored if 8 n p <= goe_memory, peak twice while
                                                           it is assembled; else two chunks of 4096 rows)
     """
-    p = d * (d + 1) / 2.0
+    d = float(d)
+    p = d * (d + 1.0) / 2.0
     if sensing == "wishart":
         return 8.0 * (3.0 * n * d + 3.0 * n + 6.0 * d * d + m * d)
     design = 2.0 * n * p if 8.0 * n * p <= goe_memory else 2.0 * min(n, _CHUNK_ROWS) * p
