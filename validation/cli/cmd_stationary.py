@@ -146,7 +146,8 @@ def register(sub: argparse._SubParsersAction, vsub: argparse._SubParsersAction) 
 
     p = sub.add_parser("threshold", help="perfect-recovery threshold alpha_c(kappa, kappa*) (+ interpolation)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--kappa", type=common.float_or_inf, required=True, help="student width / d (>= kappa*, or inf)")
+    p.add_argument("--kappa", type=common.float_or_inf, required=True,
+                   help="student width / d (min(kappa, 1) >= min(kappa*, 1), or inf)")
     p.add_argument("--kappa-star", type=float, required=True, help="teacher width / d, > 0")
     p.add_argument("--interpolation", action="store_true", help="also the interpolation threshold (lam -> 0+)")
     p.add_argument("--noise", type=float, default=None,
