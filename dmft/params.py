@@ -17,10 +17,36 @@ from dataclasses import dataclass
 
 from odes.common import check
 
+# Supported ranges (the spectral solver's support edges, cubic roots and quadrature stay finite and accurate
+# there; outside them the free convolution overflows, e.g. gamma = 1/kappa* = 1e308, or alpha d^2 / 1/alpha
+# leaves double range). kappa may also be inf (unconstrained rank).
+ALPHA_RANGE = (1e-6, 1e6)
+KAPPA_MIN = 1e-4
+KAPPA_STAR_RANGE = (1e-4, 1e4)
+NOISE_MAX = 1e8
+
+
+def check_kappa(value: object, name: str = "kappa") -> float:
+    """kappa in [1e-4, inf] (inf allowed)."""
+    return check.real(name, value, lo=KAPPA_MIN, allow_inf=True)
+
+
+def check_kappa_star(value: object, name: str = "kappa_star") -> float:
+    """kappa* in [1e-4, 1e4]."""
+    return check.real(name, value, lo=KAPPA_STAR_RANGE[0], hi=KAPPA_STAR_RANGE[1])
+
+
+def check_noise(value: object, name: str = "noise") -> float:
+    """Delta in [0, 1e8]."""
+    return check.real(name, value, lo=0.0, hi=NOISE_MAX)
+
 
 @dataclass(frozen=True)
 class ExtensiveWidthParams:
-    """Validated (alpha, kappa, kappa*, lam, Delta). ``kappa = inf`` means an unconstrained-rank student."""
+    """Validated (alpha, kappa, kappa*, lam, Delta). ``kappa = inf`` means an unconstrained-rank student.
+
+    Supported ranges: alpha in [1e-6, 1e6], kappa in [1e-4, inf], kappa* in [1e-4, 1e4], lam >= 0,
+    Delta in [0, 1e8] (module constants); outside them ParameterError."""
 
     alpha: float
     kappa: float
@@ -30,11 +56,11 @@ class ExtensiveWidthParams:
 
     def __post_init__(self) -> None:
         s = lambda k, v: object.__setattr__(self, k, v)
-        s("alpha", check.positive("alpha", self.alpha))
-        s("kappa", check.positive("kappa", self.kappa, allow_inf=True))
-        s("kappa_star", check.positive("kappa_star", self.kappa_star))
+        s("alpha", check.real("alpha", self.alpha, lo=ALPHA_RANGE[0], hi=ALPHA_RANGE[1]))
+        s("kappa", check_kappa(self.kappa))
+        s("kappa_star", check_kappa_star(self.kappa_star))
         s("lam", check.nonnegative("lam", self.lam))
-        s("noise", check.nonnegative("noise", self.noise))
+        s("noise", check_noise(self.noise))
 
     @property
     def full_rank(self) -> bool:

@@ -40,10 +40,15 @@ from scipy.optimize import brentq
 from dmft.params import ExtensiveWidthParams
 from dmft.spectra import FreeConvolution
 from odes.common import check
-from odes.common.errors import ConvergenceError, ParameterError
+from odes.common.errors import ConvergenceError, ParameterError, QuadnetError
 from odes.common.result import Result, coordinate, variable
 
-__all__ = ["StationarySolution", "solve_stationary", "stationary_map", "dof_line", "FLAG_TEXT"]
+__all__ = ["StationarySolution", "solve_stationary", "stationary_map", "dof_line", "FLAG_TEXT", "SIGMA2_MIN"]
+
+# Smallest sigma^2 the spectral quadrature resolves: the MP atom at 0 (kappa* < 1) is smoothed into a semicircle
+# of radius 2 sigma, which for sigma^2 below ~1e-20 is no longer separated from 0 in double precision (measured:
+# the rank-constrained branch loses 1e-7 relative accuracy at 1e-20 and fails below; the convex branch at 1e-30).
+SIGMA2_MIN = 1e-18
 
 FLAG_TEXT = {
     "kappa_below_kappa_star": "kappa < kappa*: the top-kappa-d prediction is NOT validated (finite-d GD train loss "
@@ -278,16 +283,13 @@ def _solve(params: ExtensiveWidthParams, h: float, xtol: float, max_scan: int, c
                 hfun(logs)
             res, a, ti, omega = memo[logs]
             return math.exp(logs), a, {**ti, "omega": omega, "res_sigma": abs(res) / math.exp(logs)}, res
-    # lower point with h > 0
-    lo = math.log(delta / (4.0 * alpha)) if delta > 0 else math.log(1e-2)
-    k = 0
+    # lower point with h > 0, scanning down by decades to the resolution floor SIGMA2_MIN
+    floor = math.log(SIGMA2_MIN)
+    lo = max(math.log(delta / (4.0 * alpha)), floor) if delta > 0 else math.log(1e-2)
     while hfun(lo) <= 0.0:
-        lo -= math.log(10.0)
-        k += 1
-        if k > 30:
-            raise ConvergenceError("stationary solver: no sigma^2 > 1e-30 with positive residual (no solution "
-                                   "bracket); for Delta = 0, lam = 0 above alpha_c the solution is sigma^2 = 0",
-                                   residual=memo[lo][0], iterations=cnt.n)
+        if lo <= floor:
+            _below_resolution(params)
+        lo = max(lo - math.log(10.0), floor)
     found, lo, hi = scan_sign_change(hfun, lo, +1.0, math.log(2.0), max_scan)
     if not found:
         raise ConvergenceError(f"stationary solver: sigma^2 grows without bound (scanned to {math.exp(hi):.3g}); "
@@ -298,6 +300,16 @@ def _solve(params: ExtensiveWidthParams, h: float, xtol: float, max_scan: int, c
     res, a, ti, omega = memo[logs]
     s2 = math.exp(logs)
     return s2, a, {**ti, "omega": omega, "res_sigma": abs(res) / s2}, res
+
+
+def _below_resolution(params: ExtensiveWidthParams) -> None:
+    """The fixed point lies below SIGMA2_MIN (residual still <= 0 there): refuse with the range."""
+    name = "noise" if params.lam == 0.0 else ("lam" if params.noise == 0.0 else "lam/noise")
+    raise ParameterError(name, f"lam = {params.lam:g}, noise = {params.noise:g} put the stationary solution at "
+                               f"sigma^2 < {SIGMA2_MIN:g}, below the resolution of the spectral quadrature (the test "
+                               f"error there is < 4 alpha sigma^2 = {4 * params.alpha * SIGMA2_MIN:g}); use lam = "
+                               "noise = 0 (exact perfect recovery above alpha_c) or larger values: roughly noise >= "
+                               "1e-17 or lam >= 1e-9")
 
 
 def solve_stationary(params: ExtensiveWidthParams, *, h: float = 0.05, xtol: float = 1e-13, tol: float = 1e-9,
@@ -328,10 +340,11 @@ def solve_stationary(params: ExtensiveWidthParams, *, h: float = 0.05, xtol: flo
     cnt = _Counter()
     if lam == 0.0 and delta == 0.0:
         from dmft.thresholds import alpha_c as _alpha_c
-        if params.kappa < params.kappa_star:
-            raise ParameterError("lam", "lam = 0 with Delta = 0 and kappa < kappa* has no stationary solution "
-                                        "(no recovery); use lam > 0")
-        if params.kappa >= params.kappa_star:
+        from dmft.thresholds import can_recover
+        if not can_recover(params.kappa, params.kappa_star):
+            raise ParameterError("lam", "lam = 0 with Delta = 0 and min(kappa, 1) < min(kappa*, 1) has no stationary "
+                                        "solution (no recovery); use lam > 0")
+        else:
             ac = _alpha_c(params.kappa, params.kappa_star).alpha_c
             if alpha >= ac:
                 return _perfect_recovery(params, h, n_grid)
@@ -347,7 +360,14 @@ def solve_stationary(params: ExtensiveWidthParams, *, h: float = 0.05, xtol: flo
                                         "the solution is not unique); use lam > 0")
     if initial_guess is not None:
         initial_guess = check.positive("initial_guess", initial_guess)
-    s2, a, ti, res = _solve(params, h, xtol, max_scan, cnt, initial_guess)
+    try:
+        s2, a, ti, res = _solve(params, h, xtol, max_scan, cnt, initial_guess)
+    except (ValueError, ArithmeticError, KeyError, np.linalg.LinAlgError) as exc:
+        if isinstance(exc, QuadnetError):
+            raise
+        raise ConvergenceError(f"stationary solver failed at alpha = {alpha:g}, kappa = {params.kappa_label}, "
+                               f"kappa* = {params.kappa_star:g}, lam = {lam:g}, noise = {delta:g} "
+                               f"({type(exc).__name__}: {exc})", iterations=cnt.n) from None
     if lam == 0.0 and a <= 0.0:
         raise ConvergenceError(f"lam = 0: fixed point with a = {a:.3g} <= 0 (alpha too close to interpolation)",
                                residual=abs(a), iterations=cnt.n)

@@ -14,7 +14,9 @@ let omega solve m0(omega) = (min(kappa, 1) - r)/(1 - r) (omega = -2 for kappa >=
 
 M'(s) = 2(1 - r) phi(s), phi(s) = r s - (1 - r)(m1(b) - s m0(b)) is increasing (phi' = r + (1 - r) m0(b) > 0)
 with phi(0) <= 0 < phi(2) = 2r, so the minimiser is the unique root of phi in [0, 2] (Brent, xtol 1e-15).
-Special cases: kappa = kappa* gives r - r^2/2; r >= 1 gives 1/2; kappa < kappa* is undefined (ParameterError).
+Special cases: kappa = kappa* gives r - r^2/2; r >= 1 gives 1/2. Only the effective ranks matter: a student
+with kappa >= 1 spans every PSD matrix, so the threshold is defined iff min(kappa, 1) >= min(kappa*, 1) (e.g.
+kappa = 1.5, kappa* = 2 gives 1/2); otherwise (no recovery possible) ParameterError.
 For kappa slightly above kappa* the formula exceeds the parameter count kappa - kappa^2/2 (fitting without
 recovery, impossible): the result is then flagged ``unreliable``.
 
@@ -47,15 +49,15 @@ from typing import Any
 import numpy as np
 from scipy.optimize import brentq
 
+from dmft.params import check_kappa, check_kappa_star, check_noise
 from dmft.stationary import dof_line, scan_sign_change
 from odes.common import check
-from odes.common.errors import ConvergenceError, ParameterError
+from odes.common.errors import ConvergenceError, ParameterError, QuadnetError
 from odes.common.result import Result, variable
 
 __all__ = ["m0", "m1", "m2", "M_function", "alpha_c", "alpha_c_grid", "AlphaC", "InterpolationThreshold",
            "interpolation_threshold", "interpolation_threshold_grid", "alpha_feasibility", "alpha_interp_noiseless",
-           "DoubleDescentPeak",
-           "double_descent_peak"]
+           "DoubleDescentPeak", "double_descent_peak", "ThresholdGrid", "NoPeakError", "can_recover"]
 
 
 def m0(b: float | np.ndarray) -> np.ndarray:
@@ -77,12 +79,19 @@ def m2(b: float | np.ndarray) -> np.ndarray:
             - np.arcsin(np.clip(b / 2, -1, 1)) / np.pi)
 
 
+def can_recover(kappa: float, kappa_star: float) -> bool:
+    """Whether the student can represent the teacher: ``min(kappa, 1) >= min(kappa*, 1)`` (rank kappa d vs
+    kappa* d, both capped at d: kappa >= 1 spans every PSD matrix)."""
+    return min(kappa, 1.0) >= min(kappa_star, 1.0)
+
+
 def _validate(kappa: float, kappa_star: float) -> tuple[float, float]:
-    kappa = check.positive("kappa", kappa, allow_inf=True)
-    kappa_star = check.positive("kappa_star", kappa_star)
-    if kappa < kappa_star:
-        raise ParameterError("kappa", f"must be >= kappa_star = {kappa_star:g} for a recovery threshold "
-                                      f"(no recovery for kappa < kappa*), got {kappa:g}")
+    kappa = check_kappa(kappa)
+    kappa_star = check_kappa_star(kappa_star)
+    if not can_recover(kappa, kappa_star):
+        raise ParameterError("kappa", f"must satisfy min(kappa, 1) >= min(kappa_star, 1) = {min(kappa_star, 1.0):g} "
+                                      f"for a recovery threshold (no recovery when the student's rank is below the "
+                                      f"teacher's), got {kappa:g}")
     return kappa, kappa_star
 
 
@@ -98,6 +107,7 @@ def _omega(kappa: float, r: float) -> float:
 def M_function(s: float | np.ndarray, kappa: float, kappa_star: float) -> np.ndarray:
     """M(s) of the module docstring (vectorised over s)."""
     kappa, r = _validate(kappa, kappa_star)
+    r = min(r, 1.0)  # a full-rank teacher (kappa* >= 1) is r = 1: M = 1, alpha_c = 1/2
     w = _omega(kappa, r)
     s = np.asarray(s, dtype=float)
     b = np.maximum(s, w)
@@ -190,14 +200,63 @@ def alpha_c(kappa: float, kappa_star: float) -> AlphaC:
     return AlphaC(kappa, r, float(val), float(s), float(w), dof, bool(kappa < 1.0 and val > dof + 1e-12))
 
 
-def alpha_c_grid(kappa: float | np.ndarray, kappa_star: float | np.ndarray) -> np.ndarray:
-    """alpha_c on broadcast grids of kappa and kappa* (NaN where kappa < kappa*: undefined)."""
-    k, ks = np.broadcast_arrays(np.asarray(kappa, dtype=float), np.asarray(kappa_star, dtype=float))
-    out = np.full(k.shape, np.nan)
-    for idx in np.ndindex(k.shape):
-        if k[idx] >= ks[idx]:
-            out[idx] = alpha_c(float(k[idx]), float(ks[idx])).alpha_c
-    return out
+@dataclass(frozen=True, eq=False)
+class ThresholdGrid:
+    """A threshold on a broadcast parameter grid: ``values`` (NaN where not available), per-point ``unreliable``
+    flags (the scalar result's ``unreliable``) and ``reason`` (object array of str): why a value is NaN (the
+    error message of the scalar function) or why it is unreliable (its note); ``""`` for a reliable value.
+
+    Behaves like the ``values`` array for indexing, ``shape`` and ``np.asarray`` (backward compatible with the
+    plain-array return of earlier versions)."""
+
+    values: np.ndarray
+    unreliable: np.ndarray
+    reason: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.values.shape
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.values, dtype=dtype)
+
+    def __getitem__(self, idx):
+        return self.values[idx]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Finite and reliable points."""
+        return np.isfinite(self.values) & ~self.unreliable
+
+
+def _grid(fun, *arrays) -> ThresholdGrid:
+    """Evaluate ``fun(*scalars) -> (value, unreliable, note)`` on broadcast grids; a QuadnetError at a point gives
+    NaN with its message as the reason (never silently)."""
+    from odes.common.errors import QuadnetError
+
+    b = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in arrays))
+    out = np.full(b[0].shape, np.nan)
+    bad = np.zeros(b[0].shape, dtype=bool)
+    why = np.full(b[0].shape, "", dtype=object)
+    for idx in np.ndindex(out.shape):
+        try:
+            out[idx], bad[idx], why[idx] = fun(*(float(x[idx]) for x in b))
+        except QuadnetError as exc:
+            why[idx] = str(exc)
+    return ThresholdGrid(out, bad, why)
+
+
+def alpha_c_grid(kappa: float | np.ndarray, kappa_star: float | np.ndarray) -> ThresholdGrid:
+    """alpha_c on broadcast grids of kappa and kappa* (:class:`ThresholdGrid`): NaN with its reason where
+    undefined (min(kappa, 1) < min(kappa*, 1)), ``unreliable`` where :class:`AlphaC` says so."""
+    def one(k: float, ks: float) -> tuple[float, bool, str]:
+        a = alpha_c(k, ks)
+        return a.alpha_c, a.unreliable, a.note
+
+    return _grid(one, kappa, kappa_star)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -220,6 +279,21 @@ class InterpolationThreshold(Result):
     def test_error(self) -> float:
         """Test error 2 C_S at the threshold (the double-descent cusp)."""
         return 2.0 * self.C_S
+
+    @property
+    def unreliable(self) -> bool:
+        """kappa < 1 and (kappa < kappa* or alpha_interp above the parameter count kappa - kappa^2/2): the
+        rank-constrained prediction is not validated there (the stationary solver flags the same cases)."""
+        return bool(self.kappa < 1.0 and (self.kappa < self.kappa_star or self.alpha_interp > dof_line(self.kappa)))
+
+    @property
+    def note(self) -> str:
+        if not self.unreliable:
+            return ""
+        if self.kappa < self.kappa_star:
+            return "kappa < kappa*: the rank-constrained prediction is not validated; unreliable"
+        return (f"alpha_interp = {self.alpha_interp:.6g} exceeds the parameter count kappa - kappa^2/2 = "
+                f"{dof_line(self.kappa):.6g}: interpolation beyond the parameter count predicted; unreliable")
 
     def to_xarray(self):
         return self.dataset({
@@ -282,9 +356,9 @@ def interpolation_threshold(kappa: float, kappa_star: float, noise: float, *, h:
                             xtol: float = 1e-14) -> InterpolationThreshold:
     """Interpolation threshold alpha_interp(kappa, kappa*, Delta) at lam -> 0+ (module docstring)."""
     from dmft.spectra import FreeConvolution
-    kappa = check.positive("kappa", kappa, allow_inf=True)
-    kappa_star = check.positive("kappa_star", kappa_star)
-    noise = check.nonnegative("noise", noise)
+    kappa = check_kappa(kappa)
+    kappa_star = check_kappa_star(kappa_star)
+    noise = check_noise(noise)
     if noise == 0.0 and kappa >= kappa_star:
         af = alpha_interp_noiseless(kappa, kappa_star)
         return InterpolationThreshold(kappa, kappa_star, 0.0, af, 0.0, 0.0, 2.0 * af)
@@ -299,17 +373,29 @@ def interpolation_threshold(kappa: float, kappa_star: float, noise: float, *, h:
         memo[logs] = (s2, ti)
         return (2.0 * s2 * (1.0 - ti["D"]) - noise - 2.0 * ti["resid2"]) / s2
 
+    from dmft.stationary import SIGMA2_MIN
+
     # Delta = 0 only reaches here for kappa < kappa* (misspecified: resid2 > 0 stays finite, the root has
     # sigma^2 > 0 and the residual ~ -2 resid2/sigma^2 is negative at small sigma^2)
-    lo = math.log(noise / 2.0) if noise > 0.0 else math.log(_S2_FLOOR_NOISELESS)
+    lo = max(math.log(noise / 2.0), math.log(SIGMA2_MIN)) if noise > 0.0 else math.log(_S2_FLOOR_NOISELESS)
     if res(lo) >= 0.0:
+        if 0.0 < noise / 2.0 < SIGMA2_MIN:
+            raise ParameterError("noise", f"noise = {noise:g} puts the interpolation threshold's sigma^2 below "
+                                          f"{SIGMA2_MIN:g}, the resolution of the spectral quadrature; use noise = 0 "
+                                          f"(closed form for kappa >= kappa*) or noise >= {2 * SIGMA2_MIN:g}")
         raise ConvergenceError(f"interpolation threshold: residual not negative at sigma^2 = {math.exp(lo):.3g}",
                                residual=res(lo))
     found, lo, hi = scan_sign_change(res, lo, -1.0, math.log(4.0), 40)
     if not found:
         raise ConvergenceError(f"interpolation threshold: no sign change up to sigma^2 = {math.exp(hi):.3g}",
                                residual=res(hi))
-    logs = brentq(res, lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=200)
+    try:
+        logs = brentq(res, lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=200)
+    except (ValueError, ArithmeticError, RuntimeError) as exc:
+        if isinstance(exc, QuadnetError):
+            raise
+        raise ConvergenceError(f"interpolation threshold (kappa = {kappa:g}, kappa* = {kappa_star:g}, noise = "
+                               f"{noise:g}) failed: {type(exc).__name__}: {exc}") from None
     if logs not in memo:
         res(logs)
     s2, ti = memo[logs]
@@ -318,16 +404,14 @@ def interpolation_threshold(kappa: float, kappa_star: float, noise: float, *, h:
 
 
 def interpolation_threshold_grid(kappa: float | np.ndarray, kappa_star: float | np.ndarray,
-                                 noise: float | np.ndarray, **kw) -> np.ndarray:
-    """alpha_interp on broadcast grids (NaN where undefined)."""
-    k, ks, dn = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (kappa, kappa_star, noise)))
-    out = np.full(k.shape, np.nan)
-    for idx in np.ndindex(k.shape):
-        try:
-            out[idx] = interpolation_threshold(float(k[idx]), float(ks[idx]), float(dn[idx]), **kw).alpha_interp
-        except ParameterError:
-            pass
-    return out
+                                 noise: float | np.ndarray, **kw) -> ThresholdGrid:
+    """alpha_interp on broadcast grids (:class:`ThresholdGrid`): NaN with the reason where it is not available
+    (invalid point or solver failure), ``unreliable`` where :attr:`InterpolationThreshold.unreliable`."""
+    def one(k: float, ks: float, dn: float) -> tuple[float, bool, str]:
+        it = interpolation_threshold(k, ks, dn, **kw)
+        return it.alpha_interp, it.unreliable, it.note
+
+    return _grid(one, kappa, kappa_star, noise)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -342,6 +426,13 @@ def _plot_point(ax: Any, x: float, y: float, label: str, alpha_interp: float) ->
     ax.set_ylabel("test error")
     ax.legend(fontsize="small")
     return ax
+
+
+PEAK_RTOL = 1e-6  # a peak must rise above both bracket ends by more than this (relative): 1000 x the solver tol
+
+
+class NoPeakError(ConvergenceError):
+    """The stationary test error has no interior maximum over alpha in the bracket (flat or monotone curve)."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -388,8 +479,15 @@ def double_descent_peak(kappa: float, kappa_star: float, lam: float, noise: floa
 
     Bounded Brent search (``scipy.optimize.minimize_scalar``, absolute tolerance ``xatol`` in alpha) over
     ``bracket``, by default ``(alpha_interp/2, 2 alpha_interp)`` with alpha_interp the lam -> 0+ interpolation
-    threshold, which the peak approaches as lam -> 0+. Raises ConvergenceError if the maximum sits on the edge
-    of the bracket (no interior peak: e.g. lam so large that the test error is monotone in alpha).
+    threshold, which the peak approaches as lam -> 0+.
+
+    No-peak criterion: a peak is reported only if the maximiser x is interior (farther than ``10 xatol`` from
+    both ends) AND a strict local maximum: its height exceeds the test error at ``x -+ max(10 xatol, 0.01 x)``
+    (clipped to the bracket) by more than ``PEAK_RTOL`` = 1e-6 relative
+    (1000 x the stationary solver's tolerance ``tol = 1e-9``, so solver noise on a flat curve cannot fake a
+    peak). Otherwise :class:`NoPeakError` (a ConvergenceError, CLI exit 3), e.g. lam so large that the student
+    stays at S = 0 and the test error is the null value ``2 (1 + 1/kappa*)`` for every alpha, or a monotone
+    curve.
     """
     from scipy.optimize import minimize_scalar
 
@@ -399,6 +497,7 @@ def double_descent_peak(kappa: float, kappa_star: float, lam: float, noise: floa
     lam = check.positive("lam", lam)
     noise = check.positive("noise", noise)
     xatol = check.positive("xatol", xatol)
+    kappa, kappa_star, noise = check_kappa(kappa), check_kappa_star(kappa_star), check_noise(noise)
     ai = interpolation_threshold(kappa, kappa_star, noise).alpha_interp
     lo, hi = (0.5 * ai, 2.0 * ai) if bracket is None else (float(bracket[0]), float(bracket[1]))
     if not 0.0 < lo < hi:
@@ -408,11 +507,27 @@ def double_descent_peak(kappa: float, kappa_star: float, lam: float, noise: floa
     def neg_test(alpha: float) -> float:
         count[0] += 1
         prm = ExtensiveWidthParams(alpha=alpha, kappa=kappa, kappa_star=kappa_star, lam=lam, noise=noise)
-        return -solve_stationary(prm, n_grid=2).test_error
+        try:
+            return -solve_stationary(prm, n_grid=2).test_error
+        except ConvergenceError as exc:
+            raise ConvergenceError(f"double-descent peak at lam = {lam:g}: the stationary solver failed at alpha = "
+                                   f"{alpha:.6g} ({exc}); a larger lam smooths the peak",
+                                   residual=exc.residual) from None
 
     res = minimize_scalar(neg_test, bounds=(lo, hi), method="bounded", options={"xatol": xatol})
+    where = f"kappa = {kappa:g}, kappa* = {kappa_star:g}, lam = {lam:g}, noise = {noise:g}"
     if min(res.x - lo, hi - res.x) < 10 * xatol:
-        raise ConvergenceError(f"double-descent peak: the maximum is at the edge of the bracket ({lo:g}, {hi:g}); "
-                               "no interior peak found", residual=float(min(res.x - lo, hi - res.x)))
+        raise NoPeakError(f"no double-descent peak ({where}): the maximum of the test error over alpha in "
+                          f"({lo:g}, {hi:g}) is at the edge of the bracket (no interior local maximum found)",
+                          residual=float(min(res.x - lo, hi - res.x)))
+    step = max(10.0 * xatol, 0.01 * res.x)
+    peak = float(-res.fun)
+    rise = peak - max(-neg_test(max(lo, res.x - step)), -neg_test(min(hi, res.x + step)))
+    if not rise > PEAK_RTOL * max(abs(peak), 1e-300):
+        null = 2.0 * (1.0 + 1.0 / kappa_star)
+        raise NoPeakError(f"no double-descent peak ({where}): the test error is flat around the maximiser "
+                          f"alpha = {res.x:.6g} in ({lo:g}, {hi:g}) (it exceeds its values at alpha -+ {step:.3g} by "
+                          f"{rise:.3g}, not more than the relative tolerance {PEAK_RTOL:g} x {peak:.6g}; null-model "
+                          f"value 2(1 + 1/kappa*) = {null:g})", residual=float(rise))
     return DoubleDescentPeak(float(kappa), float(kappa_star), lam, noise, float(res.x), float(-res.fun), ai,
                              count[0])

@@ -71,3 +71,34 @@ def test_resume_extends_shorter_run_bitwise(tmp_path, interrupt):
         assert np.array_equal(getattr(ext, name), getattr(full, name)), name
     with pytest.raises(ParameterError, match="resume.*steps.*extended, not shortened"):
         solve(P, dataclasses.replace(S, steps=10), resume=ck, quiet=True)
+
+
+# ---- issue 9 regression: the loaded state is validated ------------------------------------------------------
+def test_checkpoint_with_bad_counter_or_shapes_is_refused(tmp_path):
+    """A checkpoint whose step counter exceeds the run's steps resumed silently and reported zeros; arrays of
+    the wrong shape were not checked either."""
+    from dmft.dynamics.checkpoint import load_checkpoint, save_checkpoint, validate_state
+    from dmft.dynamics.solver import initial_state
+
+    st = dataclasses.replace(S, steps=6)
+    ck = tmp_path / "run.ckpt.h5"
+    solve(P, st, checkpoint=ck, quiet=True)
+    good = load_checkpoint(ck, P, st)
+    assert good.k == st.steps + 1  # finished run: valid
+    bad = load_checkpoint(ck, P, st)
+    bad.k = 1000
+    save_checkpoint(ck, P, st, bad)
+    with pytest.raises(ParameterError, match="'resume'.*step counter k = 1000 outside \\[0, 7\\]"):
+        solve(P, st, resume=ck, quiet=True)
+    state = initial_state(P, st, np.random.SeedSequence(0))
+    state.k = -1
+    with pytest.raises(ParameterError, match="step counter"):
+        validate_state(state, st, st.steps)
+    state = initial_state(P, st, np.random.SeedSequence(0))
+    state.CS = np.zeros((3, 3))
+    with pytest.raises(ParameterError, match="CS has shape \\(3, 3\\), expected \\(7, 7\\)"):
+        validate_state(state, st, st.steps)
+    state = initial_state(P, st, np.random.SeedSequence(0))
+    state.S[0, 0, 0] = np.nan
+    with pytest.raises(ParameterError, match="NaN"):
+        validate_state(state, st, st.steps)

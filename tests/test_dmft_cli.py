@@ -155,3 +155,31 @@ def test_dmft_d_eff_extrapolation_and_gradient_flow(capsys, tmp_path):
     gf = json.loads(capsys.readouterr().out)
     coarse, fine = gf["inputs_curves"]["gd_eta_0.05"], gf["inputs_curves"]["gd_eta_0.025"]
     assert gf["train_error"][2] == pytest.approx(2 * fine["train_error"][4] - coarse["train_error"][2], rel=1e-12)
+
+
+# ---- issue 9 regressions ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("extra,name,words", [
+    (["--lam", "40"], "'eta'", "eta < 0.0270378"),           # 2/(2 s_max h_max + lam), lam in the bound
+    (["--d-eff", "100000"], "'d_eff'", "memory"), (["--steps", "100000"], "'steps'", "memory"),
+    (["--sigma0", "1e308"], "'sigma0'", "(0, 10000)"), (["--kappa", "1e-308"], "'kappa'", "must be in")])
+def test_dmft_refused_up_front(capsys, extra, name, words):
+    args = dict(zip(MODEL[::2], MODEL[1::2])) | dict(zip(extra[::2], extra[1::2]))
+    assert main(["dmft", *[x for kv in args.items() for x in kv], "--quiet"]) == 2
+    cap = capsys.readouterr()
+    lines = cap.err.strip().splitlines()
+    assert len(lines) == 1 and name in lines[0] and words in lines[0], cap.err
+
+
+def test_validate_dmft_too_large_d_refused(capsys):
+    assert main(["validate", "dmft", *MODEL, *SMALL, "--d", "100000", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "'d'" in err and "memory" in err
+
+
+def test_validate_dmft_huge_student_width_refused(capsys):
+    """--kappa 1e308 passed to the GD simulator leaked OverflowError (traceback): the student W0 (m = kappa d rows)
+    is part of the memory estimate, refused naming kappa."""
+    args = dict(zip(MODEL[::2], MODEL[1::2])) | {"--kappa": "1e308"}
+    assert main(["validate", "dmft", *[x for kv in args.items() for x in kv], *SMALL, "--d", "6", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "'kappa'" in err and "memory" in err

@@ -130,3 +130,31 @@ def test_torch_backend_missing_gives_parameter_error(monkeypatch, capsys):
                "--d-eff", "8", "--d", "6", "--seeds", "1", "--quiet", "--backend", "torch"])
     err = capsys.readouterr().err
     assert rc == 2 and "torch is not installed" in err and len(err.strip().splitlines()) == 1
+
+
+# ---- issue 9 regression: one meaning of `seeds` ----------------------------------------------------------------
+def test_seeds_int_is_a_count_sequence_is_a_list():
+    """simulate_gd_seeds(..., seeds=2) ran ONE run with seed 2; now an int is a count (seeds seed0..seed0+n-1)
+    and a sequence the explicit seeds, as everywhere in the library."""
+    from odes.common import check
+
+    two = gs.simulate_gd_seeds(P, 6, 0.05, 3, 2)
+    assert two.seeds.tolist() == [0, 1] and two.test_error.shape == (2, 4)
+    for i, s in enumerate((0, 1)):
+        np.testing.assert_array_equal(two.test_error[i], gs.simulate_gd(P, 6, 0.05, 3, seed=s)[1])
+    assert gs.simulate_gd_seeds(P, 6, 0.05, 3, 2, seed0=5).seeds.tolist() == [5, 6]
+    one = gs.simulate_gd_seeds(P, 6, 0.05, 3, [2])
+    assert one.seeds.tolist() == [2]
+    np.testing.assert_array_equal(one.test_error[0], gs.simulate_gd(P, 6, 0.05, 3, seed=2)[1])
+    assert check.seed_list("seeds", range(3, 5)) == [3, 4]
+    for bad in (0, [], True, "3", [-1], 2.5):
+        with pytest.raises(ParameterError, match="'seeds'"):
+            check.seed_list("seeds", bad)
+
+
+def test_gd_memory_refused_before_allocation():
+    with pytest.raises(ParameterError, match="'d'.*memory"):
+        gs.simulate_gd(P, 100000, 0.05, 3)
+    # the formula covers the design actually drawn (wishart X: n x d floats)
+    n, d = 100, 10
+    assert gs.gd_memory_bytes(n, d, "wishart") >= 8 * n * d * 3

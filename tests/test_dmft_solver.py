@@ -106,7 +106,8 @@ def test_forward_pass_equals_independent_recursion():
 def test_invalid_eta_rejected_with_bound():
     bound = step_bound(1.0, 0.5)
     assert bound == pytest.approx(1 / ((1 + 1 / math.sqrt(0.5)) ** 2 * (1 + 1 / math.sqrt(2.0)) ** 2))
-    with pytest.raises(ParameterError, match=r"'eta'.*eta < 0\.0588"):
+    # SET_B has lam = 0.05: eta (2 s_max h_max + lam) < 2, closed form 2/(2 s h + 0.05) = 0.058788
+    with pytest.raises(ParameterError, match=r"'eta'.*eta < 0\.058788"):
         solve(SET_B, DMFTSettings(eta=0.06, steps=3, d_eff=4, samples=2), quiet=True)
     check_step(SET_B, 0.05)
     # the bound is sufficient, not necessary: set C of the spec is stable at eta = 0.05 > bound 0.0447
@@ -219,3 +220,47 @@ def test_novikov_stein_identity():
         se = diff.std(ddof=1) / math.sqrt(diff.size)
         assert abs(diff.mean()) < 4 * se, (q, diff.mean(), se, np.mean(rhs[q]))
         assert abs(np.mean(rhs[q])) > 4 * se  # the identity is not trivially 0 = 0
+
+
+# ---- issue 9 regressions ------------------------------------------------------------------------------------
+def test_step_bound_includes_lam():
+    """GD on the l2-regularised risk: Hessian = data curvature (<= 2 s_max h_max) + lam, so eta (2 s h + lam) < 2.
+    lam = 40 used to pass the lam-free check at eta = 0.05 and then diverge. Just below the new bound the run is
+    stable and reaches the closed-form stationary value (lam above the spectrum of Y: S = 0, test = 2(1 + 1/kappa*)
+    = 6); eta = 0.05 (accepted before) diverges when forced."""
+    p = ExtensiveWidthParams(alpha=1.0, kappa=1.0, kappa_star=0.5, lam=40.0, noise=0.5)
+    s, h = (1 + 1 / math.sqrt(0.5)) ** 2, (1 + 1 / math.sqrt(2.0)) ** 2
+    bound = 2 / (2 * s * h + 40.0)
+    assert step_bound(1.0, 0.5, 40.0) == pytest.approx(bound, rel=1e-14)
+    with pytest.raises(ParameterError, match=rf"'eta'.*eta = {1.01 * bound:g}.*eta < {bound:.6g}"):
+        solve(p, DMFTSettings(eta=1.01 * bound, steps=3, d_eff=4, samples=2), quiet=True)
+    r = solve(p, DMFTSettings(eta=0.99 * bound, steps=30, d_eff=4, samples=2), quiet=True)
+    assert abs(r.test_error[-1] - 2 * (1 + 1 / 0.5)) < 1e-6
+    with pytest.raises(DivergenceError):
+        solve(p, DMFTSettings(eta=0.05, steps=30, d_eff=4, samples=2, check_stability=False), quiet=True)
+
+
+def test_memory_estimate_bounds_the_allocated_state():
+    """The formula of DMFTSettings.memory_bytes covers the arrays SolverState.empty really allocates (and is not
+    wildly larger); absurd sizes are refused before allocating, naming the option."""
+    from dmft.dynamics.state import SolverState
+    from odes.common.resources import check_memory
+
+    for st in (DMFTSettings(steps=30, d_eff=8, samples=3, probes=2), DMFTSettings(steps=200, d_eff=3, samples=2)):
+        state = initial_state(SET_B, st, np.random.SeedSequence(0))
+        allocated = sum(v.nbytes for v in vars(state).values() if isinstance(v, np.ndarray))
+        est = sum(st.memory_bytes())
+        assert allocated <= est <= 3 * allocated
+        assert isinstance(state, SolverState)
+    with pytest.raises(ParameterError, match="'d_eff'.*memory"):
+        solve(SET_B, DMFTSettings(d_eff=100000, steps=3), quiet=True)
+    with pytest.raises(ParameterError, match="'steps'.*memory"):
+        solve(SET_B, DMFTSettings(d_eff=4, steps=100000, eta=0.05), quiet=True)
+    with pytest.raises(ParameterError, match="'x'.*2 B.*1 B"):
+        check_memory("x", 2.0, "test", limit=1.0)
+
+
+def test_sigma0_range():
+    with pytest.raises(ParameterError, match="'sigma0'.*\\(0, 10000\\)"):
+        DMFTSettings(sigma0=1e308)
+    assert DMFTSettings(sigma0=9999.0).sigma0 == 9999.0

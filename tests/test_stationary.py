@@ -149,3 +149,47 @@ def test_quadrature_check_and_hdf5_roundtrip(tmp_path, set_b):
     assert abs(np.trapezoid(s.density, s.grid) - s.rank_fraction) < 2e-3
     ax = s.plot()
     assert ax is not None
+
+
+# ---- issue 9 regressions ------------------------------------------------------------------------------------
+def _linear_response(alpha, kappa_star):
+    """Delta -> 0+ at lam = 0, kappa >= 1, alpha above alpha_feas (closed form of the small-sigma expansion):
+    Y = S* + sigma M splits into the MP bulk (mass r) and, on the null space of S*, a semicircle of variance
+    (1 - r) sigma^2 (mass 1 - r), of which the PSD projection keeps half. Then
+    D0 = r^2 + 2 r (1 - r) + (1 - r)^2/2, C_S = c sigma^2 with c = (1 - r)^2/2 + 2 D0 - 1, and
+    sigma^2 = Delta / (4 alpha - 2 c), test = 2 c sigma^2."""
+    r = min(kappa_star, 1.0)
+    d0 = r * r + 2 * r * (1 - r) + (1 - r) ** 2 / 2
+    c = (1 - r) ** 2 / 2 + 2 * d0 - 1
+    return 2 * c / (4 * alpha - 2 * c)
+
+
+def test_tiny_noise_is_continuous_or_refused():
+    """Regression: noise = 1e-30 returned a NEGATIVE test error; lam = 1e-16 raised KeyError. Now values down to
+    the resolution floor sigma^2 = 1e-18 follow the Delta -> 0 linear response (independent closed form,
+    test/Delta = 7/9 at alpha = 1, kappa* = 1/2) and smaller ones are refused naming the parameter."""
+    ref = _linear_response(1.0, 0.5)
+    assert ref == pytest.approx(7 / 9)
+    for noise in (1e-12, 1e-17):
+        s = solve_stationary(P(1.0, 1.0, 0.5, 0.0, noise), n_grid=2)
+        assert s.test_error > 0 and abs(s.test_error / noise / ref - 1) < 1e-6
+    with pytest.raises(ParameterError, match="'noise'.*1e-18"):
+        solve_stationary(P(1.0, 1.0, 0.5, 0.0, 1e-30))
+    with pytest.raises(ParameterError, match="'lam'.*1e-18"):
+        solve_stationary(P(1.0, 1.0, 0.5, 1e-16, 0.0))
+    with pytest.raises(ParameterError, match="'lam/noise'"):
+        solve_stationary(P(1.0, 1.0, 0.5, 1e-16, 1e-30))
+    # lam -> 0+ at Delta = 0 above alpha_c: continuous towards exact recovery (test ~ lam^2), down to the floor
+    t = [solve_stationary(P(1.0, 1.0, 0.5, lam, 0.0), n_grid=2).test_error for lam in (1e-6, 1e-8)]
+    assert abs(t[0] / t[1] / 1e4 - 1) < 1e-3
+
+
+@pytest.mark.parametrize("name,kw", [("alpha", dict(alpha=1e308)), ("alpha", dict(alpha=1e-308)),
+                                     ("kappa_star", dict(kappa_star=1e308)), ("kappa_star", dict(kappa_star=1e-308)),
+                                     ("noise", dict(noise=1e308)), ("kappa", dict(kappa=1e-308))])
+def test_extreme_parameters_are_refused_with_range(name, kw):
+    """Leaked 'math domain error' / 'Array must not contain infs or NaNs' before: now a ParameterError naming the
+    parameter and its supported range."""
+    base = dict(alpha=1.0, kappa=1.0, kappa_star=0.5, lam=0.05, noise=0.5) | kw
+    with pytest.raises(ParameterError, match=f"'{name}'.*must be in"):
+        P(**base)

@@ -135,3 +135,54 @@ def test_stationary_json_protocol_and_legacy_keys(capsys):
     assert out["kind"] == "StationarySolution" and out["params"]["kappa"] == "inf" and out["kappa"] == "inf"
     assert out["params"]["alpha"] == out["alpha"] == 1.0 and out["omega"] is None
     assert abs(out["atom"] + out["rank_fraction"] - 1.0) < 1e-12
+
+
+# ---- issue 9 regressions ------------------------------------------------------------------------------------
+def _one_line_error(capsys, argv, code):
+    assert main(argv) == code
+    cap = capsys.readouterr()
+    lines = cap.err.strip().splitlines()
+    assert cap.out == "" and len(lines) == 1 and lines[0].startswith("quadnet: error:"), cap.err
+    return lines[0]
+
+
+def test_threshold_flat_curve_reports_no_peak(capsys):
+    err = _one_line_error(capsys, ["threshold", "--kappa", "1", "--kappa-star", "0.25", "--interpolation",
+                                   "--noise", "0.5", "--lam", "10", "--json"], 3)
+    assert "no double-descent peak" in err
+
+
+def test_threshold_full_rank_student_below_kappa_star(capsys):
+    out = _json(capsys, ["threshold", "--kappa", "1.5", "--kappa-star", "2", "--json"])
+    assert out["alpha_c"] == 0.5  # closed form for kappa* >= 1 (student of rank d spans every PSD matrix)
+
+
+@pytest.mark.parametrize("argv,code,name", [
+    (["--lam=1e-16", "--noise=0"], 2, "'lam'"), (["--lam=0", "--noise=1e-30"], 2, "'noise'"),
+    (["--alpha=1e308"], 2, "'alpha'"), (["--alpha=1e-308"], 2, "'alpha'"), (["--kappa-star=1e308"], 2, "'kappa_star'"),
+    (["--kappa-star=1e-308"], 2, "'kappa_star'"), (["--noise=1e308"], 2, "'noise'")])
+def test_stationary_edge_values_one_line(capsys, argv, code, name):
+    base = {"--alpha": "1", "--kappa": "1", "--kappa-star": "0.5", "--lam": "0.05", "--noise": "0.5"}
+    for a in argv:
+        k, v = a.split("=")
+        base[k] = v
+    err = _one_line_error(capsys, ["stationary", *[f"{k}={v}" for k, v in base.items()], "--json"], code)
+    assert name in err
+
+
+def test_validate_stationary_too_large_d_refused(capsys, tmp_path):
+    err = _one_line_error(capsys, ["validate", "stationary", "--alpha", "1", "--kappa", "1", "--kappa-star", "0.5",
+                                   "--lam", "0.05", "--noise", "0.5", "--d", "100000", "--out",
+                                   str(tmp_path / "v.h5")], 2)
+    assert "'d'" in err and "memory" in err
+
+
+def test_validate_stationary_edge_values(capsys, tmp_path):
+    """--d 1e308 leaked OverflowError (traceback); --lam 1e308 (S = 0 everywhere) leaked 'zero-size array ...' and
+    then a NaN extrapolation."""
+    base = ["validate", "stationary", "--alpha", "1", "--kappa", "1", "--kappa-star", "0.5", "--noise", "0.5",
+            "--seeds", "2", "--sensing", "goe", "--out", str(tmp_path / "v.h5")]
+    err = _one_line_error(capsys, [*base, "--lam", "0.05", "--d", "1e308"], 2)
+    assert "'d'" in err and "memory" in err
+    out = _json(capsys, [*base, "--lam", "1e308", "--d", "6,8", "--json"])
+    assert out["extrapolated"]["rank"] == [0.0, 0.0, 0.0]  # every instance has S = 0: nothing to extrapolate

@@ -190,3 +190,81 @@ def test_cli_noiseless_interpolation_threshold_kappa_below_one(capsys):
     m2q = integrate.quad(lambda u: u * u * sc(u), omega, 2, epsabs=1e-14)[0]
     r = 0.25
     assert abs(out["alpha_interp"] - (r - r * r / 2 + (1 - r) ** 2 / 2 * m2q)) < 1e-10
+
+
+# ---- issue 9 regressions ------------------------------------------------------------------------------------
+def test_double_descent_peak_flat_curve_is_no_peak():
+    """lam = 10: for alpha >~ 0.45 the fit is killed (theta = lam/a above the spectrum of Y: S = 0, rank 0) and the
+    test error is the null value 2 (1 + 1/kappa*) = 10 (closed form); below it rises monotonically toward it.
+    The maximum over the default bracket (0.15, 0.60) is this plateau, not a peak: it used to be reported as an
+    arbitrary alpha_peak = 0.469. Now NoPeakError (CLI exit 3), never an invented location."""
+    from dmft.params import ExtensiveWidthParams
+    from dmft.stationary import solve_stationary
+    from dmft.thresholds import NoPeakError, double_descent_peak
+    from odes.common.errors import ConvergenceError
+
+    t = {a: solve_stationary(ExtensiveWidthParams(a, 1.0, 0.25, 10.0, 0.5), n_grid=2) for a in (0.2, 0.3, 0.5, 0.6)}
+    for a in (0.5, 0.6):
+        assert t[a].rank_fraction == 0.0 and abs(t[a].test_error - 2 * (1 + 1 / 0.25)) < 1e-12
+    assert t[0.2].test_error < t[0.3].test_error < 10.0
+    with pytest.raises(NoPeakError, match="no double-descent peak") as exc:
+        double_descent_peak(1.0, 0.25, 10.0, 0.5)
+    assert isinstance(exc.value, ConvergenceError)  # CLI exit 3
+
+
+def test_alpha_c_uses_effective_ranks():
+    """A student with kappa >= 1 spans every PSD matrix: alpha_c(kappa >= 1, kappa* >= 1) = 1/2 (spec closed form
+    for kappa* >= 1), also when kappa < kappa*; refused only when min(kappa, 1) < min(kappa*, 1)."""
+    for k, ks in ((1.5, 2.0), (1.0, 3.0), (INF, 5.0)):
+        a = alpha_c(k, ks)
+        assert a.alpha_c == 0.5 and not a.unreliable
+        assert float(M_function(0.3, k, ks)) == pytest.approx(1.0, abs=1e-15)  # M = 1 for r = 1
+    with pytest.raises(ParameterError, match="min\\(kappa, 1\\)"):
+        alpha_c(0.5, 2.0)
+
+
+def test_full_rank_teacher_recovered_above_one_half_by_stationary_solver():
+    """Independent of alpha_c: the stationary solver at Delta = 0, lam -> 0+ (lam = 1e-5, 1e-4) recovers exactly
+    (test ~ lam^2) above alpha = 1/2 and not below, for kappa = 1.5 < kappa* = 2."""
+    from dmft.params import ExtensiveWidthParams
+    from dmft.stationary import solve_stationary
+
+    above = [solve_stationary(ExtensiveWidthParams(0.55, 1.5, 2.0, lam, 0.0), n_grid=2).test_error
+             for lam in (1e-5, 1e-4)]
+    below = [solve_stationary(ExtensiveWidthParams(0.45, 1.5, 2.0, lam, 0.0), n_grid=2).test_error
+             for lam in (1e-5, 1e-4)]
+    assert above[0] < 1e-6 and 50 < above[1] / above[0] < 200      # ~ lam^2 -> 0
+    assert below[0] > 1e-2 and abs(below[1] / below[0] - 1) < 0.05  # lam-independent, finite
+    # lam = Delta = 0: exact perfect recovery above 1/2, refused below (many interpolators)
+    assert solve_stationary(ExtensiveWidthParams(0.55, 1.5, 2.0, 0.0, 0.0)).test_error == 0.0
+    with pytest.raises(ParameterError, match="alpha_c = 0.5"):
+        solve_stationary(ExtensiveWidthParams(0.45, 1.5, 2.0, 0.0, 0.0))
+
+
+def test_grids_keep_unreliable_flags_and_reasons():
+    g = alpha_c_grid([0.3, 0.1, 0.5], 0.25)
+    assert g.unreliable.tolist() == [True, False, False]       # alpha_c(0.3, 0.25) > dof (flag of AlphaC)
+    assert "parameter count" in g.reason[0]
+    assert np.isnan(g.values[1]) and "min(kappa, 1)" in g.reason[1]  # undefined: the reason is kept
+    assert g.reason[2] == "" and g.ok.tolist() == [False, False, True]
+    assert np.asarray(g).shape == (3,) and g[2] == alpha_c(0.5, 0.25).alpha_c  # array-like (backward compatible)
+    it = interpolation_threshold_grid([1.0, 0.5, 1.0], 0.25, [0.5, 0.0, 1e-30])
+    assert np.isfinite(it.values[0]) and it.reason[0] == "" and not it.unreliable[0]
+    assert it.values[1] == alpha_interp_noiseless(0.5, 0.25) and it.reason[1] == ""  # Delta = 0 closed form
+    assert np.isnan(it.values[2]) and "resolution" in it.reason[2]
+
+
+def test_interpolation_threshold_rank_constrained_flag():
+    """kappa < 1: alpha_interp above the parameter count kappa - kappa^2/2 is flagged (same rule as the
+    stationary solver's interpolation_beyond_parameter_count)."""
+    it = interpolation_threshold(0.3, 0.25, 0.5)
+    assert it.unreliable == (it.alpha_interp > 0.3 - 0.3 ** 2 / 2)
+    assert not interpolation_threshold(1.0, 0.25, 0.5).unreliable
+
+
+@pytest.mark.parametrize("name,kw", [("kappa_star", dict(kappa_star=1e308)), ("kappa_star", dict(kappa_star=1e-308)),
+                                     ("noise", dict(noise=1e308)), ("kappa", dict(kappa=1e-308))])
+def test_extreme_inputs_name_the_parameter(name, kw):
+    args = dict(kappa=1.0, kappa_star=0.25, noise=0.5) | kw
+    with pytest.raises(ParameterError, match=f"'{name}'"):
+        interpolation_threshold(args["kappa"], args["kappa_star"], args["noise"])

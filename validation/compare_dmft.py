@@ -11,6 +11,7 @@ note. :func:`run_validation` runs both sides and returns a :class:`DMFTValidatio
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -21,7 +22,7 @@ from dmft.params import ExtensiveWidthParams
 from odes.common import check
 from odes.common.errors import ParameterError
 from odes.common.result import Result, coordinate, variable
-from validation.gd_simulator import GDSimulation, check_backend, simulate_gd_seeds
+from validation.gd_simulator import SENSING, GDSimulation, check_backend, check_gd_memory, simulate_gd_seeds
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -141,26 +142,34 @@ def deviations(dmft: DMFTResult, gd: GDSimulation, t_min: float = 0.25) -> dict:
     return out
 
 
-def run_validation(params: ExtensiveWidthParams, settings: DMFTSettings, ds: list[int], seeds: int, *,
-                   sensing: str = "goe", t_min: float = 0.25, quiet: bool = True,
-                   dmft: DMFTResult | None = None, backend: str = "numpy",
+def run_validation(params: ExtensiveWidthParams, settings: DMFTSettings, ds: list[int],
+                   seeds: int | Sequence[int], *, seed0: int = 1000, sensing: str = "goe", t_min: float = 0.25,
+                   quiet: bool = True, dmft: DMFTResult | None = None, backend: str = "numpy",
                    device: str | None = None) -> DMFTValidation:
-    """Solve the DMFT (unless ``dmft`` is given) and simulate GD at each d with ``seeds`` seeds (1000 + s).
+    """Solve the DMFT (unless ``dmft`` is given) and simulate GD at each d with ``seeds``: a count n (GD seeds
+    ``seed0, ..., seed0 + n - 1``, default base 1000) or the explicit list (:func:`odes.common.check.seed_list`).
 
     ``backend``/``device`` select the GD simulator's array backend (numpy, or optional torch; see
-    :func:`validation.gd_simulator.simulate_gd`); the DMFT side always runs in numpy."""
-    seeds = check.integer("seeds", seeds, lo=1)
+    :func:`validation.gd_simulator.simulate_gd`); the DMFT side always runs in numpy. Sizes that cannot fit in
+    memory (DMFT and every GD run) are refused before anything runs."""
+    seed_ids = check.seed_list("seeds", seeds, seed0)
     t_min = check.real("t_min", t_min)
     if t_min > settings.eta * settings.steps:
         raise ParameterError("t_min", f"must be <= t_max = eta * steps = {settings.eta * settings.steps:g}, "
                                       f"got {t_min:g}")
     ds = [check.integer("d", d, lo=2) for d in ds]
+    if sensing not in SENSING:
+        raise ParameterError("sensing", f"must be one of {SENSING}, got {sensing!r}")
     check_backend(backend, device)  # fail before the (long) DMFT solve
+    for d in ds:
+        check_gd_memory(params, d, sensing)
+    if dmft is None:
+        settings.check_memory()
     res = dmft if dmft is not None else solve(params, settings, quiet=quiet)
     gd = {}
     mx_tr, mx_te, mn_tr, mn_te = [], [], [], []
     for d in ds:
-        sim = simulate_gd_seeds(params, d, settings.eta, settings.steps, [1000 + s for s in range(seeds)],
+        sim = simulate_gd_seeds(params, d, settings.eta, settings.steps, seed_ids,
                                 sigma0=settings.sigma0, sensing=sensing, quiet=quiet, backend=backend,
                                 device=device)
         gd[f"d{d}"] = sim

@@ -13,6 +13,7 @@ r"""Stationary theory (:mod:`dmft.stationary`) vs finite-d ERM (:mod:`validation
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -34,15 +35,19 @@ def extrapolate_inverse_d(ds, means, ses) -> tuple[float, float, float]:
     ds, means, ses = (np.asarray(v, dtype=float) for v in (ds, means, ses))
     if ds.size == 1:
         return float(means[0]), float(ses[0]), 0.0
-    floor = 1e-3 * max(float(np.max(np.abs(means))), 1e-300)
-    w = 1.0 / np.maximum(ses, floor) ** 2
+    scale = max(float(np.max(np.abs(means))), float(np.max(ses)))
+    if scale == 0.0:  # every instance gave exactly 0 (e.g. S = 0 at huge lam): nothing to extrapolate
+        return 0.0, 0.0, 0.0
+    floor = 1e-3 * scale
+    w = (floor / np.maximum(ses, floor)) ** 2  # weights 1/se^2 in units of 1/floor^2 (no overflow)
     A = np.stack([np.ones_like(ds), 1.0 / ds], axis=1)
     cov = np.linalg.inv(A.T @ (A * w[:, None]))
     coef = cov @ (A.T @ (w * means))
     dof = ds.size - 2
     if dof > 0:
-        chi2 = float(np.sum(w * (means - A @ coef) ** 2))
+        chi2 = float(np.sum(w * (means - A @ coef) ** 2)) / floor ** 2
         cov = cov * max(1.0, chi2 / dof)
+    cov = cov * floor ** 2
     return float(coef[0]), float(math.sqrt(cov[0, 0])), float(coef[1])
 
 
@@ -165,7 +170,9 @@ def spectrum_histogram(sol, eigs: np.ndarray, d_total: int, bins: int = 20) -> t
     ``int_bin rho_Y(s + theta) ds`` per bin. Returns (edges, frac_erm, frac_theory)."""
     from dmft.spectra import FreeConvolution
     eigs = np.asarray(eigs, dtype=float)
-    top = max(float(np.max(eigs)), float(sol.grid[-1]) if sol.grid.size else 1.0)
+    top = max(float(np.max(eigs)) if eigs.size else 0.0, float(sol.grid[-1]) if sol.grid.size else 0.0)
+    if top <= 0.0:  # S = 0 in theory and ERM (e.g. very large lam): no non-zero eigenvalue to histogram
+        top = 1.0
     edges = np.linspace(0.0, 1.02 * top, bins + 1)
     edges[0] = 1e-12 * top  # exclude the zero eigenvalues (the atom)
     frac_erm = np.histogram(eigs, bins=edges)[0] / d_total
@@ -178,31 +185,38 @@ def spectrum_histogram(sol, eigs: np.ndarray, d_total: int, bins: int = 20) -> t
     return edges, frac_erm, frac_th
 
 
-def validate_stationary(params: ExtensiveWidthParams, ds=(30, 50, 70), seeds: int = 3, sensing: str = "wishart",
-                        *, seed0: int = 1000, quiet: bool = True, bins: int = 20, erm_options: dict | None = None
-                        ) -> StationaryValidation:
-    """Run the ERM at every d (seeds ``seed0 + s``) and compare with :func:`dmft.stationary.solve_stationary`.
+def validate_stationary(params: ExtensiveWidthParams, ds=(30, 50, 70), seeds: int | Sequence[int] = 3,
+                        sensing: str = "wishart", *, seed0: int = 1000, quiet: bool = True, bins: int = 20,
+                        erm_options: dict | None = None) -> StationaryValidation:
+    """Run the ERM at every d and compare with :func:`dmft.stationary.solve_stationary`.
 
-    ``seeds >= 2`` (the error bars and the extrapolation weights come from the seed spread); ``ds`` distinct sizes
-    >= 4. ERM runs that stop before their tolerance are counted in ``notes["not_converged"]`` (and reported by the
-    CLI); they are kept in the statistics."""
+    ``seeds``: a count n (instances ``seed0, ..., seed0 + n - 1``) or the explicit list of instance seeds
+    (:func:`odes.common.check.seed_list`); at least 2 (the error bars and the extrapolation weights come from the
+    seed spread); ``ds`` distinct sizes >= 4. ERM runs that stop before their tolerance are counted in
+    ``notes["not_converged"]`` (and reported by the CLI); they are kept in the statistics."""
     from dmft.stationary import solve_stationary
-    from validation.erm import solve_erm
-    seeds = check.integer("seeds", seeds, lo=2)
-    ds = np.array([check.integer("d", d, lo=4) for d in np.atleast_1d(ds)], dtype=int)
-    if ds.size == 0 or np.unique(ds).size != ds.size:
-        raise ParameterError("d", f"need one or more distinct sizes, got {ds.tolist()}")
+    from validation.erm import check_erm_memory, solve_erm
+    seed_ids = check.seed_list("seeds", seeds, seed0)
+    if len(seed_ids) < 2:
+        raise ParameterError("seeds", f"need at least 2 instances per d (error bars from the spread), got "
+                                      f"{len(seed_ids)}")
+    ds = [check.integer("d", d, lo=4) for d in np.atleast_1d(np.asarray(ds, dtype=object))]
+    if len(ds) == 0 or len(set(ds)) != len(ds):
+        raise ParameterError("d", f"need one or more distinct sizes, got {ds}")
+    for d in ds:
+        check_erm_memory(params, d, sensing)  # before any array of size d exists
+    ds = np.array(ds, dtype=int)
     sol = solve_stationary(params)
-    test = np.zeros((ds.size, seeds))
+    test = np.zeros((ds.size, len(seed_ids)))
     train = np.zeros_like(test)
     rank = np.zeros_like(test)
     last_eigs = []
     n_not_conv = 0
-    jobs = [(i, d, s) for i, d in enumerate(ds) for s in range(seeds)]
-    for i, d, s in progress(jobs, total=len(jobs), desc="ERM", quiet=quiet):
-        r = solve_erm(params, int(d), seed0 + s, sensing, **(erm_options or {}))
+    jobs = [(i, d, j) for i, d in enumerate(ds) for j in range(len(seed_ids))]
+    for i, d, j in progress(jobs, total=len(jobs), desc="ERM", quiet=quiet):
+        r = solve_erm(params, int(d), seed_ids[j], sensing, **(erm_options or {}))
         n_not_conv += int(not r.converged)
-        test[i, s], train[i, s], rank[i, s] = r.test_error, r.train_error, r.rank_fraction
+        test[i, j], train[i, j], rank[i, j] = r.test_error, r.train_error, r.rank_fraction
         if i == ds.size - 1:
             last_eigs.append(r.eigenvalues)
     ext = {}
@@ -279,20 +293,24 @@ class RecoveryCurve(Result):
 
 
 
-def recovery_curve(kappa: float, kappa_star: float, alphas, d: int = 30, seeds: int = 8, lam: float = 1e-4,
+def recovery_curve(kappa: float, kappa_star: float, alphas, d: int = 30, seeds: int | Sequence[int] = 8,
+                   lam: float = 1e-4,
                    eps_rec: float = 0.01, sensing: str = "wishart", seed0: int = 2000, quiet: bool = True,
                    max_iter: int = 3000) -> RecoveryCurve:
     """Noiseless ERM (FISTA with lam-continuation 0.1 -> lam for kappa >= 1, GD on W for kappa < 1) with tiny
     lam; recovery means ``||S - S*||_F/||S*||_F < eps_rec`` (above alpha_c the error is O(lam); below it grows
-    continuously from 0, so eps_rec must be small for the crossing to locate alpha_c)."""
+    continuously from 0, so eps_rec must be small for the crossing to locate alpha_c). ``seeds``: a count n
+    (instances ``seed0, ..., seed0 + n - 1``) or the explicit list (:func:`odes.common.check.seed_list`)."""
     from dmft.thresholds import alpha_c
     from validation.erm import make_instance, solve_convex, solve_gd_rank
     alphas = np.asarray(alphas, dtype=float)
-    rel = np.zeros((alphas.size, seeds))
-    jobs = [(i, a, s) for i, a in enumerate(alphas) for s in range(seeds)]
-    for i, a, s in progress(jobs, total=len(jobs), desc="recovery", quiet=quiet):
+    seed_ids = check.seed_list("seeds", seeds, seed0)
+    rel = np.zeros((alphas.size, len(seed_ids)))
+    jobs = [(i, a, j) for i, a in enumerate(alphas) for j in range(len(seed_ids))]
+    for i, a, j in progress(jobs, total=len(jobs), desc="recovery", quiet=quiet):
+        s = seed_ids[j]
         prm = ExtensiveWidthParams(float(a), kappa, kappa_star, lam, 0.0)
-        inst = make_instance(prm, d, seed0 + s, sensing)
+        inst = make_instance(prm, d, s, sensing)
         if kappa >= 1.0:  # continuation in lam (warm starts) down to the target lam
             S0 = None
             for lam_k in [v for v in (1e-1, 1e-2, 1e-3) if v > lam] + [lam]:
@@ -300,7 +318,7 @@ def recovery_curve(kappa: float, kappa_star: float, alphas, d: int = 30, seeds: 
                                  keep_matrix=True)
                 S0 = r.S
         else:
-            r = solve_gd_rank(inst, kappa, lam, tol=1e-6, max_steps=20000, seed=seed0 + s)
-        rel[i, s] = math.sqrt(r.test_error * d / 2.0) / float(np.linalg.norm(inst.S_star))
+            r = solve_gd_rank(inst, kappa, lam, tol=1e-6, max_steps=20000, seed=s)
+        rel[i, j] = math.sqrt(r.test_error * d / 2.0) / float(np.linalg.norm(inst.S_star))
     prob = np.mean(rel < eps_rec, axis=1)
     return RecoveryCurve(kappa, kappa_star, d, alphas, prob, rel, alpha_c(kappa, kappa_star).alpha_c, lam, eps_rec)

@@ -42,7 +42,8 @@ from dmft.params import ExtensiveWidthParams
 from odes.common import check
 from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
 
-__all__ = ["ERMInstance", "ERMResult", "make_instance", "solve_convex", "solve_gd_rank", "solve_erm"]
+__all__ = ["ERMInstance", "ERMResult", "make_instance", "solve_convex", "solve_gd_rank", "solve_erm",
+           "erm_memory_bytes", "check_erm_memory"]
 
 SENSINGS = ("wishart", "goe")
 
@@ -118,11 +119,34 @@ def unvec_p(v: np.ndarray, d: int) -> np.ndarray:
     return S
 
 
+def erm_memory_bytes(n: float, d: int, sensing: str) -> float:
+    r"""Estimated bytes of the float64 arrays of one ERM instance and its solver (p = d(d+1)/2):
+
+        wishart: 8 (3 n d + 4 n + 10 d^2)   (X; the X S and X^T diag(r) temporaries; y, noise, residuals;
+                                              S, V, G, eigenvectors ... d x d)
+        goe:     8 (2 n p + 4 n + 10 d^2)   (design A, twice while it is drawn and scaled; same vectors/matrices)
+    """
+    d = float(d)
+    if sensing == "wishart":
+        return 8.0 * (3.0 * n * d + 4.0 * n + 10.0 * d * d)
+    return 8.0 * (2.0 * n * (d * (d + 1) / 2.0) + 4.0 * n + 10.0 * d * d)
+
+
+def check_erm_memory(params: ExtensiveWidthParams, d: int, sensing: str) -> None:
+    """ParameterError('d') if an ERM instance at dimension d cannot fit in memory (:func:`erm_memory_bytes`)."""
+    from odes.common.resources import check_memory
+    n = max(1.0, params.alpha * float(d) * float(d))
+    check_memory("d", erm_memory_bytes(n, d, sensing),
+                   f"the ERM at d = {float(d):.6g} (n = alpha d^2 = {n:.4g} samples, {sensing} sensing)")
+
+
 def make_instance(params: ExtensiveWidthParams, d: int, seed: int, sensing: str = "wishart") -> ERMInstance:
     """Draw teacher, inputs and noisy labels (``np.random.default_rng(seed)``)."""
     d = check.integer("d", d, lo=2)
+    seed = check.integer("seed", seed, lo=0)
     if sensing not in SENSINGS:
         raise ParameterError("sensing", f"must be one of {SENSINGS}, got {sensing!r}")
+    check_erm_memory(params, d, sensing)
     rng = np.random.default_rng(seed)
     n = max(1, int(round(params.alpha * d * d)))
     m_star = max(1, int(round(params.kappa_star * d)))

@@ -36,6 +36,7 @@ A regenerated (not stored) GOE matrix is drawn on the host and copied to the dev
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -260,6 +261,35 @@ class _GOESensing:
         return e, g
 
 
+def gd_memory_bytes(n: float, d: int, sensing: str, goe_memory: float = 1.5e9, m: float = 0.0) -> float:
+    r"""Estimated bytes of the float64 arrays of one GD run (n samples, dimension d, p = d(d+1)/2, student
+    init W0 of m x d, m = round(kappa d), 0 for kappa = inf):
+
+        wishart: 8 (3 n d + 3 n + 6 d^2 + m d)          (X; X S and e X temporaries; y, xi, e; d x d matrices; W0)
+        goe:     8 (2 n p + 3 n + 6 d^2 + 2 p + m d)    (design A stored if 8 n p <= goe_memory, peak twice while
+                                                          it is assembled; else two chunks of 4096 rows)
+    """
+    d = float(d)
+    p = d * (d + 1.0) / 2.0
+    if sensing == "wishart":
+        return 8.0 * (3.0 * n * d + 3.0 * n + 6.0 * d * d + m * d)
+    design = 2.0 * n * p if 8.0 * n * p <= goe_memory else 2.0 * min(n, _CHUNK_ROWS) * p
+    return 8.0 * (design + 3.0 * n + 6.0 * d * d + 2.0 * p + m * d)
+
+
+def check_gd_memory(params: ExtensiveWidthParams, d: int, sensing: str, goe_memory: float = 1.5e9) -> None:
+    """ParameterError('d', or 'kappa' when the student's W0 dominates) if a GD run at dimension d cannot fit in
+    memory (:func:`gd_memory_bytes`)."""
+    from odes.common.resources import check_memory
+    df = float(d)
+    n = params.alpha * df * df
+    m = 0.0 if math.isinf(params.kappa) else params.kappa * df
+    total = gd_memory_bytes(n, d, sensing, goe_memory, m)
+    name = "kappa" if 8.0 * m * df >= 0.5 * total else "d"
+    check_memory(name, total, f"finite-d GD at d = {df:.6g} (n = alpha d^2 = {n:.4g} samples, {sensing} sensing, "
+                                f"student width m = kappa d = {m:.4g})")
+
+
 def simulate_gd(params: ExtensiveWidthParams, d: int, eta: float, steps: int, *, sigma0: float = 1.0,
                 seed: int = 0, sensing: str = "wishart", goe_memory: float = 1.5e9, quiet: bool = True,
                 backend: str = "numpy", device: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -273,6 +303,9 @@ def simulate_gd(params: ExtensiveWidthParams, d: int, eta: float, steps: int, *,
     sigma0 = check.positive("sigma0", sigma0)
     if sensing not in SENSING:
         raise ParameterError("sensing", f"must be one of {SENSING}, got {sensing!r}")
+    seed = check.integer("seed", seed, lo=0)
+    goe_memory = check.nonnegative("goe_memory", goe_memory)
+    check_gd_memory(params, d, sensing, goe_memory)
     xp = _array_ops(backend, device)
     rng = np.random.default_rng(np.random.SeedSequence([seed, d]))
     n = int(round(params.alpha * d * d))
@@ -332,14 +365,17 @@ def simulate_gd(params: ExtensiveWidthParams, d: int, eta: float, steps: int, *,
     return train, test
 
 
-def simulate_gd_seeds(params: ExtensiveWidthParams, d: int, eta: float, steps: int, seeds, *,
-                      sigma0: float = 1.0, sensing: str = "wishart", goe_memory: float = 1.5e9,
+def simulate_gd_seeds(params: ExtensiveWidthParams, d: int, eta: float, steps: int, seeds: int | Sequence[int], *,
+                      seed0: int = 0, sigma0: float = 1.0, sensing: str = "wishart", goe_memory: float = 1.5e9,
                       quiet: bool = True, backend: str = "numpy", device: str | None = None) -> GDSimulation:
-    """Several independent GD runs (seeds) at dimension d, collected in a :class:`GDSimulation` (``backend``,
-    ``device``: see :func:`simulate_gd`)."""
+    """Several independent GD runs at dimension d, collected in a :class:`GDSimulation` (``backend``,
+    ``device``: see :func:`simulate_gd`).
+
+    ``seeds``: a count n (runs with seeds ``seed0, ..., seed0 + n - 1``) or an explicit sequence of seeds
+    (:func:`odes.common.check.seed_list`, the convention of every ``seeds`` parameter of the library)."""
     import time
 
-    seeds = np.atleast_1d(np.asarray(seeds, dtype=int))
+    seeds = np.asarray(check.seed_list("seeds", seeds, seed0), dtype=int)
     t0 = time.perf_counter()
     rows = [simulate_gd(params, d, eta, steps, sigma0=sigma0, seed=int(s), sensing=sensing,
                         goe_memory=goe_memory, quiet=quiet, backend=backend, device=device) for s in seeds]

@@ -13,7 +13,9 @@ A checkpoint can only be resumed by a run with the same model parameters and the
 (all of :meth:`DMFTSettings.numerics_key`; ``checkpoint_every`` may differ): otherwise ParameterError. The one
 exception is ``steps``: a run with *more* steps than the checkpoint continues it (the scheme is causal, row k of
 every object only uses times <= k and the random streams are consumed step by step, so a T0-step run extended to
-T steps is bitwise identical to a T-step run); fewer steps are refused.
+T steps is bitwise identical to a T-step run); fewer steps are refused. The loaded state itself is checked
+(:func:`validate_state`: step counter in [0, steps + 1], array shapes, finiteness), so an edited or corrupt
+file is refused instead of being resumed into wrong curves.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import dataclasses
 from pathlib import Path
 
 import h5py
+import numpy as np
 
 from dmft.dynamics.settings import DMFTSettings
 from dmft.dynamics.state import SolverState
@@ -76,5 +79,34 @@ def load_checkpoint(path: str | Path, params: ExtensiveWidthParams, settings: DM
                          "extended, not shortened)")
         if diffs:
             raise ParameterError("resume", "checkpoint does not match this run (" + "; ".join(diffs) + ")")
-        state = SolverState.from_mapping(hdf5io.read_mapping(f["state"]))
+        try:
+            state = SolverState.from_mapping(hdf5io.read_mapping(f["state"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ParameterError("resume", f"{str(path)!r}: unreadable solver state ({exc})") from None
+    validate_state(state, settings, int(saved_s.get("steps", -1)), path)
     return state
+
+
+def validate_state(state: SolverState, settings: DMFTSettings, steps: int, path: str | Path = "checkpoint"
+                   ) -> None:
+    """Refuse (ParameterError('resume')) a loaded state that cannot come from ``steps`` steps of ``settings``:
+    step counter k outside [0, steps + 1] (k = steps + 1 is a finished run), array shapes other than those of
+    :meth:`SolverState.empty` (Ns = samples, d = d_eff, T = steps, nb = Ns probes), non-finite entries."""
+    ns, d, nb, T = settings.samples, settings.d_eff, settings.samples * settings.probes, steps
+    where = f"checkpoint {str(path)!r}"
+    if T < 1:
+        raise ParameterError("resume", f"{where}: stored steps = {T} is not a valid step count")
+    if not 0 <= state.k <= T + 1:
+        raise ParameterError("resume", f"{where}: step counter k = {state.k} outside [0, {T + 1}] for a "
+                                       f"{T}-step run (corrupt or edited checkpoint)")
+    want = {"Sstar": (ns, d, d), "S": (ns, d, d), "Dh": (ns, T + 1, d, d), "Ph": (ns, T, d, d),
+            "SPh": (ns, T, d, d), "Gam": (ns, T + 1, d, d), "CSs": (ns, T + 1, T + 1), "RSs": (ns, T + 1, T + 1),
+            "CS": (T + 1, T + 1), "RS": (T + 1, T + 1), "B": (T + 1, T + 1), "Ce": (T + 1, T + 1),
+            "L": (T + 1, T + 1), "RSeq_h": (nb, T + 1), "RSeq_x": (ns, T + 1)}
+    for name, shape in want.items():
+        a = getattr(state, name)
+        if a.shape != shape:
+            raise ParameterError("resume", f"{where}: array {name} has shape {a.shape}, expected {shape} for "
+                                           f"samples = {ns}, d_eff = {d}, probes = {settings.probes}, steps = {T}")
+        if not np.isfinite(a).all():
+            raise ParameterError("resume", f"{where}: array {name} contains NaN or inf (corrupt checkpoint)")

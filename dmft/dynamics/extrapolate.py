@@ -64,7 +64,9 @@ def solve_gradient_flow(params: ExtensiveWidthParams, settings: DMFTSettings, *,
                         quiet: bool = False) -> tuple[DMFTCurve, DMFTResult, DMFTResult]:
     """Gradient-flow curves on t = k eta by Richardson over (eta, T) and (eta/2, 2T). Returns (GF, GD_eta,
     GD_eta/2). The eta/2 run costs ~4-8x the eta run (O(T^2)-O(T^3))."""
+    fine_settings = dataclasses.replace(settings, eta=settings.eta / 2.0, steps=2 * settings.steps,
+                                        checkpoint_every=0)
+    fine_settings.check_memory()  # the larger run: fail before the first one
     coarse = solve(params, settings, quiet=quiet)
-    fine = solve(params, dataclasses.replace(settings, eta=settings.eta / 2.0, steps=2 * settings.steps,
-                                             checkpoint_every=0), quiet=quiet)
+    fine = solve(params, fine_settings, quiet=quiet)
     return richardson(coarse, fine), coarse, fine

@@ -28,7 +28,7 @@ becomes numerically low-rank at late times); (6) fresh GOE
 innovations, memory and noise contractions (:func:`kernels.history_contract`), G^k, P_k, S^{k+1}.
 The time discretisation is GD itself (explicit Euler of the W-flow = the PSD-preserving map S -> P S P), so
 the solver has no discretisation error w.r.t. GD at the same eta; w.r.t. gradient flow the error is O(eta)
-(see :func:`dmft.dynamics.extrapolate.solve_gradient_flow`). Stability needs eta 2 s_max h_max < 2
+(see :func:`dmft.dynamics.extrapolate.solve_gradient_flow`). Stability needs eta (2 s_max h_max + lam) < 2
 (:func:`dmft.dynamics.settings.check_step`); a run that nevertheless blows up raises DivergenceError.
 
 Cost per run: O(T^2 nb d^3) (adjoint matmuls) + O(T^3 nb d^2 / 6) (adjoint memory sums) + O(T^2 Ns d^2)
@@ -234,11 +234,12 @@ def solve(params: ExtensiveWidthParams, settings: DMFTSettings | None = None, *,
     to an uninterrupted one with ``settings.steps`` steps. ``callback(k)`` is called after each step (k = steps
     done). With ``settings.runs > 1`` the runs use independent seeds spawned from ``settings.seed`` and the
     result holds their mean; std = run-to-run std / sqrt(runs) (checkpointing is then not available).
-    Raises ParameterError (eta beyond the stability bound, unless ``settings.check_stability`` is False),
-    DivergenceError (a run that blows up)."""
+    Raises ParameterError (eta beyond the stability bound, unless ``settings.check_stability`` is False; arrays
+    that cannot fit in memory, :meth:`DMFTSettings.memory_bytes`), DivergenceError (a run that blows up)."""
     settings = DMFTSettings() if settings is None else settings
     if settings.check_stability:
         check_step(params, settings.eta)
+    settings.check_memory()
     root = np.random.SeedSequence(settings.seed)
     if settings.runs == 1:
         if checkpoint is None and resume is None:

@@ -82,6 +82,21 @@ def array(name: str, value: object, *, shape: Sequence[int | None] | None = None
     return a
 
 
+def seed_list(name: str, seeds: object, base: int = 0, *, base_name: str = "seed0") -> list[int]:
+    """The library-wide meaning of a ``seeds`` parameter: an int n is a COUNT (seeds ``base, ..., base + n - 1``,
+    n >= 1); a sequence is the explicit list of seeds (non-empty, integers >= 0)."""
+    base = integer(base_name, base, lo=0)
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        n = integer(name, seeds, lo=1)
+        return list(range(base, base + n))
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise ParameterError(name, f"must be a count (int >= 1) or a sequence of seeds, got {seeds!r}")
+    out = [integer(name, s, lo=0) for s in seeds]  # type: ignore[union-attr]
+    if not out:
+        raise ParameterError(name, "must contain at least one seed")
+    return out
+
+
 def symmetric_psd(name: str, value: object, n: int, *, definite: bool = False, tol: float = 1e-10,
                   bound: float | None = None) -> np.ndarray:
     """An n x n symmetric positive semi-definite (or definite) matrix (entries bounded by ``bound``)."""

@@ -16,10 +16,17 @@ from odes.common.errors import ParameterError
 
 
 def available_memory() -> float:
-    """Physical memory in bytes (SC_PAGE_SIZE x SC_PHYS_PAGES); inf where the OS does not report it."""
+    """Physical memory in bytes (SC_PAGE_SIZE x SC_PHYS_PAGES; psutil where sysconf does not report it; inf where
+    neither does)."""
     try:
         return float(os.sysconf("SC_PAGE_SIZE")) * float(os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        pass
+    try:  # pragma: no cover - optional
+        import psutil
+
+        return float(psutil.virtual_memory().total)
+    except Exception:  # noqa: BLE001
         return math.inf
 
 
@@ -32,10 +39,10 @@ def _fmt_bytes(n: float) -> str:
     return f"{n:.0f} B"
 
 
-def check_memory(option: str, n_bytes: float, what: str) -> None:
-    """Raise ParameterError(option, ...) if ``n_bytes`` (the caller's estimate for ``what``) exceeds the
-    physical memory, or is not a finite number (a size so large that its estimate overflows)."""
-    avail = available_memory()
+def check_memory(option: str, n_bytes: float, what: str, *, limit: float | None = None) -> None:
+    """Raise ParameterError(option, ...) if ``n_bytes`` (the caller's estimate for ``what``) exceeds ``limit``
+    (default: the physical memory), or is not a finite number (a size so large that its estimate overflows)."""
+    avail = available_memory() if limit is None else float(limit)
     try:
         n = float(n_bytes)
     except OverflowError:  # a Python int beyond the float range

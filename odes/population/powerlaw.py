@@ -364,8 +364,9 @@ def check_risk_curve_memory(params: PowerLawParams, n_times: int, *, seeds: int 
         rng = f"{option} <= {limits[option]} at " + (f"width = {m}" if option == "rank" else f"rank = {r}")
     else:
         rng = f"rank, width <= {largest(lambda v: fits(v, v), max(r, m))} (both)"
-    resources.check_memory(option, need, f"the exact risk curve at rank = {r}, width = {m} ({meth0}, {n_times} times, "
-                                         f"{seeds} seed(s); valid range {rng})")
+    resources.check_memory(option, need, limit=total,
+                           what=f"the exact risk curve at rank = {r}, width = {m} ({meth0}, {n_times} times, "
+                                f"{seeds} seed(s); valid range {rng})")
     return need
 
 

@@ -153,7 +153,7 @@ def register(sub, vsub) -> None:
     _add_model(v)
     common.add_common(v)
     v.add_argument("--d", default="40,60", help="comma-separated GD dimensions")
-    v.add_argument("--seeds", type=int, default=4, help="GD seeds per d")
+    v.add_argument("--seeds", type=int, default=4, help="GD runs per d (a count: GD seeds 1000, ..., 1000 + n - 1)")
     v.add_argument("--sensing", choices=("goe", "wishart"), default="goe", help="GD sensing ensemble")
     v.add_argument("--backend", choices=("numpy", "torch"), default="numpy",
                    help="array backend of the GD simulations: numpy (default) or torch (optional, not a dependency; "

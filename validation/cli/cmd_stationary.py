@@ -59,9 +59,9 @@ def _threshold(args: argparse.Namespace) -> int:
     noise = 0.0 if args.noise is None else args.noise
     ac = alpha_c(args.kappa, args.kappa_star)
     payload = ac.to_json()
-    extras = {}
+    extras: dict = {}
     if args.interpolation:
-        extras["interpolation"] = interpolation_threshold(args.kappa, args.kappa_star, noise)
+        it = extras["interpolation"] = interpolation_threshold(args.kappa, args.kappa_star, noise)
     if args.lam is not None:
         if not args.interpolation:
             raise ParameterError("lam", "is only used with --interpolation (location of the double-descent peak "
@@ -71,6 +71,8 @@ def _threshold(args: argparse.Namespace) -> int:
     for name, res in extras.items():  # nested under the --out group names; flat 0.1 keys kept for one release
         payload[name] = res.to_json()
         payload.update(res.legacy_json())
+    if args.interpolation:
+        payload.update({"unreliable_interp": it.unreliable, "warning_interp": it.note})
 
     def table() -> None:
         common.print_table(["quantity", "value"], [[k, v if isinstance(v, float) else str(v)]
@@ -80,6 +82,8 @@ def _threshold(args: argparse.Namespace) -> int:
 
     common.finish(args, ac, payload=payload, table=table, extras=extras)
     _warn((), ac.note)
+    if args.interpolation:
+        _warn((), it.note)
     return 0
 
 
@@ -131,7 +135,8 @@ def register(sub: argparse._SubParsersAction, vsub: argparse._SubParsersAction) 
 
     p = sub.add_parser("threshold", help="perfect-recovery threshold alpha_c(kappa, kappa*) (+ interpolation)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--kappa", type=common.float_or_inf, required=True, help="student width / d (>= kappa*, or inf)")
+    p.add_argument("--kappa", type=common.float_or_inf, required=True,
+                   help="student width / d (min(kappa, 1) >= min(kappa*, 1), or inf)")
     p.add_argument("--kappa-star", type=float, required=True, help="teacher width / d, > 0")
     p.add_argument("--interpolation", action="store_true", help="also the interpolation threshold (lam -> 0+)")
     p.add_argument("--noise", type=float, default=None,
@@ -145,7 +150,8 @@ def register(sub: argparse._SubParsersAction, vsub: argparse._SubParsersAction) 
                         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     model_args(p)
     p.add_argument("--d", default="30,50,70", help="sizes (default 30,50,70)")
-    p.add_argument("--seeds", type=int, default=3, help="instances per d (default 3)")
+    p.add_argument("--seeds", type=int, default=3,
+                   help="instances per d, a count >= 2 (ERM seeds --seed, ..., --seed + n - 1; default 3)")
     p.add_argument("--sensing", choices=("wishart", "goe"), default="wishart", help="sensing ensemble")
     p.add_argument("--plot", default=None, help="PNG path (default: --out with .png)")
     common.add_common(p)
