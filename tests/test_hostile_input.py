@@ -92,7 +92,7 @@ def _options(command: tuple[str, ...]) -> list[argparse.Action]:
             and not set(a.option_strings) & NEVER_FUZZED]
 
 
-class _Hang(Exception):
+class _Hang(BaseException):  # not an Exception: the CLI's catch-all must not swallow it
     pass
 
 

@@ -360,3 +360,9 @@ def test_wider_than_input_maps_to_kappa_one_exactly():
     assert np.max(np.abs(direct - mapped)) < 1e-12
     lim = c**2 * hd.solve_limit(HighDimParams(0.5, 1.0), c * g).loss
     assert np.max(np.abs(direct - lim)[1:]) < 0.6 / d
+
+
+def test_limit_refuses_times_beyond_max_tau_naming_the_option():
+    """tau = 1e308 used to hang; the bound is documented (MAX_TAU) and named in a ParameterError."""
+    with pytest.raises(ParameterError, match="'times'.*1e\\+09"):
+        hd.solve_limit(HighDimParams(0.5, 0.25), [0.0, 1e308])

@@ -331,6 +331,11 @@ def _clip_rounding(x: np.ndarray, lo: float | None, hi: float | None, scale: flo
     return np.clip(x, lo, hi)
 
 
+#: largest rescaled time tau = t/d of the limit solver: tau = 1e8 takes ~3 s (measured); beyond 1e9 the adaptive
+#: integrator's work on the flat tail grows without bound (1e12 did not finish in 60 s)
+MAX_TAU = 1e9
+
+
 def solve_limit(params: HighDimParams, gammas: Sequence[float], *, rtol: float = 1e-11,
                 atol: float = 1e-13) -> HighDimResult:
     """d -> infinity limit of model (A): integrate (u = log J, I = int dgamma/C) with DOP853 and evaluate
@@ -361,6 +366,10 @@ def solve_limit(params: HighDimParams, gammas: Sequence[float], *, rtol: float =
         return [4.0 / ks - 4.0 * (1.0 - w) / Ct, w / Ct]
 
     gmax = float(g[-1])
+    if gmax > MAX_TAU:
+        raise ParameterError("times", f"must be <= {MAX_TAU:g} (tau = t/d), got {gmax:g}: the loss has reached its "
+                                      "long-time limit to machine precision long before (see long_time), and the "
+                                      "integration cost grows with log tau")
     if gmax > 0:
         # kappa < kappa*: v relaxes to a fixed point at rate 4/kappa* for all gamma, which makes the explicit
         # DOP853 step-limited (~20 steps per unit gamma at kappa* = 0.05); after the transient (gamma > 20 kappa*,
