@@ -41,6 +41,7 @@ import numpy as np
 from dmft.params import ExtensiveWidthParams
 from odes.common import check
 from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
+from odes.common.random_matrices import probes, unvec_p, vec_p  # vec_p/unvec_p re-exported (old import path)
 
 __all__ = ["ERMInstance", "ERMResult", "make_instance", "solve_convex", "solve_gd_rank", "solve_erm"]
 
@@ -83,8 +84,7 @@ class ERMInstance:
     def hessian_norm(self, iters: int = 30, seed: int = 0) -> float:
         """Top eigenvalue of ``V -> (d/(2n)) sum Tr(V Z) Z`` by power iteration."""
         rng = np.random.default_rng(seed)
-        V = rng.standard_normal((self.d, self.d))
-        V = (V + V.T) / 2
+        V = probes(rng, 1, self.d)[0]
         lam = 0.0
         for _ in range(iters):
             V /= np.linalg.norm(V)
@@ -99,23 +99,6 @@ class ERMInstance:
 
     def train_error(self, S: np.ndarray) -> float:
         return float(np.mean((self.y - self.predict(S)) ** 2))
-
-
-def vec_p(S: np.ndarray) -> np.ndarray:
-    """``(S_ii; sqrt2 S_ij, i < j)``: isometry from symmetric matrices to R^p."""
-    d = S.shape[0]
-    iu = np.triu_indices(d, 1)
-    return np.concatenate([np.diag(S), math.sqrt(2.0) * S[iu]])
-
-
-def unvec_p(v: np.ndarray, d: int) -> np.ndarray:
-    """Inverse of :func:`vec_p`."""
-    S = np.zeros((d, d))
-    iu = np.triu_indices(d, 1)
-    S[iu] = v[d:] / math.sqrt(2.0)
-    S = S + S.T
-    S[np.diag_indices(d)] = v[:d]
-    return S
 
 
 def make_instance(params: ExtensiveWidthParams, d: int, seed: int, sensing: str = "wishart") -> ERMInstance:

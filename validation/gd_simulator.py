@@ -45,6 +45,7 @@ from dmft.params import ExtensiveWidthParams
 from odes.common import check
 from odes.common.errors import DivergenceError, ParameterError
 from odes.common.progress import progress
+from odes.common.random_matrices import triu_vec_index
 from odes.common.result import Result, coordinate, variable
 
 SENSING = ("wishart", "goe")
@@ -215,12 +216,6 @@ class GDSimulation(Result):
                 "backend": self.backend}
 
 
-def _vecp_index(d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    iu, ju = np.triu_indices(d)
-    w = np.where(iu == ju, 1.0, math.sqrt(2.0))
-    return iu, ju, w
-
-
 class _GOESensing:
     """n GOE sensing matrices in vec_p coordinates, stored or regenerated per step (see module docstring)."""
 
@@ -302,7 +297,7 @@ def simulate_gd(params: ExtensiveWidthParams, d: int, eta: float, steps: int, *,
             G = (X.T @ (e[:, None] * X) - e.sum() * eye) * (d / (2.0 * n) / rd)
             return e, G
     else:
-        iu, ju, w = _vecp_index(d)
+        iu, ju, w = triu_vec_index(d)
         iu, ju, w = xp.asindex(iu), xp.asindex(ju), xp.asarray(w)
         A = _GOESensing(n, d, (seed, d, 7), goe_memory, xp)
         y = A.forward_adjoint(w * sstar[iu, ju], None)[0] + sq * xi

@@ -58,6 +58,7 @@ import numpy as np
 from odes.common import check
 from odes.common.errors import DivergenceError, ParameterError
 from odes.common.progress import progress
+from odes.common.random_matrices import haar_frame
 from odes.common.result import Result, coordinate, mean_and_se, variable
 from odes.finite_width import FiniteWidthParams
 from odes.finite_width.integrate import ALPHA_LONG_NAME, TEST_ERROR_LONG_NAME
@@ -148,10 +149,7 @@ def _one_step_increments(W, Ws, X, zeta, a, b, eta, c0, sqrt_noise, kappa):  # p
 # ---------------------------------------------------------------------------------------------------------
 def _orthonormal_rows(n_rows: int, N: int, rng: np.random.Generator) -> np.ndarray:
     """(n_rows, N) matrix with orthonormal rows times sqrt(N) (Haar-random frame)."""
-    G = rng.standard_normal((N, n_rows))
-    Qf, R = np.linalg.qr(G)
-    Qf = Qf * np.sign(np.diagonal(R))[None, :]
-    return np.ascontiguousarray(Qf.T) * np.sqrt(N)
+    return np.ascontiguousarray(haar_frame(rng, N, n_rows).T) * np.sqrt(N)
 
 
 def initial_weights(params: FiniteWidthParams, N: int, rng: np.random.Generator, *, init: str = "V",

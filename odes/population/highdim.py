@@ -63,6 +63,7 @@ from scipy.integrate import solve_ivp
 
 from odes.common import check
 from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
+from odes.common.random_matrices import wishart  # noqa: F401  (re-exported: old import path)
 from odes.common.result import Result, coordinate, variable
 from odes.population.params import HighDimParams
 
@@ -372,18 +373,6 @@ def long_time(params: HighDimParams) -> dict:
 
 
 # ----------------------------------------------------------------------------------------- finite d
-def wishart(rng: np.random.Generator, dim: int, dof: int, scale: float = 1.0) -> np.ndarray:
-    """A sample of scale * G^T G with G (dof x dim) i.i.d. N(0, 1), without forming G when dof >= dim
-    (Bartlett: G^T G = L L^T, L lower triangular, L_ii^2 ~ chi^2(dof - i), L_ij ~ N(0,1) for i > j).
-    Cost O(dim^3) independent of dof."""
-    if dof < dim:
-        G = rng.standard_normal((dof, dim))
-        return scale * (G.T @ G)
-    L = np.tril(rng.standard_normal((dim, dim)), -1)
-    L[np.diag_indices(dim)] = np.sqrt(rng.chisquare(float(dof) - np.arange(dim)))  # float: dof may exceed int64
-    return scale * (L @ L.T)
-
-
 def principal_cos2(d: int, m: int, m_star: int, rng: np.random.Generator) -> np.ndarray:
     """cos^2 of the principal angles between an m-dim Haar subspace and a fixed m*-dim one in R^d
     (length m; zeros when m > m*, ones when m + m* > d). Generalized eigenvalues of (A, A + B),
