@@ -20,6 +20,7 @@ import numpy as np
 
 from odes.common import check
 from odes.common.errors import ParameterError
+from odes.common.numerics import fit_power_law
 from odes.common.progress import progress
 from odes.common.result import SUMMARY_MAX_CHARS, Result, coordinate, mean_and_se, variable
 from odes.population.highdim import TAU_LONG_NAME, finite_d_matrix, finite_d_modes, solve_limit
@@ -152,7 +153,7 @@ def validate_population(params: HighDimParams, dims: Sequence[int], n_seeds: int
     end = darr * (L[:, :, -1].mean(axis=1) - lim.loss[-1])
     end_se = darr * (L[:, :, -1].std(axis=1, ddof=1) / np.sqrt(n_seeds) if n_seeds > 1 else 0.0)
     chi_dev = np.max(np.abs(C.mean(axis=1) - lim.chi), axis=1)
-    slope = float(-np.polyfit(np.log(darr), np.log(max_dev), 1)[0]) if len(dims) > 1 else float("nan")
+    slope = -fit_power_law(darr, max_dev).slope if len(dims) > 1 else float("nan")
     return PopulationValidation(params=params, gamma=g, limit_loss=lim.loss, limit_chi=lim.chi,
                                 dims=np.asarray(dims), loss=L, chi=C, max_dev=max_dev, max_dev_se=se,
                                 scaled_dev=darr * max_dev, end_coef=end, end_coef_se=np.broadcast_to(

@@ -21,6 +21,7 @@ import numpy as np
 from dmft.params import ExtensiveWidthParams
 from odes.common import check
 from odes.common.errors import ParameterError
+from odes.common.numerics import fit_inverse_size
 from odes.common.progress import progress
 from odes.common.result import Result, coordinate, variable
 
@@ -31,19 +32,8 @@ __all__ = ["StationaryValidation", "validate_stationary", "extrapolate_inverse_d
 def extrapolate_inverse_d(ds, means, ses) -> tuple[float, float, float]:
     """Weighted least squares ``means ~ q_inf + c/d``; returns ``(q_inf, se(q_inf), c)``.
     With a single d, returns the value itself (no extrapolation, c = 0)."""
-    ds, means, ses = (np.asarray(v, dtype=float) for v in (ds, means, ses))
-    if ds.size == 1:
-        return float(means[0]), float(ses[0]), 0.0
-    floor = 1e-3 * max(float(np.max(np.abs(means))), 1e-300)
-    w = 1.0 / np.maximum(ses, floor) ** 2
-    A = np.stack([np.ones_like(ds), 1.0 / ds], axis=1)
-    cov = np.linalg.inv(A.T @ (A * w[:, None]))
-    coef = cov @ (A.T @ (w * means))
-    dof = ds.size - 2
-    if dof > 0:
-        chi2 = float(np.sum(w * (means - A @ coef) ** 2))
-        cov = cov * max(1.0, chi2 / dof)
-    return float(coef[0]), float(math.sqrt(cov[0, 0])), float(coef[1])
+    fit = fit_inverse_size(ds, means, ses)
+    return fit.intercept, fit.intercept_se, fit.slope
 
 
 _QUANTITY = {"test": ("test_error", "test error (2/d) Tr(S - S*)^2 (excess population error)"),

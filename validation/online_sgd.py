@@ -57,6 +57,7 @@ import numpy as np
 
 from odes.common import check
 from odes.common.errors import DivergenceError, ParameterError
+from odes.common.numerics import time_grid
 from odes.common.progress import progress
 from odes.common.random_matrices import haar_frame
 from odes.common.result import Result, coordinate, mean_and_se, variable
@@ -283,9 +284,7 @@ class OnlineSGDResult(Result):
 # driver
 # ---------------------------------------------------------------------------------------------------------
 def _alpha_steps(alphas: Sequence[float] | np.ndarray, N: int) -> np.ndarray:
-    al = check.array("alphas", alphas, shape=(None,), lo=0.0)
-    if al.size == 0:
-        raise ParameterError("alphas", "must contain at least one time")
+    al = time_grid("alphas", alphas)
     steps = np.rint(al * N).astype(np.int64)
     if np.any(np.diff(steps) <= 0):
         raise ParameterError("alphas", f"must be strictly increasing, and at least 1/N = {1 / N:.3g} apart")

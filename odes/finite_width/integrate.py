@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from odes.common import check
+from odes.common import check, numerics
 from odes.common.errors import DivergenceError, ParameterError
+from odes.common.numerics import time_grid
 from odes.common.progress import progress
 from odes.common.result import Result, coordinate, variable
 from odes.finite_width.moments import generalization_error_path
@@ -157,14 +158,7 @@ def initial_state(params: FiniteWidthParams, M0: np.ndarray | None = None, *, N:
 
 
 def _check_alphas(alphas) -> np.ndarray:
-    al = check.array("alphas", alphas, shape=(None,))
-    if al.size == 0:
-        raise ParameterError("alphas", "must contain at least one time")
-    if np.any(al < 0):
-        raise ParameterError("alphas", f"must be >= 0, got min {al.min():g}")
-    if np.any(np.diff(al) <= 0):
-        raise ParameterError("alphas", "must be strictly increasing")
-    return al
+    return time_grid("alphas", alphas)
 
 
 def integrate_overlaps(params: FiniteWidthParams, Q0: np.ndarray, M0: np.ndarray, alphas: np.ndarray | list[float], *,
@@ -260,11 +254,9 @@ def tolerance_check(params: FiniteWidthParams, Q0: np.ndarray, M0: np.ndarray, a
                     gradient_flow: bool = False,
                     method: str = "DOP853", rtol: float = 1e-8) -> float:
     """Convergence check: max |eps_g(rtol) - eps_g(rtol/100)| over the grid (an estimate of the error at rtol)."""
-    r1 = integrate_overlaps(params, Q0, M0, alphas, gradient_flow=gradient_flow, method=method, rtol=rtol,
-                            atol=rtol * 1e-2)
-    r2 = integrate_overlaps(params, Q0, M0, alphas, gradient_flow=gradient_flow, method=method,
-                            rtol=rtol * 1e-2, atol=rtol * 1e-4)
-    return float(np.max(np.abs(r1.eps_g - r2.eps_g)))
+    return numerics.tolerance_check(
+        lambda r: integrate_overlaps(params, Q0, M0, alphas, gradient_flow=gradient_flow, method=method, rtol=r,
+                                     atol=r * 1e-2).eps_g, rtol)
 
 
 __all__ = ["OverlapTrajectory", "initial_state", "integrate_overlaps", "tolerance_check", "unpack"]

@@ -63,6 +63,7 @@ from scipy.integrate import solve_ivp
 
 from odes.common import check
 from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
+from odes.common.numerics import time_grid
 from odes.common.random_matrices import wishart  # noqa: F401  (re-exported: old import path)
 from odes.common.result import Result, coordinate, variable
 from odes.population.params import HighDimParams
@@ -249,12 +250,7 @@ class HighDimResult(Result):
 
 
 def _gamma_grid(gammas: Sequence[float]) -> np.ndarray:
-    g = check.array("times", gammas, lo=0.0)
-    if g.ndim != 1 or g.size == 0:
-        raise ParameterError("times", "must be a non-empty list of times gamma >= 0")
-    if np.any(np.diff(g) < 0):
-        raise ParameterError("times", "must be non-decreasing")
-    return g
+    return time_grid("times", gammas, strictly_increasing=False)
 
 
 def _observables(v, u, I, law: WachterLaw, p: HighDimParams):

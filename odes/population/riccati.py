@@ -43,6 +43,7 @@ from scipy.integrate import solve_ivp
 
 from odes.common import check
 from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
+from odes.common.numerics import time_grid, tolerance_check
 from odes.common.result import Result, coordinate, variable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -121,10 +122,7 @@ def _check_inputs(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float], mo
         raise ParameterError("W0", f"must be a d x m matrix, got shape {W0.shape}")
     d = W0.shape[0]
     S_star = check.symmetric_psd("S_star", S_star, d)
-    t = check.array("times", times, lo=0.0)
-    if t.ndim != 1 or t.size == 0 or np.any(np.diff(t) <= 0):
-        raise ParameterError("times", "must be a non-empty strictly increasing list of times >= 0")
-    return W0, S_star, t
+    return W0, S_star, time_grid("times", times)
 
 
 def integrate_matrix_flow(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float], *, model: str = "A",
@@ -280,7 +278,6 @@ def closed_form_b(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float]) ->
 def convergence_check(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float], *, model: str = "A",
                       method: str = "DOP853", rtol: float = 1e-9) -> float:
     """Max |loss(rtol) - loss(rtol/100)| over the grid: an a-posteriori error estimate of the integration."""
-    a = integrate_matrix_flow(W0, S_star, times, model=model, method=method, rtol=rtol, atol=rtol * 1e-3)
-    b = integrate_matrix_flow(W0, S_star, times, model=model, method=method, rtol=rtol / 100,
-                              atol=rtol * 1e-5)
-    return float(np.max(np.abs(a.loss - b.loss)))
+    return tolerance_check(
+        lambda r: integrate_matrix_flow(W0, S_star, times, model=model, method=method, rtol=r, atol=r * 1e-3).loss,
+        rtol)
