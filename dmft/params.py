@@ -37,11 +37,6 @@ class ExtensiveWidthParams:
         s("noise", check.nonnegative("noise", self.noise))
 
     @property
-    def full_rank(self) -> bool:
-        """kappa >= 1: the student can represent any PSD S (convex Burer-Monteiro regime)."""
-        return self.kappa >= 1.0
-
-    @property
     def kappa_label(self) -> str:
         return "inf" if math.isinf(self.kappa) else f"{self.kappa:g}"
 

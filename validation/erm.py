@@ -1,6 +1,7 @@
 r"""Finite-d empirical risk minimisation for the extensive-width model (checks of :mod:`dmft.stationary`).
 
-Data (conventions of :mod:`dmft.params`): ``x_mu ~ N(0, I_d)``, ``n = round(alpha d^2)``, teacher
+Data (conventions of :mod:`dmft.params`; the instance is :func:`validation.extensive_instance.draw_instance`,
+shared with the GD simulator): ``x_mu ~ N(0, I_d)``, ``n = max(1, round(alpha d^2))``, teacher
 ``S* = W*^T W*/m*`` (``m* = round(kappa* d)``, iid N(0, 1) entries), labels ``y = Tr(S* Z) + sqrt(Delta) xi``.
 
 Sensing ensembles:
@@ -40,13 +41,11 @@ import numpy as np
 
 from dmft.params import ExtensiveWidthParams
 from odes.common import check
-from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
+from odes.common.errors import ConvergenceError, DivergenceError
 from odes.common.random_matrices import probes, unvec_p, vec_p  # vec_p/unvec_p re-exported (old import path)
+from validation.extensive_instance import SENSINGS, draw_instance  # noqa: F401  (SENSINGS: old name)
 
 __all__ = ["ERMInstance", "ERMResult", "make_instance", "solve_convex", "solve_gd_rank", "solve_erm"]
-
-SENSINGS = ("wishart", "goe")
-
 
 @dataclass(frozen=True)
 class ERMInstance:
@@ -102,24 +101,15 @@ class ERMInstance:
 
 
 def make_instance(params: ExtensiveWidthParams, d: int, seed: int, sensing: str = "wishart") -> ERMInstance:
-    """Draw teacher, inputs and noisy labels (``np.random.default_rng(seed)``)."""
-    d = check.integer("d", d, lo=2)
-    if sensing not in SENSINGS:
-        raise ParameterError("sensing", f"must be one of {SENSINGS}, got {sensing!r}")
-    rng = np.random.default_rng(seed)
-    n = max(1, int(round(params.alpha * d * d)))
-    m_star = max(1, int(round(params.kappa_star * d)))
-    W = rng.standard_normal((m_star, d))
-    S_star = W.T @ W / m_star
-    noise = math.sqrt(params.noise) * rng.standard_normal(n)
+    """Draw teacher, inputs and noisy labels: the shared instance :func:`validation.extensive_instance.draw_instance`
+    (stream ``SeedSequence([seed, d])``, ``n = max(1, round(alpha d^2))``), the same as the GD simulator's."""
+    shared = draw_instance(params, d, seed, sensing)
+    d, n, S_star = shared.d, shared.n, shared.S_star
     if sensing == "wishart":
-        X = rng.standard_normal((n, d))
-        inst = ERMInstance(d, n, sensing, S_star, np.zeros(n), X=X)
+        inst = ERMInstance(d, n, sensing, S_star, np.zeros(n), X=shared.X)
     else:
-        p = d * (d + 1) // 2
-        A = rng.standard_normal((n, p)) * math.sqrt(2.0 / d)
-        inst = ERMInstance(d, n, sensing, S_star, np.zeros(n), A=A)
-    y = inst.predict(S_star) + noise
+        inst = ERMInstance(d, n, sensing, S_star, np.zeros(n), A=shared.goe_design())
+    y = inst.predict(S_star) + shared.noise
     return ERMInstance(d, n, sensing, S_star, y, X=inst.X, A=inst.A)
 
 

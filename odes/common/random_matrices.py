@@ -25,8 +25,8 @@ Normalisations (``N(0, v)``: Gaussian of variance ``v``):
 * **Hutchinson probes** :func:`probes`: symmetric, diagonal ``N(0, 1)``, off-diagonal ``N(0, 1/2)``, so
   ``vec_p(U) ~ N(0, I_p)`` and ``E <U, J U> = Tr_p J``.
 * ``vec_p(A) = (A_ii; sqrt2 A_ij, i < j)`` (diagonal first, then the strict upper triangle row by row): the
-  isometry from symmetric d x d matrices (Frobenius) to ``R^p``, ``p = d(d+1)/2``. :func:`triu_vec_index` is the
-  same isometry with the entries in row-major upper-triangle order (the order of the GD simulator's GOE sensing).
+  isometry from symmetric d x d matrices (Frobenius) to ``R^p``, ``p = d(d+1)/2``; :func:`vec_p_index` gives it
+  as index arrays.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from odes.common import check
 __all__ = [
     "mp_edges", "mp_density", "mp_cdf_continuous", "mp_quantiles", "semicircle_density",
     "mp_wishart", "wishart", "haar_frame", "haar_orthogonal", "goe", "probes", "vec_p", "unvec_p",
-    "triu_vec_index",
+    "vec_p_index",
 ]
 
 _GRID = 4001
@@ -188,9 +188,11 @@ def unvec_p(v: np.ndarray, d: int) -> np.ndarray:
     return S
 
 
-def triu_vec_index(d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(i, j, w)`` with ``w S[i, j]`` the vec_p isometry in row-major upper-triangle order (diagonal included,
-    ``w = 1`` on the diagonal, ``sqrt 2`` off it)."""
-    iu, ju = np.triu_indices(d)
-    w = np.where(iu == ju, 1.0, math.sqrt(2.0))
-    return iu, ju, w
+def vec_p_index(d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(i, j, w)`` with ``w * S[i, j] == vec_p(S)`` (same order; ``w = 1`` on the diagonal, ``sqrt 2`` off it):
+    vec_p by fancy indexing, for array libraries other than numpy."""
+    iu = np.triu_indices(d, 1)
+    i = np.concatenate([np.arange(d), iu[0]])
+    j = np.concatenate([np.arange(d), iu[1]])
+    w = np.concatenate([np.ones(d), np.full(iu[0].size, math.sqrt(2.0))])
+    return i, j, w
