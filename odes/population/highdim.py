@@ -497,7 +497,7 @@ def finite_d_matrix(params: HighDimParams, d: int, gammas: Sequence[float], *, s
     W0, S_star = orthonormal_instance(params, d, seed)
     if form == "auto":
         form = "S" if m >= ms else "W"
-    res = integrate_matrix_flow(W0, S_star, d * g, model="A", method=method, rtol=rtol, atol=atol, form=form)
+    res = integrate_matrix_flow(W0, S_star, d * g, model="uncentered", method=method, rtol=rtol, atol=atol, form=form)
     P = S_star * ms
     trS = np.trace(res.S, axis1=1, axis2=2)
     SSs = np.einsum("kij,ji->k", res.S, S_star)
