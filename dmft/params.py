@@ -63,10 +63,11 @@ class ExtensiveWidthParams:
         s("noise", check_noise(self.noise))
 
     @property
-    def full_rank(self) -> bool:
-        """kappa >= 1: the student can represent any PSD S (convex Burer-Monteiro regime)."""
-        return self.kappa >= 1.0
-
-    @property
     def kappa_label(self) -> str:
         return "inf" if math.isinf(self.kappa) else f"{self.kappa:g}"
+
+
+def dof_line(kappa: float) -> float:
+    """Parameter count per d^2 of a rank-kappa d symmetric PSD matrix: ``kappa - kappa^2/2`` (1/2 for kappa >= 1)."""
+    k = min(kappa, 1.0)
+    return k - 0.5 * k * k

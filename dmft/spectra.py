@@ -35,6 +35,7 @@ import numpy as np
 
 from odes.common import check
 from odes.common.errors import ConvergenceError, ParameterError
+from odes.common.random_matrices import goe, mp_density, mp_edges, mp_wishart, semicircle_density
 
 __all__ = [
     "FreeConvolution", "mp_density", "mp_edges", "semicircle_density", "free_cumulant_moments",
@@ -44,31 +45,6 @@ __all__ = [
 
 # ----------------------------------------------------------------------------------------------------------
 # closed forms
-def mp_edges(kappa_star: float) -> tuple[float, float]:
-    """Edges ``(1 -+ sqrt(gamma))^2`` of the continuous part of MP(gamma = 1/kappa*)."""
-    g = 1.0 / check.positive("kappa_star", kappa_star)
-    return (1.0 - np.sqrt(g)) ** 2, (1.0 + np.sqrt(g)) ** 2
-
-
-def mp_density(x: np.ndarray, kappa_star: float) -> np.ndarray:
-    """Continuous part of MP(1/kappa*) (the atom ``max(1 - kappa*, 0)`` at 0 is not included)."""
-    x = np.asarray(x, dtype=float)
-    lo, hi = mp_edges(kappa_star)
-    g = 1.0 / kappa_star
-    inside = (x > lo) & (x < hi)
-    out = np.zeros_like(x)
-    xi = x[inside]
-    out[inside] = np.sqrt((hi - xi) * (xi - lo)) / (2.0 * np.pi * g * xi)
-    return out
-
-
-def semicircle_density(x: np.ndarray, s2: float) -> np.ndarray:
-    """Semicircle of variance ``s2``: ``sqrt(4 s2 - x^2)/(2 pi s2)`` on ``|x| < 2 sqrt(s2)``."""
-    x = np.asarray(x, dtype=float)
-    s2 = check.positive("sigma2", s2)
-    return np.sqrt(np.clip(4.0 * s2 - x * x, 0.0, None)) / (2.0 * np.pi * s2)
-
-
 def free_cumulant_moments(kappa_star: float, s2: float, order: int = 4) -> np.ndarray:
     r"""Moments ``m_1..m_order`` (order <= 4) of ``MP(1/kappa*) [+] SC(s2)`` from the free cumulants
     ``k_1 = 1, k_2 = gamma + s2, k_n = gamma^(n-1)`` via the non-crossing moment-cumulant formula:
@@ -88,11 +64,8 @@ def sample_y_eigenvalues(d: int, kappa_star: float, s2: float, rng: np.random.Ge
     kappa_star = check.positive("kappa_star", kappa_star)
     s2 = check.nonnegative("sigma2", s2)
     m_star = max(1, int(round(kappa_star * d)))
-    w = rng.standard_normal((m_star, d))
-    s_star = w.T @ w / m_star
-    a = rng.standard_normal((d, d))
-    goe = (a + a.T) / np.sqrt(2.0 * d)
-    return np.linalg.eigvalsh(s_star + np.sqrt(s2) * goe)
+    s_star = mp_wishart(rng, d, m_star)
+    return np.linalg.eigvalsh(s_star + np.sqrt(s2) * goe(rng, 1, d)[0])
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -30,17 +30,17 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from scipy.optimize import brentq
 
-from dmft.params import ExtensiveWidthParams
+from dmft.params import ExtensiveWidthParams, dof_line  # dof_line re-exported (old import path)
 from dmft.spectra import FreeConvolution
 from odes.common import check
 from odes.common.errors import ConvergenceError, ParameterError, QuadnetError
+from odes.common.numerics import scan_sign_change
 from odes.common.result import Result, coordinate, variable
 
 __all__ = ["StationarySolution", "solve_stationary", "stationary_map", "dof_line", "FLAG_TEXT", "SIGMA2_MIN"]
@@ -62,12 +62,6 @@ FLAG_TEXT = {
                         "against finite-d GD only in the active/inactive regimes, within 2-6%",
     "rank_constraint_active": "the rank constraint rank S <= kappa d is active (cut at the kappa-quantile omega)",
 }
-
-
-def dof_line(kappa: float) -> float:
-    """Parameter count per d^2 of a rank-kappa d symmetric PSD matrix: ``kappa - kappa^2/2`` (1/2 for kappa >= 1)."""
-    k = min(kappa, 1.0)
-    return k - 0.5 * k * k
 
 
 @dataclass(frozen=True, repr=False)
@@ -179,20 +173,6 @@ def stationary_map(params: ExtensiveWidthParams, sigma2: float, a: float, *, h: 
     return {"D": ti["D"], "C_S": cs, "P": ti["P"], "theta": theta, "c": ti["c"], "omega": omega,
             "sigma2_new": (params.noise + 2.0 * cs) / (4.0 * params.alpha),
             "a_new": 1.0 - ti["D"] / (2.0 * params.alpha), "fc": fc}
-
-
-def scan_sign_change(fun: Callable[[float], float], x0: float, sign0: float, step: float, max_steps: int
-                     ) -> tuple[bool, float, float]:
-    """Walk ``x0 + k step`` (k = 1..max_steps) until ``fun`` takes the sign opposite to ``sign0`` (the sign of
-    ``fun(x0)``, already known). Returns ``(found, lo, hi)``: the bracketing pair (lo, hi) of the first sign change,
-    or ``(False, x_last, x_last)``. Used to bracket the roots in log sigma^2 before Brent's method."""
-    x = x0
-    for _ in range(max_steps):
-        nxt = x + step
-        if fun(nxt) * sign0 < 0.0:
-            return True, x, nxt
-        x = nxt
-    return False, x, x
 
 
 class _Counter:

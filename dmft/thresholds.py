@@ -49,10 +49,10 @@ from typing import Any
 import numpy as np
 from scipy.optimize import brentq
 
-from dmft.params import check_kappa, check_kappa_star, check_noise
-from dmft.stationary import dof_line, scan_sign_change
+from dmft.params import check_kappa, check_kappa_star, check_noise, dof_line
 from odes.common import check
 from odes.common.errors import ConvergenceError, ParameterError, QuadnetError
+from odes.common.numerics import scan_sign_change
 from odes.common.result import Result, variable
 
 __all__ = ["m0", "m1", "m2", "M_function", "alpha_c", "alpha_c_grid", "AlphaC", "InterpolationThreshold",

@@ -18,12 +18,12 @@ def test_wishart_step_matches_explicit_loss_gradient():
     + lam/2 |W|^2 computed with explicit Z_mu = (x x^T - I)/sqrt d and finite-difference gradient."""
     d, eta = 4, 0.05
     train, test = gs.simulate_gd(P, d, eta, 1, seed=3)
-    rng = np.random.default_rng(np.random.SeedSequence([3, d]))  # same stream as the simulator
+    rng = np.random.default_rng(np.random.SeedSequence([3, d]))  # the documented stream of the instance
     n, mstar, m = int(P.alpha * d * d), int(P.kappa_star * d), int(P.kappa * d)
     wstar = rng.standard_normal((mstar, d))
-    w0 = rng.standard_normal((m, d))
     xi = rng.standard_normal(n)
     X = rng.standard_normal((n, d))
+    w0 = np.random.default_rng(np.random.SeedSequence([3, d, 1])).standard_normal((m, d))  # student stream
     Z = np.array([(np.outer(x, x) - np.eye(d)) / math.sqrt(d) for x in X])
     sstar = wstar.T @ wstar / mstar
     y = np.einsum("ab,nab->n", sstar, Z) + math.sqrt(P.noise) * xi
@@ -67,8 +67,11 @@ def test_goe_stored_equals_regenerated_and_covariance():
     b = gs.simulate_gd(P, d, 0.05, 5, seed=1, sensing="goe", goe_memory=0.0)  # regenerate every step
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
-    A = gs._GOESensing(3000, 4, (0,), 1e9).stored
-    assert A.var() == pytest.approx(2 / 4, rel=0.03)
+    from validation.extensive_instance import draw_instance
+
+    A = gs._GOESensing(draw_instance(ExtensiveWidthParams(alpha=3000 / 16, kappa=1.0, kappa_star=0.5), 4, 0, "goe"),
+                       1e9).stored
+    assert A.shape == (3000, 10) and A.var() == pytest.approx(2 / 4, rel=0.03)
 
 
 def test_t0_close_to_o1_and_decreasing():

@@ -9,7 +9,7 @@ from odes.common.errors import ParameterError
 from odes.population import powerlaw as pl
 from odes.population.highdim import wishart
 from odes.population.params import OnlineSGDParams, PowerLawParams
-from odes.population.riccati import closed_form_b, integrate_matrix_flow
+from odes.population.riccati import closed_form_centered, integrate_matrix_flow
 
 
 def test_teacher_weights_normalised():
@@ -28,8 +28,8 @@ def test_three_solvers_and_matrix_ode_agree(seed):
     S_star = np.zeros((d, d))
     S_star[:r, :r] = np.diag(lam)
     t = np.array([0.0, 0.5, 2.0, 3.0])
-    ref = integrate_matrix_flow(W0, S_star, t, model="B", rtol=1e-12, atol=1e-16).loss
-    np.testing.assert_allclose(closed_form_b(W0, S_star, t).loss, ref, rtol=1e-9)
+    ref = integrate_matrix_flow(W0, S_star, t, model="centered", rtol=1e-12, atol=1e-16).loss
+    np.testing.assert_allclose(closed_form_centered(W0, S_star, t).loss, ref, rtol=1e-9)
     G_V, N0 = pl.blocks_from_w0(W0, r)
     for f in (pl.teacher_block_curve, pl.restart_curve, pl.integrate_gram_ode):
         np.testing.assert_allclose(f(G_V, N0, lam, t)[0], ref, rtol=1e-9)

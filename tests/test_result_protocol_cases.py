@@ -18,7 +18,7 @@ def cases_odes() -> list:
     from odes.population import powerlaw as pl
     from odes.population.highdim import finite_d_matrix, finite_d_modes, solve_limit
     from odes.population.params import HighDimParams, OnlineSGDParams, PowerLawParams
-    from odes.population.riccati import closed_form_b, integrate_matrix_flow
+    from odes.population.riccati import closed_form_centered, integrate_matrix_flow
     from validation.compare_ode import compare_ode
     from validation.compare_population import validate_population
     from validation.online_sgd import simulate
@@ -38,8 +38,8 @@ def cases_odes() -> list:
     matrix = finite_d_matrix(hd, 8, taus, seed=1)
     W0 = 0.5 * np.eye(4)[:, :2]
     S_star = np.diag([0.5, 0.3, 0.0, 0.0])
-    flow_a = integrate_matrix_flow(W0, S_star, [0.0, 0.5, 1.0], model="A")
-    flow_b = closed_form_b(W0, S_star, [0.0, 0.5, 1.0])
+    flow_a = integrate_matrix_flow(W0, S_star, [0.0, 0.5, 1.0], model="uncentered")
+    flow_b = closed_form_centered(W0, S_star, [0.0, 0.5, 1.0])
 
     plp = PowerLawParams(1.0, 12, 12, 144)
     time_fit, curves = pl.time_exponent(plp, seeds=(0, 1), window=(2, 6))

@@ -38,6 +38,7 @@ import numpy as np
 
 from odes.common import check
 from odes.common.errors import DivergenceError, ParameterError
+from odes.common.numerics import fit_power_law, time_grid
 from odes.common.resources import check_memory
 from odes.common.result import SUMMARY_MAX_CHARS, Result, coordinate, mean_and_se, variable
 from odes.finite_width import FiniteWidthParams
@@ -266,30 +267,19 @@ def fit_exponent(Ns: Sequence[float], means: Sequence[float], stds: Sequence[flo
         raise ParameterError("N", "need at least two widths to fit an exponent")
     if np.any(m <= 0):
         raise ParameterError("means", "deviations must be positive to fit a power law")
-    y = np.log(m)
     n = np.maximum(np.asarray(counts, dtype=float), 1.0)
-    sig = np.asarray(stds, dtype=float) / (m * np.sqrt(n))
-    if np.any(sig <= 0):  # single seeds: unweighted fit
-        sig = np.ones_like(y)
-    w = 1.0 / sig**2
-    xb = np.sum(w * x) / np.sum(w)
-    yb = np.sum(w * y) / np.sum(w)
-    sxx = np.sum(w * (x - xb) ** 2)
-    slope = float(np.sum(w * (x - xb) * (y - yb)) / sxx)
-    err = float(np.sqrt(1.0 / sxx))
-    dof = x.size - 2
-    if dof > 0:
-        chi2 = float(np.sum(w * (y - yb - slope * (x - xb)) ** 2))
-        err *= max(1.0, float(np.sqrt(chi2 / dof)))
-    return float(slope), float(err)
+    ses = np.asarray(stds, dtype=float) / np.sqrt(n)
+    if np.any(ses <= 0):  # single seeds: unweighted fit (unit errors of ln mean)
+        ses = m
+    fit = fit_power_law(np.exp(x), m, ses)
+    return fit.slope, fit.slope_se
 
 
 def _ode_for_seeds(params: FiniteWidthParams, sim: OnlineSGDResult, *, method: str, rtol: float, atol: float,
                    check_stability: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ODE curves (S, n, ...) from each seed's exact (Q(0), M(0)); equal initial states share a run."""
     S = len(sim.seeds)
-    if sim.alpha[0] != 0.0:
-        raise ParameterError("alphas", "the grid must start at alpha = 0 (the ODE starts from the recorded state)")
+    time_grid("alphas", sim.alpha, start_at_zero=True)  # the ODE starts from the recorded state at alpha = 0
     out_Q, out_M, out_e = np.empty_like(sim.Q), np.empty_like(sim.M), np.empty_like(sim.eps_g)
     done: list[tuple[np.ndarray, np.ndarray, int]] = []
     for s in range(S):

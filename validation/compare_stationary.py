@@ -22,6 +22,7 @@ import numpy as np
 from dmft.params import ExtensiveWidthParams
 from odes.common import check
 from odes.common.errors import ParameterError
+from odes.common.numerics import fit_inverse_size
 from odes.common.progress import progress
 from odes.common.result import Result, coordinate, variable
 
@@ -32,23 +33,8 @@ __all__ = ["StationaryValidation", "validate_stationary", "extrapolate_inverse_d
 def extrapolate_inverse_d(ds, means, ses) -> tuple[float, float, float]:
     """Weighted least squares ``means ~ q_inf + c/d``; returns ``(q_inf, se(q_inf), c)``.
     With a single d, returns the value itself (no extrapolation, c = 0)."""
-    ds, means, ses = (np.asarray(v, dtype=float) for v in (ds, means, ses))
-    if ds.size == 1:
-        return float(means[0]), float(ses[0]), 0.0
-    scale = max(float(np.max(np.abs(means))), float(np.max(ses)))
-    if scale == 0.0:  # every instance gave exactly 0 (e.g. S = 0 at huge lam): nothing to extrapolate
-        return 0.0, 0.0, 0.0
-    floor = 1e-3 * scale
-    w = (floor / np.maximum(ses, floor)) ** 2  # weights 1/se^2 in units of 1/floor^2 (no overflow)
-    A = np.stack([np.ones_like(ds), 1.0 / ds], axis=1)
-    cov = np.linalg.inv(A.T @ (A * w[:, None]))
-    coef = cov @ (A.T @ (w * means))
-    dof = ds.size - 2
-    if dof > 0:
-        chi2 = float(np.sum(w * (means - A @ coef) ** 2)) / floor ** 2
-        cov = cov * max(1.0, chi2 / dof)
-    cov = cov * floor ** 2
-    return float(coef[0]), float(math.sqrt(cov[0, 0])), float(coef[1])
+    fit = fit_inverse_size(ds, means, ses)
+    return fit.intercept, fit.intercept_se, fit.slope
 
 
 _QUANTITY = {"test": ("test_error", "test error (2/d) Tr(S - S*)^2 (excess population error)"),

@@ -1,6 +1,7 @@
 r"""Finite-d empirical risk minimisation for the extensive-width model (checks of :mod:`dmft.stationary`).
 
-Data (conventions of :mod:`dmft.params`): ``x_mu ~ N(0, I_d)``, ``n = round(alpha d^2)``, teacher
+Data (conventions of :mod:`dmft.params`; the instance is :func:`validation.extensive_instance.draw_instance`,
+shared with the GD simulator): ``x_mu ~ N(0, I_d)``, ``n = max(1, round(alpha d^2))``, teacher
 ``S* = W*^T W*/m*`` (``m* = round(kappa* d)``, iid N(0, 1) entries), labels ``y = Tr(S* Z) + sqrt(Delta) xi``.
 
 Sensing ensembles:
@@ -41,12 +42,11 @@ import numpy as np
 from dmft.params import ExtensiveWidthParams
 from odes.common import check
 from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
+from odes.common.random_matrices import probes, unvec_p, vec_p  # vec_p/unvec_p re-exported (old import path)
+from validation.extensive_instance import SENSINGS, draw_instance  # noqa: F401  (SENSINGS: old name)
 
 __all__ = ["ERMInstance", "ERMResult", "make_instance", "solve_convex", "solve_gd_rank", "solve_erm",
            "erm_memory_bytes", "check_erm_memory"]
-
-SENSINGS = ("wishart", "goe")
-
 
 @dataclass(frozen=True)
 class ERMInstance:
@@ -84,8 +84,7 @@ class ERMInstance:
     def hessian_norm(self, iters: int = 30, seed: int = 0) -> float:
         """Top eigenvalue of ``V -> (d/(2n)) sum Tr(V Z) Z`` by power iteration."""
         rng = np.random.default_rng(seed)
-        V = rng.standard_normal((self.d, self.d))
-        V = (V + V.T) / 2
+        V = probes(rng, 1, self.d)[0]
         lam = 0.0
         for _ in range(iters):
             V /= np.linalg.norm(V)
@@ -100,23 +99,6 @@ class ERMInstance:
 
     def train_error(self, S: np.ndarray) -> float:
         return float(np.mean((self.y - self.predict(S)) ** 2))
-
-
-def vec_p(S: np.ndarray) -> np.ndarray:
-    """``(S_ii; sqrt2 S_ij, i < j)``: isometry from symmetric matrices to R^p."""
-    d = S.shape[0]
-    iu = np.triu_indices(d, 1)
-    return np.concatenate([np.diag(S), math.sqrt(2.0) * S[iu]])
-
-
-def unvec_p(v: np.ndarray, d: int) -> np.ndarray:
-    """Inverse of :func:`vec_p`."""
-    S = np.zeros((d, d))
-    iu = np.triu_indices(d, 1)
-    S[iu] = v[d:] / math.sqrt(2.0)
-    S = S + S.T
-    S[np.diag_indices(d)] = v[:d]
-    return S
 
 
 def erm_memory_bytes(n: float, d: int, sensing: str) -> float:
@@ -141,26 +123,19 @@ def check_erm_memory(params: ExtensiveWidthParams, d: int, sensing: str) -> None
 
 
 def make_instance(params: ExtensiveWidthParams, d: int, seed: int, sensing: str = "wishart") -> ERMInstance:
-    """Draw teacher, inputs and noisy labels (``np.random.default_rng(seed)``)."""
+    """Draw teacher, inputs and noisy labels: the shared instance :func:`validation.extensive_instance.draw_instance`
+    (stream ``SeedSequence([seed, d])``, ``n = max(1, round(alpha d^2))``), the same as the GD simulator's."""
     d = check.integer("d", d, lo=2)
-    seed = check.integer("seed", seed, lo=0)
     if sensing not in SENSINGS:
         raise ParameterError("sensing", f"must be one of {SENSINGS}, got {sensing!r}")
     check_erm_memory(params, d, sensing)
-    rng = np.random.default_rng(seed)
-    n = max(1, int(round(params.alpha * d * d)))
-    m_star = max(1, int(round(params.kappa_star * d)))
-    W = rng.standard_normal((m_star, d))
-    S_star = W.T @ W / m_star
-    noise = math.sqrt(params.noise) * rng.standard_normal(n)
+    shared = draw_instance(params, d, seed, sensing)
+    d, n, S_star = shared.d, shared.n, shared.S_star
     if sensing == "wishart":
-        X = rng.standard_normal((n, d))
-        inst = ERMInstance(d, n, sensing, S_star, np.zeros(n), X=X)
+        inst = ERMInstance(d, n, sensing, S_star, np.zeros(n), X=shared.X)
     else:
-        p = d * (d + 1) // 2
-        A = rng.standard_normal((n, p)) * math.sqrt(2.0 / d)
-        inst = ERMInstance(d, n, sensing, S_star, np.zeros(n), A=A)
-    y = inst.predict(S_star) + noise
+        inst = ERMInstance(d, n, sensing, S_star, np.zeros(n), A=shared.goe_design())
+    y = inst.predict(S_star) + shared.noise
     return ERMInstance(d, n, sensing, S_star, y, X=inst.X, A=inst.A)
 
 

@@ -20,8 +20,12 @@ Sensing ensembles:
   diagonal 2/d), i.e. in vec_p coordinates (vec_p(A) = (A_ii; sqrt2 A_ij, i<j), <vec A, vec B> = Tr AB) an
   n x p Gaussian matrix A with iid N(0, 2/d) entries: yhat = A s, vec_p(G) = (d/2n) A^T e. Cost O(n p) per step.
   A is stored if n p 8 bytes <= ``goe_memory`` (default 1.5 GB; d = 90, alpha = 1: 265 MB); otherwise it is
-  regenerated at every step in chunks of rows from per-chunk seeds (identical matrices at every step; the cost
-  is then dominated by the Gaussian generator, ~n p draws per step).
+  regenerated at every step in chunks of rows from the saved generator state (identical matrices at every step;
+  the cost is then dominated by the Gaussian generator, ~n p draws per step).
+
+The instance (teacher, label noise, inputs / GOE design, sample count ``n = max(1, round(alpha d^2))``) is
+:func:`validation.extensive_instance.draw_instance`, the same as the ERM's for the same ``(d, seed, sensing)``; the
+student's initial weights come from the independent stream :func:`validation.extensive_instance.student_rng`.
 
 Backends (``backend=``): ``"numpy"`` (default) or ``"torch"`` (optional, never required: torch is not a
 dependency and is imported only when asked for; ``device`` defaults to ``"cuda"`` if available, else ``"cpu"``).
@@ -46,11 +50,20 @@ from dmft.params import ExtensiveWidthParams
 from odes.common import check
 from odes.common.errors import DivergenceError, ParameterError
 from odes.common.progress import progress
+from odes.common.random_matrices import vec_p_index
 from odes.common.result import Result, coordinate, variable
+from validation.extensive_instance import (
+    CHUNK_ROWS,
+    SENSINGS,
+    ExtensiveInstance,
+    draw_instance,
+    student_rng,
+    width,
+)
 
-SENSING = ("wishart", "goe")
+SENSING = SENSINGS
 BACKENDS = ("numpy", "torch")
-_CHUNK_ROWS = 4096
+_CHUNK_ROWS = CHUNK_ROWS
 
 
 class _NumpyOps:
@@ -216,37 +229,24 @@ class GDSimulation(Result):
                 "backend": self.backend}
 
 
-def _vecp_index(d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    iu, ju = np.triu_indices(d)
-    w = np.where(iu == ju, 1.0, math.sqrt(2.0))
-    return iu, ju, w
-
-
 class _GOESensing:
     """n GOE sensing matrices in vec_p coordinates, stored or regenerated per step (see module docstring)."""
 
-    def __init__(self, n: int, d: int, seed_key: tuple[int, ...], memory: float, ops: _NumpyOps | None = None):
+    def __init__(self, instance: ExtensiveInstance, memory: float, ops: _NumpyOps | None = None):
         self.ops = ops if ops is not None else _NumpyOps()
-        self.n, self.d, self.p = n, d, d * (d + 1) // 2
-        self.scale = math.sqrt(2.0 / d)
-        self.key = seed_key
-        self.nchunks = -(-n // _CHUNK_ROWS)
+        self.instance = instance
+        self.n, self.d, self.p = instance.n, instance.d, instance.p
         self.stored = None
-        if n * self.p * 8 <= memory:
-            self.stored = self.ops.asarray(np.concatenate([self._chunk(c) for c in range(self.nchunks)]))
-
-    def _chunk(self, c: int) -> np.ndarray:
-        rows = min(_CHUNK_ROWS, self.n - c * _CHUNK_ROWS)
-        rng = np.random.default_rng(np.random.SeedSequence(list(self.key) + [c]))
-        return self.scale * rng.standard_normal((rows, self.p))
+        if self.n * self.p * 8 <= memory:
+            self.stored = self.ops.asarray(instance.goe_design())
 
     def chunks(self):
-        for c in range(self.nchunks):
-            lo = c * _CHUNK_ROWS
-            if self.stored is not None:
+        if self.stored is not None:
+            for lo in range(0, self.n, _CHUNK_ROWS):
                 yield lo, self.stored[lo:lo + _CHUNK_ROWS]
-            else:
-                yield lo, self.ops.asarray(self._chunk(c))
+            return
+        for c, block in enumerate(self.instance.goe_blocks()):
+            yield c * _CHUNK_ROWS, self.ops.asarray(block)
 
     def forward_adjoint(self, s, y):
         """(A s - y, A^T (A s - y)) in one pass over the chunks (y None: only A s, and zeros); arrays of ``ops``."""
@@ -307,38 +307,33 @@ def simulate_gd(params: ExtensiveWidthParams, d: int, eta: float, steps: int, *,
     goe_memory = check.nonnegative("goe_memory", goe_memory)
     check_gd_memory(params, d, sensing, goe_memory)
     xp = _array_ops(backend, device)
-    rng = np.random.default_rng(np.random.SeedSequence([seed, d]))
-    n = int(round(params.alpha * d * d))
-    mstar = max(1, int(round(params.kappa_star * d)))
-    wstar = rng.standard_normal((mstar, d))
-    sstar = wstar.T @ wstar / mstar
+    inst = draw_instance(params, d, seed, sensing)
+    n = inst.n
     if math.isinf(params.kappa):
         S = sigma0 ** 2 * np.eye(d)
     else:
-        m = max(1, int(round(params.kappa * d)))
-        w0 = sigma0 * rng.standard_normal((m, d))
+        m = width(params.kappa, d)
+        w0 = sigma0 * student_rng(seed, d).standard_normal((m, d))
         S = w0.T @ w0 / m
-    xi = rng.standard_normal(n)
-    sq = math.sqrt(params.noise)
     train = np.empty(steps + 1)
     test = np.empty(steps + 1)
-    sstar, S, xi = xp.asarray(sstar), xp.asarray(S), xp.asarray(xi)
+    sstar, S, noise = xp.asarray(inst.S_star), xp.asarray(S), xp.asarray(inst.noise)
     eye = xp.eye(d)
     bar = progress(total=steps + 1, desc=f"GD d={d}", quiet=quiet)
     if sensing == "wishart":
-        X = xp.asarray(rng.standard_normal((n, d)))
+        X = xp.asarray(inst.X)
         rd = math.sqrt(d)
-        y = (xp.einsum("na,na->n", X @ sstar, X) - xp.trace(sstar)) / rd + sq * xi
+        y = (xp.einsum("na,na->n", X @ sstar, X) - xp.trace(sstar)) / rd + noise
 
         def residual_and_grad(S):
             e = (xp.einsum("na,na->n", X @ S, X) - xp.trace(S)) / rd - y
             G = (X.T @ (e[:, None] * X) - e.sum() * eye) * (d / (2.0 * n) / rd)
             return e, G
     else:
-        iu, ju, w = _vecp_index(d)
+        iu, ju, w = vec_p_index(d)
         iu, ju, w = xp.asindex(iu), xp.asindex(ju), xp.asarray(w)
-        A = _GOESensing(n, d, (seed, d, 7), goe_memory, xp)
-        y = A.forward_adjoint(w * sstar[iu, ju], None)[0] + sq * xi
+        A = _GOESensing(inst, goe_memory, xp)
+        y = A.forward_adjoint(w * sstar[iu, ju], None)[0] + noise
 
         def residual_and_grad(S):
             e, g = A.forward_adjoint(w * S[iu, ju], y)

@@ -57,7 +57,9 @@ import numpy as np
 
 from odes.common import check
 from odes.common.errors import DivergenceError, ParameterError
+from odes.common.numerics import time_grid
 from odes.common.progress import progress
+from odes.common.random_matrices import haar_frame
 from odes.common.resources import check_memory
 from odes.common.result import Result, coordinate, mean_and_se, variable
 from odes.finite_width import FiniteWidthParams
@@ -150,10 +152,7 @@ def _one_step_increments(W, Ws, X, zeta, a, b, eta, c0, sqrt_noise, kappa):  # p
 # ---------------------------------------------------------------------------------------------------------
 def _orthonormal_rows(n_rows: int, N: int, rng: np.random.Generator) -> np.ndarray:
     """(n_rows, N) matrix with orthonormal rows times sqrt(N) (Haar-random frame)."""
-    G = rng.standard_normal((N, n_rows))
-    Qf, R = np.linalg.qr(G)
-    Qf = Qf * np.sign(np.diagonal(R))[None, :]
-    return np.ascontiguousarray(Qf.T) * np.sqrt(N)
+    return np.ascontiguousarray(haar_frame(rng, N, n_rows).T) * np.sqrt(N)
 
 
 def initial_weights(params: FiniteWidthParams, N: int, rng: np.random.Generator, *, init: str = "V",
@@ -294,9 +293,7 @@ def run_memory(p: int, p_star: int, N: int) -> float:
 
 
 def _alpha_steps(alphas: Sequence[float] | np.ndarray, N: int) -> np.ndarray:
-    al = check.array("alphas", alphas, shape=(None,), lo=0.0)
-    if al.size == 0:
-        raise ParameterError("alphas", "must contain at least one time")
+    al = time_grid("alphas", alphas)
     n_steps = float(al[-1]) * float(N)          # Python floats: inf on overflow, no warning
     if n_steps > MAX_STEPS:
         raise ParameterError("alphas", f"max(alphas) x N = {n_steps:.3g} SGD steps is more than the "

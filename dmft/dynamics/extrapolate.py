@@ -19,6 +19,7 @@ from dmft.dynamics.settings import DMFTSettings
 from dmft.dynamics.solver import solve
 from dmft.params import ExtensiveWidthParams
 from odes.common.errors import ParameterError
+from odes.common.numerics import fit_inverse_size
 
 
 def extrapolate_d_eff(results: list[DMFTResult]) -> DMFTCurve:
@@ -29,7 +30,6 @@ def extrapolate_d_eff(results: list[DMFTResult]) -> DMFTCurve:
     t = results[0].t
     if any(r.t.shape != t.shape or not np.allclose(r.t, t) for r in results):
         raise ParameterError("eta", "all runs must share the time grid (same eta and steps)")
-    X = np.stack([np.ones_like(ds), 1.0 / ds], axis=1)
     out = {}
     for name in ("train_error", "test_error"):
         y = np.array([getattr(r, name) for r in results])
@@ -37,11 +37,8 @@ def extrapolate_d_eff(results: list[DMFTResult]) -> DMFTCurve:
         s = np.maximum(s, 1e-12 * np.abs(y).max())
         a, se = np.empty(t.size), np.empty(t.size)
         for k in range(t.size):
-            w = 1.0 / s[:, k] ** 2
-            A = X.T @ (w[:, None] * X)
-            cov = np.linalg.inv(A)
-            coef = cov @ (X.T @ (w * y[:, k]))
-            a[k], se[k] = coef[0], math.sqrt(cov[0, 0])
+            fit = fit_inverse_size(ds, y[:, k], s[:, k], se_floor=0.0, scale_by_chi2=False)
+            a[k], se[k] = fit.intercept, fit.intercept_se
         out[name], out[name + "_std"] = a, se
     return DMFTCurve(params=results[0].params, method="d_eff_extrapolation", inputs=ds, t=t, **out)
 

@@ -32,8 +32,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from odes.common import check
+from odes.common import check, numerics
 from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
+from odes.common.numerics import time_grid
 from odes.common.progress import progress
 from odes.common.resources import check_memory
 from odes.common.result import Result, coordinate, variable
@@ -214,15 +215,9 @@ def initial_state(params: FiniteWidthParams, M0: np.ndarray | None = None, *, N:
 
 
 def _check_alphas(alphas) -> np.ndarray:
-    al = check.array("alphas", alphas, shape=(None,))
-    if al.size == 0:
-        raise ParameterError("alphas", "must contain at least one time")
-    if np.any(al < 0):
-        raise ParameterError("alphas", f"must be >= 0, got min {al.min():g}")
+    al = time_grid("alphas", alphas)
     if al[-1] > MAX_ALPHA:
         raise ParameterError("alphas", f"the largest time must be <= {MAX_ALPHA:g}, got {al[-1]:g}")
-    if np.any(np.diff(al) <= 0):
-        raise ParameterError("alphas", "must be strictly increasing")
     return al
 
 
@@ -368,9 +363,8 @@ def tolerance_check(params: FiniteWidthParams, Q0: np.ndarray, M0: np.ndarray, a
                     check_stability: bool = True) -> float:
     """Convergence check: max |eps_g(rtol) - eps_g(rtol/100)| over the grid (an estimate of the error at rtol)."""
     kw = dict(gradient_flow=gradient_flow, method=method, check_stability=check_stability)
-    r1 = integrate_overlaps(params, Q0, M0, alphas, rtol=rtol, atol=rtol * 1e-2, **kw)
-    r2 = integrate_overlaps(params, Q0, M0, alphas, rtol=rtol * 1e-2, atol=rtol * 1e-4, **kw)
-    return float(np.max(np.abs(r1.eps_g - r2.eps_g)))
+    return numerics.tolerance_check(
+        lambda r: integrate_overlaps(params, Q0, M0, alphas, rtol=r, atol=r * 1e-2, **kw).eps_g, rtol)
 
 
 __all__ = ["MAX_ALPHA", "MAX_NFEV", "OverlapTrajectory", "check_realizable", "initial_state", "integrate_overlaps",

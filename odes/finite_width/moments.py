@@ -61,19 +61,9 @@ def _eps_from(e0, Q, M, params):
             + np.sum(bT * bT.T))
 
 
-def residual_mean(Q: np.ndarray, params: FiniteWidthParams) -> float:
-    """e0 = E[r0] = tr(AQ) - tr(BT) - c0 (the mean residual)."""
-    return float(_e0(Q, params))
-
-
 def generalization_error(Q: np.ndarray, M: np.ndarray, params: FiniteWidthParams) -> float:
     """eps_g(Q, M) = (1/2) E[r0^2] of the module formula (noiseless test labels). Q: (p, p), M: (p, p*)."""
     return float(_eps_from(_e0(Q, params), Q, M, params))
-
-
-def second_moment_residual(Q: np.ndarray, M: np.ndarray, params: FiniteWidthParams) -> float:
-    """E[r0^2] = 2 eps_g (noiseless residual)."""
-    return 2.0 * generalization_error(Q, M, params)
 
 
 def generalization_error_path(Q: np.ndarray, M: np.ndarray, params: FiniteWidthParams) -> np.ndarray:
@@ -98,18 +88,3 @@ def moments(Q: np.ndarray, M: np.ndarray, params: FiniteWidthParams, *, need_sig
         S8 = (X * a[None, :]) @ Q - (Y * b[None, :]) @ M.T   # X A Q - Y B M^T (symmetric in exact arithmetic)
         Sigma = 2.0 * eps * Q + 4.0 * e0 * X + 4.0 * (S8 + S8.T)
     return Moments(e0, eps, X, Y, lam_nu, P, Sigma)
-
-
-def lambda_nu_residual(Q: np.ndarray, M: np.ndarray, params: FiniteWidthParams) -> np.ndarray:
-    """E[lambda nu^T r0] = e0 M + 2(QAM - MBT), shape (p, p*)."""
-    return moments(Q, M, params, need_sigma=False).lam_nu_r
-
-
-def lambda_lambda_residual(Q: np.ndarray, M: np.ndarray, params: FiniteWidthParams) -> np.ndarray:
-    """P = E[lambda lambda^T r0] = e0 Q + 2(QAQ - MBM^T), shape (p, p)."""
-    return moments(Q, M, params, need_sigma=False).P
-
-
-def lambda_lambda_residual2(Q: np.ndarray, M: np.ndarray, params: FiniteWidthParams) -> np.ndarray:
-    """Sigma = E[lambda lambda^T r0^2], shape (p, p) (see module docstring)."""
-    return moments(Q, M, params).Sigma

@@ -64,6 +64,8 @@ from scipy.integrate import solve_ivp
 
 from odes.common import check
 from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
+from odes.common.numerics import time_grid
+from odes.common.random_matrices import wishart  # noqa: F401  (re-exported: old import path)
 from odes.common.resources import check_memory
 from odes.common.result import Result, coordinate, variable
 from odes.population.params import HighDimParams
@@ -288,12 +290,7 @@ class HighDimResult(Result):
 
 
 def _gamma_grid(gammas: Sequence[float]) -> np.ndarray:
-    g = check.array("times", gammas, lo=0.0)
-    if g.ndim != 1 or g.size == 0:
-        raise ParameterError("times", "must be a non-empty list of times gamma >= 0")
-    if np.any(np.diff(g) < 0):
-        raise ParameterError("times", "must be non-decreasing")
-    return g
+    return time_grid("times", gammas, strictly_increasing=False)
 
 
 def _observables(v, u, I, law: WachterLaw, p: HighDimParams):
@@ -433,18 +430,6 @@ def long_time(params: HighDimParams) -> dict:
 
 
 # ----------------------------------------------------------------------------------------- finite d
-def wishart(rng: np.random.Generator, dim: int, dof: int, scale: float = 1.0) -> np.ndarray:
-    """A sample of scale * G^T G with G (dof x dim) i.i.d. N(0, 1), without forming G when dof >= dim
-    (Bartlett: G^T G = L L^T, L lower triangular, L_ii^2 ~ chi^2(dof - i), L_ij ~ N(0,1) for i > j).
-    Cost O(dim^3) independent of dof."""
-    if dof < dim:
-        G = rng.standard_normal((dof, dim))
-        return scale * (G.T @ G)
-    L = np.tril(rng.standard_normal((dim, dim)), -1)
-    L[np.diag_indices(dim)] = np.sqrt(rng.chisquare(float(dof) - np.arange(dim)))  # float: dof may exceed int64
-    return scale * (L @ L.T)
-
-
 def finite_d_memory(params: HighDimParams, d: int, n_times: int, method: str = "modes") -> float:
     r"""Bytes needed by one finite-d run at dimension d (m = kappa d, m* = kappa* d).
 
@@ -595,7 +580,7 @@ def finite_d_matrix(params: HighDimParams, d: int, gammas: Sequence[float], *, s
     W0, S_star = orthonormal_instance(params, d, seed)
     if form == "auto":
         form = "S" if m >= ms else "W"
-    res = integrate_matrix_flow(W0, S_star, d * g, model="A", method=method, rtol=rtol, atol=atol, form=form)
+    res = integrate_matrix_flow(W0, S_star, d * g, model="uncentered", method=method, rtol=rtol, atol=atol, form=form)
     P = S_star * ms
     trS = np.trace(res.S, axis1=1, axis2=2)
     SSs = np.einsum("kij,ji->k", res.S, S_star)

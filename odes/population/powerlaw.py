@@ -53,6 +53,7 @@ from scipy.integrate import solve_ivp
 
 from odes.common import check, resources
 from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
+from odes.common.numerics import fit_power_law, time_grid
 from odes.common.progress import progress
 from odes.common.result import Result, coordinate, variable
 from odes.population.highdim import wishart
@@ -183,10 +184,7 @@ class PowerLawResult(Result):
 
 
 def _times(times: Sequence[float]) -> np.ndarray:
-    t = check.array("times", times, lo=0.0)
-    if t.ndim != 1 or t.size == 0 or np.any(np.diff(t) <= 0):
-        raise ParameterError("times", "must be a non-empty strictly increasing list of times >= 0")
-    return t
+    return time_grid("times", times)
 
 
 def teacher_block_curve(G_V: np.ndarray, N0: np.ndarray, lam: np.ndarray, times: Sequence[float], *,
@@ -475,11 +473,11 @@ class ExponentFit(Result):
 
 def loglog_slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Least-squares slope of log y vs log x and its standard error."""
-    lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
-    if lx.size < 3:
-        raise ParameterError("window", f"needs >= 3 points in the fit window, got {lx.size}")
-    res = stats.linregress(lx, ly)
-    return float(res.slope), float(res.stderr)
+    x = np.asarray(x, float)
+    if x.size < 3:
+        raise ParameterError("window", f"needs >= 3 points in the fit window, got {x.size}")
+    fit = fit_power_law(x, y)
+    return fit.slope, fit.slope_se
 
 
 def _ci(values: Sequence[float], stderr: float, npts: int) -> tuple[float, float, float]:

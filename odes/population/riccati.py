@@ -22,7 +22,7 @@ Riccati lemma (R): for :math:`\dot Y = AY + YA - c\,h(t)\,Y^2`, :math:`Y(0) = W_
   :math:`S(t) = e^{-2\Phi}e^{2tS^*}W_0[I_m + 4W_0^\top M(t) W_0]^{-1}W_0^\top e^{2tS^*}`,
   :math:`M(t) = \int_0^t e^{-2\Phi(u)}e^{4uS^*}du`. The only self-consistent unknown is the scalar
   :math:`\Phi` (:math:`\Phi' = \operatorname{Tr}S - \operatorname{Tr}S^*`). In the eigenbasis of S* (distinct
-  eigenvalues mu_k) M is diagonal, so :func:`closed_form_a` integrates the n_distinct + 1 scalar ODEs
+  eigenvalues mu_k) M is diagonal, so :func:`closed_form_uncentered` integrates the n_distinct + 1 scalar ODEs
   :math:`\Phi' = \operatorname{Tr}S(t;\Phi, M) - \operatorname{Tr}S^*`, :math:`M_k' = e^{-2\Phi}e^{4t\mu_k}` and
   evaluates S(t) by the formula above.
 
@@ -34,7 +34,8 @@ scipy's DOP853 (explicit Runge-Kutta of order 8, error estimator of order 5/3) o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -43,44 +44,76 @@ from scipy.integrate import solve_ivp
 
 from odes.common import check
 from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
+from odes.common.numerics import time_grid, tolerance_check
 from odes.common.result import Result, coordinate, variable
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
-MODELS = ("A", "B")
+#: the two flows by name: "uncentered" is model (A) (activation z^2, loss with the trace term), "centered" is
+#: model (B) (centred He2 features z^2 - 1); the paper letters "A"/"B" are accepted with a DeprecationWarning
+MODELS = ("uncentered", "centered")
+_OLD_MODEL_NAMES = {"A": "uncentered", "B": "centered"}
 
 
-def rhs_a(S: np.ndarray, S_star: np.ndarray) -> np.ndarray:
+def model_name(model: str) -> str:
+    """The model name of :data:`MODELS`; the deprecated letters 'A'/'B' are mapped (with a DeprecationWarning)."""
+    if model in _OLD_MODEL_NAMES:
+        new = _OLD_MODEL_NAMES[model]
+        warnings.warn(f"model={model!r} is deprecated, use model={new!r}", DeprecationWarning, stacklevel=3)
+        return new
+    if model not in MODELS:
+        raise ParameterError("model", f"must be one of {MODELS}, got {model!r}")
+    return model
+
+
+def _deprecated(old: str, new: Callable) -> Callable:
+    def alias(*args, **kwargs):
+        warnings.warn(f"{old} is deprecated, use {new.__name__}", DeprecationWarning, stacklevel=2)
+        return new(*args, **kwargs)
+
+    alias.__name__ = old
+    alias.__doc__ = f"Deprecated alias of :func:`{new.__name__}`."
+    return alias
+
+
+def rhs_uncentered(S: np.ndarray, S_star: np.ndarray) -> np.ndarray:
     """dS/dt of model (A): 2(S*S + SS*) - 4S^2 - 2 Tr(S - S*) S. Shapes (d, d)."""
     SS = S_star @ S
     return 2.0 * (SS + SS.T) - 4.0 * (S @ S) - 2.0 * np.trace(S - S_star) * S
 
 
-def rhs_b(S: np.ndarray, S_star: np.ndarray) -> np.ndarray:
+def rhs_centered(S: np.ndarray, S_star: np.ndarray) -> np.ndarray:
     """dS/dt of model (B): 4(S*S + SS*) - 8S^2. Shapes (d, d)."""
     SS = S_star @ S
     return 4.0 * (SS + SS.T) - 8.0 * (S @ S)
 
 
-def loss_a(S: np.ndarray, S_star: np.ndarray) -> float:
+def loss_uncentered(S: np.ndarray, S_star: np.ndarray) -> float:
     """Population loss of (A): 1/2 ||S - S*||_F^2 + 1/4 (Tr(S - S*))^2 (= 1/4 E[(f_W - f*)^2])."""
     D = S - S_star
     return float(0.5 * np.sum(D * D) + 0.25 * np.trace(D) ** 2)
 
 
-def risk_b(S: np.ndarray, S_star: np.ndarray) -> float:
+def risk_centered(S: np.ndarray, S_star: np.ndarray) -> float:
     """Population risk of (B): ||S - S*||_F^2 (= 1/2 E[(f_W - f*)^2] with centred He2 features)."""
     D = S - S_star
     return float(np.sum(D * D))
 
 
-_RHS = {"A": rhs_a, "B": rhs_b}
-_LOSS = {"A": loss_a, "B": risk_b}
+rhs_a = _deprecated("rhs_a", rhs_uncentered)
+rhs_b = _deprecated("rhs_b", rhs_centered)
+loss_a = _deprecated("loss_a", loss_uncentered)
+risk_b = _deprecated("risk_b", risk_centered)
+
+_RHS = {"uncentered": rhs_uncentered, "centered": rhs_centered}
+_LOSS = {"uncentered": loss_uncentered, "centered": risk_centered}
 
 
-_LOSS_NAMES = {"A": "population loss L = 1/2 ||S - S*||_F^2 + 1/4 (Tr(S - S*))^2 (= 1/4 E[(f_W - f*)^2], test error)",
-               "B": "population risk R = ||S - S*||_F^2 (= 1/2 E[(f_W - f*)^2], test error)"}
+_LOSS_NAMES = {"uncentered": "population loss L = 1/2 ||S - S*||_F^2 + 1/4 (Tr(S - S*))^2 (= 1/4 E[(f_W - f*)^2], "
+                             "test error)",
+               "centered": "population risk R = ||S - S*||_F^2 (= 1/2 E[(f_W - f*)^2], test error)"}
+_LOSS_NAMES.update({"A": _LOSS_NAMES["uncentered"], "B": _LOSS_NAMES["centered"]})  # results saved before 0.2
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -114,23 +147,18 @@ class MatrixFlowResult(Result):
 
 def _check_inputs(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float], model: str
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if model not in MODELS:
-        raise ParameterError("model", f"must be one of {MODELS}, got {model!r}")
     W0 = check.array("W0", W0)
     if W0.ndim != 2:
         raise ParameterError("W0", f"must be a d x m matrix, got shape {W0.shape}")
     d = W0.shape[0]
     S_star = check.symmetric_psd("S_star", S_star, d)
-    t = check.array("times", times, lo=0.0)
-    if t.ndim != 1 or t.size == 0 or np.any(np.diff(t) <= 0):
-        raise ParameterError("times", "must be a non-empty strictly increasing list of times >= 0")
-    return W0, S_star, t
+    return W0, S_star, time_grid("times", times)
 
 
-def integrate_matrix_flow(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float], *, model: str = "A",
+def integrate_matrix_flow(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float], *, model: str = "uncentered",
                           method: str = "DOP853", rtol: float = 1e-11, atol: float = 1e-14, form: str = "S"
                           ) -> MatrixFlowResult:
-    """Integrate the gradient flow of ``model`` ('A' or 'B') from S(0) = W0 W0^T.
+    """Integrate the gradient flow of ``model`` ('uncentered' = (A) or 'centered' = (B)) from S(0) = W0 W0^T.
 
     ``form='S'``: the d x d matrix ODE for S (all d^2 entries, right-hand side symmetrised).
     ``form='W'``: the same flow for the factor W (d x m): dW/dt = -(2(S - S*) + Tr(S - S*) I) W (A) or
@@ -141,6 +169,7 @@ def integrate_matrix_flow(W0: np.ndarray, S_star: np.ndarray, times: Sequence[fl
     of (A) relaxes at rate ~2 Tr S). Raises DivergenceError on non-finite states, ConvergenceError if the
     solver fails.
     """
+    model = model_name(model)
     W0, S_star, t = _check_inputs(W0, S_star, times, model)
     if method not in ("DOP853", "Radau", "LSODA", "BDF", "RK45"):
         raise ParameterError("method", f"must be 'DOP853' or 'Radau' (or LSODA/BDF/RK45), got {method!r}")
@@ -164,7 +193,7 @@ def integrate_matrix_flow(W0: np.ndarray, S_star: np.ndarray, times: Sequence[fl
             W = y.reshape(d, m)
             G = W.T @ W
             SW = W @ G
-            if model == "A":
+            if model == "uncentered":
                 dW = -(2.0 * (SW - S_star @ W) + (np.trace(G) - tr_star) * W)
             else:
                 dW = -4.0 * (SW - S_star @ W)
@@ -199,7 +228,7 @@ def _distinct(mu: np.ndarray, tol: float = 1e-12) -> tuple[np.ndarray, np.ndarra
     return np.array(vals), idx
 
 
-def closed_form_a(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float], *, rtol: float = 1e-12,
+def closed_form_uncentered(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float], *, rtol: float = 1e-12,
                   atol: float = 1e-15) -> MatrixFlowResult:
     """Closed form of flow (A) through Phi(t) = int_0^t Tr(S - S*) (Riccati lemma R; see module doc).
 
@@ -207,7 +236,7 @@ def closed_form_a(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float], *,
     The scalars (Phi, M_k for each distinct eigenvalue mu_k of S*) are integrated with DOP853; S(t) is then
     evaluated by the formula. Valid for moderate t*||S*|| (no rescaling against overflow of e^{4tS*}).
     """
-    W0, S_star, t = _check_inputs(W0, S_star, times, "A")
+    W0, S_star, t = _check_inputs(W0, S_star, times, "uncentered")
     m = W0.shape[1]
     mu_all, V = np.linalg.eigh(S_star)
     vals, idx = _distinct(mu_all)
@@ -242,8 +271,8 @@ def closed_form_a(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float], *,
         X = V @ (np.exp(2.0 * tt * mu_all)[:, None] * Wt)  # e^{2tS*} W0
         S[n] = np.exp(-2.0 * phi) * X @ np.linalg.solve(K, X.T)
     S = 0.5 * (S + np.swapaxes(S, 1, 2))
-    loss = np.array([loss_a(Sk, S_star) for Sk in S])
-    return MatrixFlowResult(model="A", method="closed_form", t=t, S=S, loss=loss, rtol=rtol, atol=atol)
+    loss = np.array([loss_uncentered(Sk, S_star) for Sk in S])
+    return MatrixFlowResult(model="uncentered", method="closed_form", t=t, S=S, loss=loss, rtol=rtol, atol=atol)
 
 
 def phi_matrix_b(S_star: np.ndarray, t: float) -> np.ndarray:
@@ -254,14 +283,14 @@ def phi_matrix_b(S_star: np.ndarray, t: float) -> np.ndarray:
     return (V * f) @ V.T
 
 
-def closed_form_b(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float]) -> MatrixFlowResult:
+def closed_form_centered(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float]) -> MatrixFlowResult:
     """Closed form of flow (B): S(t) = e^{4tS*} W0 [I_m + W0^T Phi_t W0]^{-1} W0^T e^{4tS*} (Riccati lemma R).
 
     Direct evaluation (no rescaling); raises DivergenceError if e^{8t||S*||} overflows -- use
     :func:`odes.population.powerlaw.teacher_block_curve` or :class:`~odes.population.powerlaw.RestartPropagator`
     for long times.
     """
-    W0, S_star, t = _check_inputs(W0, S_star, times, "B")
+    W0, S_star, t = _check_inputs(W0, S_star, times, "centered")
     m = W0.shape[1]
     mu, V = np.linalg.eigh(S_star)
     S = np.empty((t.size, W0.shape[0], W0.shape[0]))
@@ -273,14 +302,17 @@ def closed_form_b(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float]) ->
                 raise DivergenceError("closed form (B) overflowed; use powerlaw.teacher_block_curve", time=tt)
             S[n] = X @ np.linalg.solve(0.5 * (K + K.T), X.T)
     S = 0.5 * (S + np.swapaxes(S, 1, 2))
-    loss = np.array([risk_b(Sk, S_star) for Sk in S])
-    return MatrixFlowResult(model="B", method="closed_form", t=t, S=S, loss=loss, rtol=0.0, atol=0.0)
+    loss = np.array([risk_centered(Sk, S_star) for Sk in S])
+    return MatrixFlowResult(model="centered", method="closed_form", t=t, S=S, loss=loss, rtol=0.0, atol=0.0)
 
 
-def convergence_check(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float], *, model: str = "A",
+def convergence_check(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float], *, model: str = "uncentered",
                       method: str = "DOP853", rtol: float = 1e-9) -> float:
     """Max |loss(rtol) - loss(rtol/100)| over the grid: an a-posteriori error estimate of the integration."""
-    a = integrate_matrix_flow(W0, S_star, times, model=model, method=method, rtol=rtol, atol=rtol * 1e-3)
-    b = integrate_matrix_flow(W0, S_star, times, model=model, method=method, rtol=rtol / 100,
-                              atol=rtol * 1e-5)
-    return float(np.max(np.abs(a.loss - b.loss)))
+    return tolerance_check(
+        lambda r: integrate_matrix_flow(W0, S_star, times, model=model, method=method, rtol=r, atol=r * 1e-3).loss,
+        rtol)
+
+
+closed_form_a = _deprecated("closed_form_a", closed_form_uncentered)
+closed_form_b = _deprecated("closed_form_b", closed_form_centered)

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import argparse
 
-from validation.cli import common
-from validation.cli.cmd_stationary import add_model_args
+from validation.cli import common, options
 
 DEFAULT_CHECKPOINT_EVERY = 25  # steps between checkpoints when --checkpoint/--resume is given without -every
 
 
 def _add_model(p: argparse.ArgumentParser) -> None:
-    add_model_args(p)
+    options.add_options(p, options.EXTENSIVE_WIDTH)
     p.add_argument("--eta", type=float, default=0.05, help="GD step (default 0.05)")
     p.add_argument("--steps", type=int, default=200, help="GD steps T (t_max = T eta)")
     p.add_argument("--d-eff", default="40",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from validation.cli import common
+from validation.cli import common, options
 
 
 def register(sub, vsub) -> None:  # noqa: ARG001 - vsub is used by the validation command module
@@ -41,19 +41,9 @@ def register(sub, vsub) -> None:  # noqa: ARG001 - vsub is used by the validatio
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
     """Model options shared by ``quadnet ode`` and ``quadnet validate ode`` (default convention a = 1/p,
-    b = 1/p*, T = I, Gamma = gamma I); turned into a FiniteWidthParams by :func:`build_params`."""
-    p.add_argument("--p", type=int, required=True, help="student width p >= 1")
-    p.add_argument("--pstar", type=int, required=True, help="teacher width p* >= 1")
-    p.add_argument("--gamma", type=float, default=None, help="effective learning rate (Gamma = gamma I)")
-    p.add_argument("--eta", default=None, help="plain per-unit learning rates eta_j (list of p numbers)")
-    p.add_argument("--a", default=None, help="second-layer weights a_j (list of p; default 1/p)")
-    p.add_argument("--b", default=None, help="teacher second-layer weights b_k (list of p*; default 1/p*)")
-    p.add_argument("--T", default=None, help="teacher Gram matrix (JSON p* x p*; default I)")
-    p.add_argument("--noise", type=float, default=0.0, help="label-noise variance Delta (default 0)")
-    p.add_argument("--weight-decay", type=float, default=0.0, help="weight decay kappa (default 0)")
-    p.add_argument("--centered", action="store_true", help="activation z^2 - 1 instead of z^2")
-    p.add_argument("--no-stability-check", action="store_true",
-                   help="do not reject learning rates beyond the plateau / zero-loss limits")
+    b = 1/p*, T = I, Gamma = gamma I); turned into a FiniteWidthParams by :func:`build_params`. The table is
+    :data:`validation.cli.options.FINITE_WIDTH`."""
+    options.add_options(p, options.FINITE_WIDTH)
 
 
 def _vec(name: str, text: str | None):

@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from validation.cli import common
+from validation.cli import common, options
 
 
 def register(sub, vsub) -> None:
     p = sub.add_parser("population", help="model (A) high-d limit loss curve (gamma = t/d, ell = lim d L)")
-    p.add_argument("--kappa", type=float, required=True, help="student width ratio m/d in [1e-4, 1]")
-    p.add_argument("--kappa-star", type=float, required=True, help="teacher width ratio m*/d in [1e-4, 1]")
+    options.add_options(p, options.POPULATION)
     p.add_argument("--times", default="0,0.5,1,2,3", help="gamma = t/d values (comma separated, >= 0)")
     p.add_argument("--s0", type=float, default=1.0, help="initial scale S(0) = s0 P0/m (shifts phi only)")
     common.add_common(p, seed=False)
@@ -46,8 +45,7 @@ def register(sub, vsub) -> None:
     common.set_handler(s, _scaling)
 
     v = vsub.add_parser("population", help="model (A): finite-d flow vs the d -> infinity limit")
-    v.add_argument("--kappa", type=float, required=True)
-    v.add_argument("--kappa-star", type=float, required=True)
+    options.add_options(v, options.POPULATION)
     v.add_argument("--d", default="100,300,1000", help="dimensions (comma separated)")
     v.add_argument("--seeds", type=int, default=None,
                    help="seeds per d (default: adaptive, 8, 16, ... until the exponent's 95%% CI half-width "

@@ -16,7 +16,7 @@ import argparse
 import sys
 import warnings
 
-from validation.cli import common
+from validation.cli import common, options
 
 
 def _params(args: argparse.Namespace):
@@ -113,12 +113,8 @@ def _validate(args: argparse.Namespace) -> int:
 def add_model_args(p: argparse.ArgumentParser) -> None:
     """The extensive-width model options (``--alpha --kappa --kappa-star --lam --noise``), turned into an
     :class:`dmft.params.ExtensiveWidthParams` (validated there) by :func:`_params`. Meant to be shared by every
-    extensive-width command."""
-    p.add_argument("--alpha", type=float, required=True, help="samples per d^2, alpha > 0")
-    p.add_argument("--kappa", type=common.float_or_inf, required=True, help="student width / d (> 0, or inf)")
-    p.add_argument("--kappa-star", type=float, required=True, help="teacher width / d, > 0")
-    p.add_argument("--lam", type=float, default=0.0, help="l2 strength lam >= 0 (default 0)")
-    p.add_argument("--noise", type=float, default=0.0, help="label-noise variance Delta >= 0 (default 0)")
+    extensive-width command (the table :data:`validation.cli.options.EXTENSIVE_WIDTH`)."""
+    options.add_options(p, options.EXTENSIVE_WIDTH)
 
 
 def register(sub: argparse._SubParsersAction, vsub: argparse._SubParsersAction) -> None:

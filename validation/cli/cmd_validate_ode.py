@@ -19,8 +19,8 @@ import argparse
 
 import numpy as np
 
-from validation.cli import common
-from validation.cli.cmd_ode import add_model_args, build_params
+from validation.cli import common, options
+from validation.cli.cmd_ode import build_params
 
 
 def warm_start_from_args(args: argparse.Namespace, params) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -101,7 +101,7 @@ def report(args: argparse.Namespace, res, *, title: str | None = None) -> int:
 def register(sub, vsub) -> None:
     p = vsub.add_parser("ode", help="finite-width overlap ODEs vs online SGD at several N",
                         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_model_args(p)
+    options.add_options(p, options.FINITE_WIDTH)
     p.add_argument("--init", choices=("V", "R"), default="V", help="V: warm start (default), R: random init")
     p.add_argument("--M0", default=None, help="warm-start overlap M(0), JSON p x p* matrix")
     p.add_argument("--Q0", default=None, help="warm-start Q(0) (default I + M0 T^-1 M0^T, i.e. Q_perp(0) = I)")
