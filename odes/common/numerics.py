@@ -71,24 +71,27 @@ def fit_inverse_size(sizes: ArrayLike, means: ArrayLike, ses: ArrayLike, *, se_f
     ``scale_by_chi2``: with more than two sizes, the covariance is multiplied by ``max(1, chi^2/dof)`` (the
     scatter about the fit is not smaller than the error bars claim). A single size returns its own value
     (``a = means[0]``, ``se = ses[0]``, ``b = 0``); all means and errors exactly 0 (nothing to extrapolate, e.g.
-    S = 0 at every size) return zeros. The weights are computed in units of ``1/floor^2`` (no overflow for tiny
-    errors); the result does not depend on that unit."""
+    S = 0 at every size) return zeros. The weights are computed in units of the smallest standard error (no
+    overflow for tiny errors); the result does not depend on that unit."""
     d, y, s = (np.asarray(v, dtype=float) for v in (sizes, means, ses))
     if d.size == 1:
         return LinearFit(float(y[0]), float(s[0]), 0.0, float("nan"))
     ymax = float(np.max(np.abs(y)))
     if ymax == 0.0 and float(np.max(s)) == 0.0:
         return LinearFit(0.0, 0.0, 0.0, 0.0)
-    floor = se_floor * (ymax if ymax > 0.0 else float(np.max(s)))
-    w = (floor / np.maximum(s, floor)) ** 2  # = floor^2 / se^2
+    s_eff = np.maximum(s, se_floor * (ymax if ymax > 0.0 else float(np.max(s))))
+    if np.any(s_eff <= 0.0):
+        raise ParameterError("ses", "standard errors must be positive (or use se_floor > 0)")
+    unit = float(np.min(s_eff))
+    w = (unit / s_eff) ** 2  # = unit^2 / se^2
     A = np.stack([np.ones_like(d), 1.0 / d], axis=1)
     cov = np.linalg.inv(A.T @ (A * w[:, None]))
     coef = cov @ (A.T @ (w * y))
     dof = d.size - 2
     if scale_by_chi2 and dof > 0:
-        chi2 = float(np.sum(w * (y - A @ coef) ** 2)) / floor**2
+        chi2 = float(np.sum(w * (y - A @ coef) ** 2)) / unit**2
         cov = cov * max(1.0, chi2 / dof)
-    cov = cov * floor**2
+    cov = cov * unit**2
     return LinearFit(float(coef[0]), float(math.sqrt(cov[0, 0])), float(coef[1]), float(math.sqrt(cov[1, 1])))
 
 
