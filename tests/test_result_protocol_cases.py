@@ -44,7 +44,7 @@ def cases_odes() -> list:
     plp = PowerLawParams(1.0, 12, 12, 144)
     time_fit, curves = pl.time_exponent(plp, seeds=(0, 1), window=(2, 6))
     width_fit, _ = pl.width_scan(1.0, 12, 144, [2, 4, 6, 8])
-    validation = validate_population(hd, [8, 16], 2, gammas=np.linspace(0.0, 1.0, 7))
+    validation = validate_population(hd, [8, 16], 2, taus=np.linspace(0.0, 1.0, 7))
     sgd = compare_sgd_gf(OnlineSGDParams(PowerLawParams(1.0, 3, 3, 12), eta_d=0.02, t_max=0.5, n_records=6),
                          seeds=(0, 1), eps=(0.5, 0.2))
     return [traj, sim, cmp.width(20), cmp, limit, modes, matrix, flow_a, flow_b, curves[0], time_fit, width_fit,
