@@ -14,7 +14,7 @@ def cases_odes() -> list:
     ExponentFit (time, width), PopulationValidation, SGDComparison."""
     import numpy as np
 
-    from odes.finite_width import FiniteWidthParams, initial_state, integrate_overlaps
+    from odes.finite_width import FiniteWidthParams, initial_overlaps, integrate_overlaps
     from odes.population import powerlaw as pl
     from odes.population.highdim import finite_d_matrix, finite_d_modes, solve_limit
     from odes.population.params import HighDimParams, OnlineSGDParams, PowerLawParams
@@ -26,7 +26,7 @@ def cases_odes() -> list:
 
     fw = FiniteWidthParams(p=2, p_star=1, gamma=0.1)
     M0 = np.array([[0.2], [0.1]])
-    Q0, M0 = initial_state(fw, M0)
+    Q0, M0 = initial_overlaps(fw, M0)
     traj = integrate_overlaps(fw, Q0, M0, [0.0, 0.5, 1.0, 2.0])
     sim = simulate(fw, 20, [0.0, 0.5, 1.0], seeds=2, M0=M0, quiet=True)
     cmp = compare_ode(fw, [20, 40], [0.0, 0.5, 1.0], seeds=2, M0=M0, rtol=1e-8, atol=1e-10, quiet=True)

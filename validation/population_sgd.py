@@ -31,7 +31,7 @@ from odes.population.powerlaw import (
     blocks_from_w0,
     risk_from_blocks,
     teacher_block_curve,
-    teacher_weights,
+    teacher_spectrum,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -133,7 +133,7 @@ def run_sgd(params: OnlineSGDParams, W0: np.ndarray, record_times: np.ndarray, *
             quiet: bool = True) -> np.ndarray:
     """Online SGD from W0 (d x m); exact risk at ``record_times`` (GF time units). Raises DivergenceError."""
     p = params.model
-    lam = teacher_weights(p.alpha_pl, p.rank)
+    lam = teacher_spectrum(p.alpha_pl, p.rank)
     eta = params.eta
     W = np.array(W0, dtype=float, order="C")
     steps = np.round(np.asarray(record_times) / eta).astype(np.int64)
@@ -161,7 +161,7 @@ def compare_sgd_gf(params: OnlineSGDParams, *, seeds: Sequence[int] = (0, 1), in
     eps = np.asarray([float(e) for e in eps])
     if np.any(eps <= 0) or np.any(eps >= 2):
         raise ParameterError("eps", "thresholds must be in (0, 2)")
-    lam = teacher_weights(p.alpha_pl, p.rank)
+    lam = teacher_spectrum(p.alpha_pl, p.rank)
     rng = np.random.default_rng(init_seed)
     W0 = np.sqrt(p.sigma0_sq / p.d) * rng.standard_normal((p.d, p.width))
     t = np.linspace(0.0, params.t_max, params.n_records)

@@ -52,6 +52,7 @@ from scipy import stats
 from scipy.integrate import solve_ivp
 
 from odes.common import check, resources
+from odes.common.deprecation import deprecated_alias
 from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
 from odes.common.numerics import fit_power_law, time_grid
 from odes.common.progress import progress
@@ -74,8 +75,8 @@ def max_alpha(r: int) -> float:
     return float("inf") if r <= 1 else float(-np.log(LAMBDA_MIN) / np.log(r))
 
 
-def teacher_weights(alpha: float, r: int) -> np.ndarray:
-    """lambda_j = j^{-alpha}/Z_r, j = 1..r, normalised so that sum lambda_j^2 = 1. Shape (r,).
+def teacher_spectrum(alpha: float, r: int) -> np.ndarray:
+    """Teacher eigenvalues lambda_j = j^{-alpha}/Z_r, j = 1..r, normalised so that sum lambda_j^2 = 1. Shape (r,).
 
     ParameterError('alpha_pl') if r^{-alpha} < 1e-300 (alpha > 690.8/ln r): the smallest weights would underflow."""
     alpha = check.real("alpha_pl", alpha, lo=0.0)
@@ -89,7 +90,7 @@ def teacher_weights(alpha: float, r: int) -> np.ndarray:
 
 def width_floor(alpha: float, r: int, m: int) -> float:
     """Rank-m floor lim_{t->inf} R = sum_{j>m} lambda_j^2 (best rank-m approximation; 0 if m >= r)."""
-    lam = teacher_weights(alpha, r)
+    lam = teacher_spectrum(alpha, r)
     m = check.integer("width", m, lo=1)
     return float(np.sum(lam[m:] ** 2))
 
@@ -381,7 +382,7 @@ def risk_curve(params: PowerLawParams, times: Sequence[float], *, seed: int = 0,
     fns = {"teacher_block": teacher_block_curve, "restart": restart_curve, "ode": integrate_gram_ode}
     if method not in fns:
         raise ParameterError("method", f"must be one of auto, {', '.join(fns)}; got {method!r}")
-    lam = teacher_weights(params.alpha_pl, params.rank)
+    lam = teacher_spectrum(params.alpha_pl, params.rank)
     t = _times(times)
     check_risk_curve_memory(params, t.size, method=method)
     G_V, N0 = sample_init(params, np.random.default_rng(seed))
@@ -511,7 +512,7 @@ def resolvable_directions(params: PowerLawParams) -> int:
     directions start unlearned (S_jj < lambda_j/2) and escape at t_j. Beyond K the teacher weight is at or below
     the init scale, J(t) (S_jj > lambda_j/2) is not an escape count and the escape-time formula does not apply.
     E.g. alpha = 3, r = m = 20, d = 400: K = 6."""
-    lam = teacher_weights(params.alpha_pl, params.rank)
+    lam = teacher_spectrum(params.alpha_pl, params.rank)
     m, d, s2 = params.width, params.d, params.sigma0_sq
     k = min(params.rank, m)
     j = np.arange(1, k + 1)
@@ -523,7 +524,7 @@ def escape_times(params: PowerLawParams, n_iter: int = 60) -> np.ndarray:
     """Escape-time formula t_j = log(lambda_j d (1 + 8 t_j sigma0^2)/(sigma0^2 (m - j + 1)))/(8 lambda_j),
     j = 1..min(r, m), solved by fixed-point iteration (a contraction: d t/d t_j ~ 1/(8 lambda_j t_j) < 1).
     Directions beyond :func:`resolvable_directions` get t_j = inf (they start at the init scale: no escape)."""
-    lam = teacher_weights(params.alpha_pl, params.rank)
+    lam = teacher_spectrum(params.alpha_pl, params.rank)
     m, d, s2 = params.width, float(params.d), params.sigma0_sq
     j = np.arange(1, min(params.rank, m) + 1)
     lam = lam[: j.size]
@@ -551,7 +552,7 @@ def time_exponent_predictions(params: PowerLawParams, window: tuple[int, int], *
       decade it moves by up to 8e-3), not on the data grid.
     """
     a = params.alpha_pl
-    lam = teacher_weights(a, params.rank)
+    lam = teacher_spectrum(a, params.rank)
     tail = np.cumsum((lam**2)[::-1])[::-1]            # tail[J] = sum_{j > J} lambda_j^2 (0-based: j >= J+1)
     tail = np.append(tail, 0.0)
     J = np.arange(window[0], window[1] + 1)
@@ -627,7 +628,7 @@ def log_time_grid(params: PowerLawParams, per_decade: int = 40) -> np.ndarray:
     """Log-spaced times from 1/(8 lambda_1) to 2 T_full, T_full = max escape time (plus t = 0)."""
     tj = escape_times(params)
     tj = tj[np.isfinite(tj)]
-    lam = teacher_weights(params.alpha_pl, params.rank)
+    lam = teacher_spectrum(params.alpha_pl, params.rank)
     t0 = 0.1 / (8 * lam[0])
     # t_j ~ 0 when the init is already at the target scale (d ~ m); no finite t_j when K = 0
     t1 = max(2.0 * float(tj.max()) if tj.size else 0.0, 100.0 * t0)
@@ -729,7 +730,7 @@ def width_scan(alpha: float, rank: int, d: int, widths: Sequence[int], *, seed: 
     sum_{j>m} lambda_j^2 themselves (a formula, independent of the flow). The CI is the regression CI over the
     widths of this single init (its residuals are systematic curvature, so it is wide and conservative); the
     sharp check is R(t_end)/floor - 1 (GF reaches the floor)."""
-    lam = teacher_weights(alpha, rank)
+    lam = teacher_spectrum(alpha, rank)
     widths = check_widths(widths, rank)
     check_risk_curve_memory(PowerLawParams(alpha, rank, max(widths), d), 1, method="restart", option="widths")
     risks, floors, tends = [], [], []
@@ -750,3 +751,6 @@ def width_scan(alpha: float, rank: int, d: int, widths: Sequence[int], *, seed: 
                       predictions={"asymptotic": 2 * alpha - 1 if alpha > 0.5 else None, "finite_r": -fslope})
     return fit, {"width": np.array(widths), "risk": np.array(risks), "floor": np.array(floors),
                  "t_end": np.array(tends)}
+
+
+teacher_weights = deprecated_alias("teacher_weights", teacher_spectrum)
