@@ -39,7 +39,7 @@ def renamed_keywords(**old_to_new: str) -> Callable[[Callable], Callable]:
                 if old in kwargs:
                     if new in kwargs:
                         raise ParameterError(old, f"is the deprecated name of {new}: give {new} only")
-                    warnings.warn(f"{func.__name__}({old}=...) is deprecated, use {new}=", DeprecationWarning,
+                    warnings.warn(f"{func.__qualname__}({old}=...) is deprecated, use {new}=", DeprecationWarning,
                                   stacklevel=2)
                     kwargs[new] = kwargs.pop(old)
             return func(*args, **kwargs)

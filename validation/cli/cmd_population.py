@@ -121,8 +121,8 @@ def _scaling(args: argparse.Namespace) -> int:
             note = f"no time exponent fitted: {err}"
     times = pl.log_time_grid(params, per_decade=20)
     if params.width < params.rank:
-        lam = pl.teacher_spectrum(params.alpha_pl, params.rank)
-        t_end = 4.0 * np.log(float(params.d)) / (8.0 * lam[params.width - 1])
+        spectrum = pl.teacher_spectrum(params.alpha_pl, params.rank)
+        t_end = 4.0 * np.log(float(params.d)) / (8.0 * spectrum[params.width - 1])
         times = np.unique(np.concatenate([times, np.geomspace(times[1], t_end, 40)]))
     # refuse before allocating: the fit keeps `seeds` curves on its window grid, the main curve one more
     pl.check_risk_curve_memory(params, times.size + 200, seeds=seeds + 1)
