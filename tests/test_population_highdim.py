@@ -51,7 +51,7 @@ def test_limit_initial_value_and_long_time_limits():
         assert res.chi[1] == pytest.approx(lt["chi_inf"], abs=1e-4)
         if lt["regime"] == "under":     # O4 limits: ell = 1, chi = 1/sqrt2, lambda = -4
             assert res.loss[1] == pytest.approx(1.0, abs=1e-9) and lt["loss_inf"] == 1.0
-            assert res.trace_excess[1] == pytest.approx(-4.0, abs=1e-8) and lt["lam_inf"] == -4.0
+            assert res.trace_excess[1] == pytest.approx(-4.0, abs=1e-8) and lt["trace_excess_inf"] == -4.0
 
 
 def test_long_time_rates():

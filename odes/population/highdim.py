@@ -419,7 +419,8 @@ def long_time(params: HighDimParams) -> dict:
     """Long-time values and the approach rate by regime (model A limit).
 
     ell(inf) = 1/2 (1/kappa - 1/kappa*)_+, chi(inf) = min(1, sqrt(kappa/kappa*)), omega(inf) = 1,
-    lambda(inf) = 2 (1/kappa* - 1/kappa)_- (i.e. 2(1/kappa* - 1/kappa) if kappa < kappa* else 0).
+    trace excess lambda(inf) = 2 (1/kappa* - 1/kappa)_- (i.e. 2(1/kappa* - 1/kappa) if kappa < kappa* else 0), key
+    ``trace_excess_inf`` (also under its deprecated name ``lam_inf`` for one release).
     Rates: kappa > kappa*: ell ~ (kappa - kappa*) kappa*/(32 kappa) tau^-2 and
     1 - chi ~ kappa*^3 (kappa - kappa*)/(32 kappa^2) tau^-2 (power law; the s = 0 modes decay like
     kappa*/(4 kappa tau)); kappa = kappa*: ell, 1 - chi ~ sqrt(tau) e^{-2 tau/kappa*};
@@ -432,9 +433,10 @@ def long_time(params: HighDimParams) -> dict:
         "loss_inf": 0.5 * max(1.0 / k - 1.0 / ks, 0.0) if reg != "critical" else 0.0,
         "chi_inf": min(1.0, float(np.sqrt(k / ks))),
         "omega_inf": 1.0,
-        "lam_inf": 2.0 * (1.0 / ks - 1.0 / k) if reg == "under" else 0.0,
+        "trace_excess_inf": 2.0 * (1.0 / ks - 1.0 / k) if reg == "under" else 0.0,
         "strong_recovery": reg != "under",
     }
+    out["lam_inf"] = out["trace_excess_inf"]  # deprecated key (quadnet 0.1), removed in the next release
     if reg == "over":
         out.update(rate="power law tau^-2", loss_prefactor=(k - ks) * ks / (32 * k),
                    one_minus_chi_prefactor=ks**3 * (k - ks) / (32 * k**2))
