@@ -348,14 +348,14 @@ def test_wider_than_input_maps_to_kappa_one_exactly():
     m, ms = 60, 20
     Q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((m, d)))
     S_star = np.diag(np.r_[np.full(ms, 1.0 / ms), np.zeros(d - ms)])
-    direct = d * integrate_matrix_flow(Q.T / np.sqrt(m), S_star, d * g, model="A", rtol=1e-11).loss
+    direct = d * integrate_matrix_flow(Q.T / np.sqrt(m), S_star, d * g, model="uncentered", rtol=1e-11).loss
     mapped = hd.finite_d_matrix(HighDimParams(1.0, 0.5, s0=1 / 1.5), d, g, rtol=1e-11).loss
     assert np.max(np.abs(direct - mapped)) < 1e-12
     lim = hd.solve_limit(HighDimParams(1.0, 0.5), g).loss
     assert np.max(np.abs(direct - lim)[2:]) < 0.06 / d
     m, ms, c = 20, 60, 1 / 1.5
     W0, _ = hd.orthonormal_instance(HighDimParams(0.5, 1.0), d, seed=0)
-    direct = d * integrate_matrix_flow(W0, np.eye(d) / ms, d * g, model="A", rtol=1e-11, form="W").loss
+    direct = d * integrate_matrix_flow(W0, np.eye(d) / ms, d * g, model="uncentered", rtol=1e-11, form="W").loss
     mapped = c**2 * hd.finite_d_matrix(HighDimParams(0.5, 1.0, s0=1.5), d, c * g, rtol=1e-11).loss
     assert np.max(np.abs(direct - mapped)) < 1e-12
     lim = c**2 * hd.solve_limit(HighDimParams(0.5, 1.0), c * g).loss
