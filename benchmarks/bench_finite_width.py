@@ -20,7 +20,7 @@ from benchmarks.timing import best_time
 
 def ode_vs_simulation(quick: bool = False) -> list[list]:
     from odes.finite_width import FiniteWidthParams
-    from odes.finite_width.integrate import initial_state, integrate_overlaps
+    from odes.finite_width.integrate import initial_overlaps, integrate_overlaps
     from validation.online_sgd import random_orthonormal_M0, run_single
 
     N = 500 if quick else 2000
@@ -32,7 +32,7 @@ def ode_vs_simulation(quick: bool = False) -> list[list]:
     for p, ps, g in cases:
         P = FiniteWidthParams(p=p, p_star=ps, gamma=g)
         M0 = random_orthonormal_M0(p, ps, 0.3, seed=0)
-        Q0, M0 = initial_state(P, M0)
+        Q0, M0 = initial_overlaps(P, M0)
         t_ode = best_time(lambda P=P, Q0=Q0, M0=M0: integrate_overlaps(P, Q0, M0, alphas, rtol=1e-10, atol=1e-12),
                       repeat=2)
         t_sim = best_time(lambda P=P, M0=M0: run_single(P, N, alphas, 0, init="V", M0=M0))
@@ -43,7 +43,7 @@ def ode_vs_simulation(quick: bool = False) -> list[list]:
 
 def ode_cost_vs_p(quick: bool = False) -> list[list]:
     from odes.finite_width import FiniteWidthParams
-    from odes.finite_width.integrate import initial_state, integrate_overlaps
+    from odes.finite_width.integrate import initial_overlaps, integrate_overlaps
     from odes.finite_width.ode import rhs
     from validation.online_sgd import random_orthonormal_M0
 
@@ -52,7 +52,7 @@ def ode_cost_vs_p(quick: bool = False) -> list[list]:
     rows = []
     for p in widths:
         P = FiniteWidthParams(p=p, p_star=ps_, gamma=g)
-        Q0, M0 = initial_state(P, random_orthonormal_M0(p, ps_, 0.3, seed=0))
+        Q0, M0 = initial_overlaps(P, random_orthonormal_M0(p, ps_, 0.3, seed=0))
         reps = 50 if p <= 64 else 10
         ts = []
         for _ in range(reps):

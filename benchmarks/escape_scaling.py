@@ -3,7 +3,7 @@
 Usage: ``python -m benchmarks.escape_scaling [--quick]`` (full: ~10 min on 2 shared cores, the SGD at N = 4000
 dominates). For (p, p*, gamma) = (2, 1, 0.1), (4, 2, 0.15), (8, 4, 0.2):
 
-* ODE from random starts M0 = G/sqrt(N), Q_perp(0) = I (``initial_state``), N = 1e3 ... 1e6, 8 seeds with common
+* ODE from random starts M0 = G/sqrt(N), Q_perp(0) = I (``initial_overlaps``), N = 1e3 ... 1e6, 8 seeds with common
   G across N: mean escape time and successive slopes d alpha_esc / d ln N vs 1/(2 rho);
 * online SGD (protocol R, ``validation.online_sgd.simulate``) at N = 500 ... 4000, 4 seeds: escape time
   (eps_g < eps_pl/2, linear interpolation on a 0.25 grid) and the ODE escape time from each run's exact
@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 from scipy import stats
 
-from odes.finite_width.integrate import initial_state
+from odes.finite_width.integrate import initial_overlaps
 from odes.finite_width.params import FiniteWidthParams
 from odes.finite_width.plateau import ode_escape_time, plateau
 from validation.online_sgd import simulate
@@ -48,7 +48,7 @@ def main(quick: bool = False) -> None:
         prm = FiniteWidthParams(p, ps, gamma=g)
         pl = plateau(prm)
         pred = 1.0 / (2.0 * pl.escape_rate)
-        A = np.array([[ode_escape_time(prm, *initial_state(prm, N=int(N), seed=s)) for s in range(8)]
+        A = np.array([[ode_escape_time(prm, *initial_overlaps(prm, N=int(N), seed=s)) for s in range(8)]
                       for N in ode_N])
         succ = np.diff(A.mean(axis=1)) / np.diff(np.log(ode_N))
         print(f"(p, p*, gamma) = ({p}, {ps}, {g}): rho = {pl.escape_rate:.5f}, 1/(2 rho) = {pred:.4f}")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from odes.common import check
 
 # Supported ranges (the spectral solver's support edges, cubic roots and quadrature stay finite and accurate
-# there; outside them the free convolution overflows, e.g. gamma = 1/kappa* = 1e308, or alpha d^2 / 1/alpha
+# there; outside them the free convolution overflows, e.g. MP ratio 1/kappa* = 1e308, or alpha d^2 / 1/alpha
 # leaves double range). kappa may also be inf (unconstrained rank).
 ALPHA_RANGE = (1e-6, 1e6)
 KAPPA_MIN = 1e-4

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from odes.common.deprecation import deprecated_alias
+
 
 def _plt():
     import matplotlib.pyplot as plt
@@ -23,8 +25,10 @@ def plot_spectrum(sol, ax=None):
     return ax
 
 
-def plot_validation(val, ax=None):
-    """Three panels: test/train vs 1/d with extrapolation and theory; spectrum histogram vs theory.
+def plot_stationary_validation(val, ax=None):
+    """Stationary theory vs ERM (:class:`validation.compare_stationary.StationaryValidation`).
+
+    Three panels: test/train vs 1/d with extrapolation and theory; spectrum histogram vs theory.
 
     Returns the first axes (test error; ``ax.figure`` holds all three). With ``ax`` given, only the test-error
     panel is drawn into it."""
@@ -58,3 +62,6 @@ def plot_validation(val, ax=None):
     ax.legend(fontsize=7)
     fig.tight_layout()
     return axes[0]
+
+
+plot_validation = deprecated_alias("plot_validation", plot_stationary_validation)

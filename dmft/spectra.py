@@ -2,20 +2,20 @@ r"""Spectral measures of the extensive-width theory: Marchenko-Pastur, semicircl
 
 Conventions (the teacher ``S* = W*^T W*/m*``, ``W*`` of shape ``(kappa* d, d)`` with iid N(0, 1) entries):
 
-* ``MP(gamma)``, ``gamma = 1/kappa*``: mean eigenvalue 1, continuous part
-  ``rho(x) = sqrt((x_+ - x)(x - x_-)) / (2 pi gamma x)`` on ``x_pm = (1 pm sqrt(gamma))^2`` and, for
-  ``kappa* < 1``, an atom of mass ``1 - kappa*`` at 0. Free cumulants ``k_n = gamma^(n-1)``.
+* ``MP(r)``, ``r = 1/kappa*`` (the Marchenko-Pastur ratio, :attr:`FreeConvolution.mp_ratio`): mean eigenvalue 1,
+  continuous part ``rho(x) = sqrt((x_+ - x)(x - x_-)) / (2 pi r x)`` on ``x_pm = (1 pm sqrt(r))^2`` and, for
+  ``kappa* < 1``, an atom of mass ``1 - kappa*`` at 0. Free cumulants ``k_n = r^(n-1)``.
 * ``SC(s2)``: semicircle of variance ``s2`` (radius ``2 sqrt(s2)``), the spectrum of ``sigma M`` with ``M`` a GOE
   matrix normalised to radius 2 (off-diagonal variance 1/d). Free cumulants ``k_2 = s2``, others 0.
-* ``rho_Y = MP(gamma) [+] SC(s2)``, the limiting spectrum of ``Y = S* + sigma M``. Its Stieltjes transform
+* ``rho_Y = MP(r) [+] SC(s2)``, the limiting spectrum of ``Y = S* + sigma M``. Its Stieltjes transform
   ``G(z) = int rho(x)/(z - x) dx`` solves the cubic subordination equation (``G = G_MP(z - s2 G)``)
 
-      -gamma s2 G^3 + (gamma z + s2) G^2 - (z - 1 + gamma) G + 1 = 0 ,
+      -r s2 G^3 + (r z + s2) G^2 - (z - 1 + r) G + 1 = 0 ,
 
   ``rho(x) = -Im G(x + i0)/pi``. For ``s2 > 0`` the measure has no atom (the MP atom is smoothed).
 
 Support edges are the critical values of the inverse function
-``z(G) = [gamma s2 G^3 - s2 G^2 - (1 - gamma) G - 1] / (G (gamma G - 1))`` (roots of a quartic in G), which is
+``z(G) = [r s2 G^3 - s2 G^2 - (1 - r) G - 1] / (G (r G - 1))`` (roots of a quartic in G), which is
 well conditioned even when a component is very narrow (small ``s2`` around the smoothed atom).
 
 Integrals against ``rho`` use a tanh-sinh (double-exponential) rule on each support interval, split at the
@@ -28,6 +28,7 @@ computed without cancellation (needed for the corner of the divided-difference d
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -47,7 +48,7 @@ __all__ = [
 # closed forms
 def free_cumulant_moments(kappa_star: float, s2: float, order: int = 4) -> np.ndarray:
     r"""Moments ``m_1..m_order`` (order <= 4) of ``MP(1/kappa*) [+] SC(s2)`` from the free cumulants
-    ``k_1 = 1, k_2 = gamma + s2, k_n = gamma^(n-1)`` via the non-crossing moment-cumulant formula:
+    ``k_1 = 1, k_2 = r + s2, k_n = r^(n-1)`` via the non-crossing moment-cumulant formula:
     ``m1 = k1, m2 = k2 + k1^2, m3 = k3 + 3k1k2 + k1^3, m4 = k4 + 4k1k3 + 2k2^2 + 6k1^2k2 + k1^4``."""
     order = check.integer("order", order, lo=1, hi=4)
     g = 1.0 / check.positive("kappa_star", kappa_star)
@@ -132,8 +133,16 @@ class FreeConvolution:
 
     # -- basic objects --------------------------------------------------------------------------------------
     @property
-    def gamma(self) -> float:
+    def mp_ratio(self) -> float:
+        """Marchenko-Pastur ratio r = 1/kappa* of the teacher spectrum MP(r)."""
         return 1.0 / self.kappa_star
+
+    @property
+    def gamma(self) -> float:
+        """Deprecated name of :attr:`mp_ratio`."""
+        warnings.warn("FreeConvolution.gamma is deprecated, use FreeConvolution.mp_ratio", DeprecationWarning,
+                      stacklevel=2)
+        return self.mp_ratio
 
     @property
     def atom(self) -> float:
@@ -142,7 +151,7 @@ class FreeConvolution:
 
     def _coeffs(self, z: np.ndarray) -> np.ndarray:
         """Cubic coefficients (highest first), shape (..., 4)."""
-        g, s2 = self.gamma, self.s2
+        g, s2 = self.mp_ratio, self.s2
         z = np.asarray(z, dtype=complex)
         c3 = np.full(z.shape, -g * s2, dtype=complex)
         return np.stack([c3, g * z + s2, -(z - 1.0 + g), np.ones_like(z)], axis=-1)
@@ -210,9 +219,9 @@ class FreeConvolution:
         return out.reshape(shape)
 
     def _g_mp(self, w: np.ndarray) -> np.ndarray:
-        """Marchenko-Pastur Stieltjes transform, root of gamma w G^2 - (w - 1 + gamma) G + 1 = 0 with the
+        """Marchenko-Pastur Stieltjes transform, root of r w G^2 - (w - 1 + r) G + 1 = 0 with the
         branch G ~ 1/w (Im G <= 0 for Im w >= 0)."""
-        g = self.gamma
+        g = self.mp_ratio
         w = np.asarray(w, dtype=complex)
         b = w - 1.0 + g
         lo, hi = mp_edges(self.kappa_star)
@@ -221,7 +230,7 @@ class FreeConvolution:
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             r1 = (b + sq) / (2.0 * g * w)
             r2 = (b - sq) / (2.0 * g * w)
-            # the physical root behaves like 1/w at infinity (the other one like 1/gamma)
+            # the physical root behaves like 1/w at infinity (the other one like 1/r)
             pick = np.where(np.abs(r2 * w - 1.0) <= np.abs(r1 * w - 1.0), r2, r1)
         return pick
 
@@ -245,9 +254,9 @@ class FreeConvolution:
         quadrature there restores the fast convergence of the tanh-sinh rule."""
         if self.s2 == 0.0:
             return (mp_edges(self.kappa_star),), ()
-        g, s2 = self.gamma, self.s2
-        num = np.polynomial.Polynomial([-1.0, -(1.0 - g), -s2, g * s2])  # gamma s2 G^3 - s2 G^2 - (1-g) G - 1
-        den = np.polynomial.Polynomial([0.0, -1.0, g])  # gamma G^2 - G
+        g, s2 = self.mp_ratio, self.s2
+        num = np.polynomial.Polynomial([-1.0, -(1.0 - g), -s2, g * s2])  # r s2 G^3 - s2 G^2 - (1-g) G - 1
+        den = np.polynomial.Polynomial([0.0, -1.0, g])  # r G^2 - G
         crit = num.deriv() * den - num * den.deriv()
         roots = crit.roots()
         cand = []

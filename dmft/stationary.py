@@ -1,6 +1,6 @@
 r"""Stationary (t -> infinity) solution of the extensive-width model = the l2-regularised ERM reached by GD.
 
-Equations (conventions of :mod:`dmft.params`; ``gamma = 1/kappa*``, ``M`` GOE of radius 2):
+Equations (conventions of :mod:`dmft.params`; teacher spectrum MP(1/kappa*), ``M`` GOE of radius 2):
 
     S_inf = f(Y),  Y = S* + sigma M,   f(y) = (y - theta) 1{y > c},   theta = lam / a,
     c = theta                        (kappa >= 1: soft threshold + PSD projection, convex problem)

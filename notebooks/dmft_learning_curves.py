@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 from dmft.dynamics import DMFTSettings, solve
 from dmft.params import ExtensiveWidthParams
 from dmft.stationary import solve_stationary
-from validation.compare_dmft import deviations
+from validation.compare_dmft import relative_deviations
 from validation.gd_simulator import simulate_gd_seeds
 from validation.plots_dmft import plot_learning_curves
 
@@ -60,7 +60,7 @@ fig.savefig(FIGDIR / "dmft_vs_gd.png", dpi=110)
 
 for name in SETS:
     for _key, sim in gd[name].items():
-        dv = deviations(dmft[name], sim)
+        dv = relative_deviations(dmft[name], sim)
         print(f"set {name:14s} GD d={sim.d:3d}: max|GD/DMFT-1| train {dv['max_train']:.3f}  test {dv['max_test']:.3f}")
 
 # %% [markdown]

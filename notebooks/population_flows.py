@@ -4,7 +4,7 @@
 # Two models (equations in `docs/population.md`):
 #
 # * **(A)** loss $L = \tfrac12\|S-S^*\|_F^2 + \tfrac14(\mathrm{Tr}(S-S^*))^2$, orthonormal init, students
-#   $m=\kappa d$, teachers $m^*=\kappa^* d$; we plot the high-dimensional limit $\ell(\gamma)=\lim d\,L(d\gamma)$
+#   $m=\kappa d$, teachers $m^*=\kappa^* d$; we plot the high-dimensional limit $\ell(\tau)=\lim d\,L(d\tau)$
 #   in the three regimes $\kappa<\kappa^*$, $\kappa=\kappa^*$, $\kappa>\kappa^*$, with the exact finite-$d$ flow
 #   (principal-angle reduction, seed average) as points.
 # * **(B)** He2 teacher with power-law spectrum $\lambda_j\propto j^{-\alpha}$, risk $R=\|S-S^*\|_F^2$: the
@@ -32,16 +32,16 @@ FIGDIR.mkdir(parents=True, exist_ok=True)
 # ## (A) Loss curves in the three regimes
 
 # %%
-gamma = np.linspace(0, 3, 31)
+tau = np.linspace(0, 3, 31)
 d, n_seeds = (200, 2) if FAST else (1000, 4)
 cases = [(0.25, 0.5), (0.5, 0.5), (0.5, 0.25)]
 curves, finite = [], []
 for k, ks in cases:
     p = HighDimParams(k, ks)
-    lim = solve_limit(p, gamma)
-    runs = [finite_d_modes(p, d, gamma, seed=s) for s in range(n_seeds)]
+    lim = solve_limit(p, tau)
+    runs = [finite_d_modes(p, d, tau, seed=s) for s in range(n_seeds)]
     avg = {f: np.mean([getattr(r, f) for r in runs], axis=0) for f in ("loss", "chi", "omega", "phi", "lam")}
-    mean = HighDimResult(params=p, gamma=gamma, d=d, method="modes (seed mean)", **avg)
+    mean = HighDimResult(params=p, gamma=tau, d=d, method="modes (seed mean)", **avg)
     curves.append(lim)
     finite.append(mean)
     lt = long_time(p)

@@ -10,14 +10,14 @@ import pytest
 
 from dmft.dynamics import DMFTSettings, solve
 from dmft.params import ExtensiveWidthParams
-from validation.compare_dmft import deviations, run_validation
+from validation.compare_dmft import relative_deviations, run_validation
 from validation.gd_simulator import simulate_gd_seeds
 
 SET_B = ExtensiveWidthParams(alpha=1.0, kappa=1.0, kappa_star=0.5, lam=0.05, noise=0.5)
 
 
 def _check(dmft, sim, d_eff, d):
-    dv = deviations(dmft, sim, t_min=0.25)
+    dv = relative_deviations(dmft, sim, t_min=0.25)
     bias = 1.5 / d_eff + 1.5 / d
     for name in ("train", "test"):
         dev, se = dv[name], dv[name + "_se"]

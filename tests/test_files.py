@@ -22,7 +22,7 @@ from dmft.dynamics.solver import initial_state as dmft_initial_state
 from dmft.params import ExtensiveWidthParams
 from odes.common import hdf5io
 from odes.finite_width import FiniteWidthParams
-from odes.finite_width.integrate import OverlapTrajectory, initial_state, integrate_overlaps
+from odes.finite_width.integrate import OverlapTrajectory, initial_overlaps, integrate_overlaps
 from validation.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +34,7 @@ SET_B_TEST, SET_B_TRAIN = 0.2736755, 0.3011999
 @pytest.fixture(scope="module")
 def trajectory() -> OverlapTrajectory:
     p = FiniteWidthParams(2, 1, gamma=0.1)
-    Q0, M0 = initial_state(p, np.array([[0.2], [0.1]]))
+    Q0, M0 = initial_overlaps(p, np.array([[0.2], [0.1]]))
     return integrate_overlaps(p, Q0, M0, alphas=[0, 1, 2, 5])
 
 
@@ -53,7 +53,7 @@ def test_format1_files_still_load():
     tr = hdf5io.load(DATA / "format1_overlap_trajectory.h5")
     assert isinstance(tr, OverlapTrajectory) and tr.alpha.tolist() == [0, 1, 2, 5]
     p = FiniteWidthParams(2, 1, gamma=0.1)  # the file must hold what a fresh integration gives today
-    Q0, M0 = initial_state(p, np.array([[0.2], [0.1]]))
+    Q0, M0 = initial_overlaps(p, np.array([[0.2], [0.1]]))
     fresh = integrate_overlaps(p, Q0, M0, alphas=[0, 1, 2, 5])
     np.testing.assert_allclose(tr.eps_g, fresh.eps_g, rtol=1e-12)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from odes.finite_width import FiniteWidthParams, OverlapTrajectory, initial_state
+from odes.finite_width import FiniteWidthParams, OverlapTrajectory, initial_overlaps
 from validation.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +64,7 @@ def test_cli_random_init_noise_decay_and_out(capsys, tmp_path):
             "--N", "500", "--seed", "3", "--alphas", "0,5,10", "--out", str(out)]
     d = run_json(capsys, args)
     par = FiniteWidthParams(8, 4, gamma=0.1, noise=0.1, weight_decay=0.01)
-    Q0, M0 = initial_state(par, N=500, seed=3)
+    Q0, M0 = initial_overlaps(par, N=500, seed=3)
     np.testing.assert_allclose(np.array(d["M"])[0], M0, atol=0)
     back = OverlapTrajectory.load(out)
     np.testing.assert_allclose(back.eps_g, d["eps_g"], rtol=1e-15)

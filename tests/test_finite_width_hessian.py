@@ -12,7 +12,7 @@ from odes.finite_width.hessian import (
     plateau_weights,
     population_gradient,
     population_loss,
-    teacher_weights,
+    teacher_vectors,
     zero_loss_spectrum,
     zero_loss_weights,
 )
@@ -52,7 +52,7 @@ def test_o10_values():
 @pytest.mark.parametrize("p,ps", [(1, 1), (2, 1), (3, 2), (4, 2)])
 def test_plateau_spectrum_gf_and_sgd_plateau(p, ps):
     par = FiniteWidthParams(p, ps, gamma=0.05)
-    Us = teacher_weights(par, N)
+    Us = teacher_vectors(par, N)
     for gf in (True, False):
         q = plateau(par, gradient_flow=gf).q
         H = numerical_hessian(plateau_weights(par, N, q), Us, par)
@@ -61,7 +61,7 @@ def test_plateau_spectrum_gf_and_sgd_plateau(p, ps):
 
 def test_plateau_spectrum_general_teacher():
     par = FiniteWidthParams(3, 2, gamma=0.05, a=[0.4] * 3, b=[0.7, 0.2], T=[[1, 0.3], [0.3, 0.8]])
-    Us = teacher_weights(par, N)
+    Us = teacher_vectors(par, N)
     np.testing.assert_allclose(Us @ Us.T, par.T, atol=1e-14)
     q = plateau(par, gradient_flow=True).q
     H = numerical_hessian(plateau_weights(par, N, q), Us, par)
@@ -76,7 +76,7 @@ def test_zero_loss_spectrum(p, ps):
     rng = np.random.default_rng(p)
     # a generic point of the manifold: D = sqrt(b/a) x (random orthonormal columns)
     D = np.sqrt(p / ps) * np.linalg.qr(rng.standard_normal((p, ps)))[0]
-    U, Us = zero_loss_weights(par, N, D), teacher_weights(par, N)
+    U, Us = zero_loss_weights(par, N, D), teacher_vectors(par, N)
     assert population_loss(U, Us, par) < 1e-14
     _assert_same_spectrum(np.linalg.eigvalsh(numerical_hessian(U, Us, par)), zero_loss_spectrum(par, N))
 
@@ -84,7 +84,7 @@ def test_zero_loss_spectrum(p, ps):
 def test_marginal_directions_are_quartic():
     """eps_g(U + s u xi^T) = 1.5 a^2 s^4 for unit u in ker(D^T A), unit xi orthogonal to the teacher."""
     par = FiniteWidthParams(3, 1, gamma=0.05)
-    Us = teacher_weights(par, N)
+    Us = teacher_vectors(par, N)
     U = zero_loss_weights(par, N)
     u = np.array([0.0, 1.0, 0.0])
     xi = np.zeros(N)

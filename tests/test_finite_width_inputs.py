@@ -9,7 +9,7 @@ import pytest
 
 from odes.common import resources
 from odes.common.errors import ConvergenceError, ParameterError
-from odes.finite_width import FiniteWidthParams, initial_state, integrate_overlaps
+from odes.finite_width import FiniteWidthParams, initial_overlaps, integrate_overlaps
 from odes.finite_width.integrate import state_memory
 from odes.finite_width.moments import generalization_error
 from validation.cli import main
@@ -119,7 +119,7 @@ def test_huge_alpha_is_refused_quickly(capsys):
 
 def test_work_budget_raises_naming_alphas():
     par = FiniteWidthParams(2, 1, gamma=0.1)
-    Q0, M0 = initial_state(par, [[0.2], [0.1]])
+    Q0, M0 = initial_overlaps(par, [[0.2], [0.1]])
     with pytest.raises(ConvergenceError, match=r"--alphas.*LSODA"):
         integrate_overlaps(par, Q0, M0, [0.0, 1e4], max_nfev=2000)     # DOP853 needs ~2.4e4 evaluations
     # LSODA reaches alpha = 1e6 within the default budget (measured ~1.6e3 evaluations)
@@ -132,7 +132,7 @@ def test_stiff_weight_decay_is_refused_at_once_for_explicit_methods():
     handles it: Q decays to ~0, so eps_g -> (tr BT)^2 / 2 + tr((BT)^2) = 1/2 + 1 = 1.5 (p* = 1, b = 1,
     closed form of eps_g at Q = M = 0)."""
     par = FiniteWidthParams(2, 1, gamma=0.1, weight_decay=1e8)
-    Q0, M0 = initial_state(par, [[0.2], [0.1]])
+    Q0, M0 = initial_overlaps(par, [[0.2], [0.1]])
     with pytest.raises(ConvergenceError, match=r"stiff.*--alphas.*LSODA"):
         integrate_overlaps(par, Q0, M0, [0.0, 10.0], check_stability=False)
     tr = integrate_overlaps(par, Q0, M0, [0.0, 10.0], method="LSODA", check_stability=False)
@@ -166,7 +166,7 @@ def test_state_memory_bounds_the_measured_peak():
     import tracemalloc
 
     par = FiniteWidthParams(24, 4, gamma=0.05)
-    Q0, M0 = initial_state(par, N=1000, seed=0)
+    Q0, M0 = initial_overlaps(par, N=1000, seed=0)
     al = np.linspace(0.0, 1.0, 11)
     tracemalloc.start()
     integrate_overlaps(par, Q0, M0, al, rtol=1e-6, atol=1e-8)

@@ -6,7 +6,7 @@ import pytest
 from scipy.linalg import sqrtm
 
 from odes.common.errors import ParameterError
-from odes.finite_width import FiniteWidthParams, initial_state, integrate_overlaps
+from odes.finite_width import FiniteWidthParams, initial_overlaps, integrate_overlaps
 from odes.finite_width.invariants import (
     first_integral,
     first_integral_path,
@@ -49,7 +49,7 @@ def test_first_integral_conserved_in_gradient_flow_and_broken_by_eta2(p, ps):
 
 def test_o7_first_integral_values():
     par = FiniteWidthParams(2, 1, gamma=1.0)
-    Q0, M0 = initial_state(par, [[0.2], [0.1]])
+    Q0, M0 = initial_overlaps(par, [[0.2], [0.1]])
     tr = integrate_overlaps(par, Q0, M0, [0.5, 1.0, 2.0], gradient_flow=True, rtol=1e-12, atol=1e-14)
     vals = first_integral_path(tr)[:, 0, 0]
     np.testing.assert_allclose(vals, [0.05, 0.05, 0.0500000023], atol=3e-9)
@@ -87,7 +87,7 @@ def test_procrustes_limit_and_late_time_power_law_from_long_run(p, ps, gf):
     par = FiniteWidthParams(p, ps, gamma=0.1)
     rng = np.random.default_rng(p)
     M0 = 0.3 * np.linalg.qr(rng.standard_normal((p, ps)))[0] + 0.05 * rng.standard_normal((p, ps))
-    Q0, M0 = initial_state(par, M0)
+    Q0, M0 = initial_overlaps(par, M0)
     tr = integrate_overlaps(par, Q0, M0, [1000.0, 2000.0], gradient_flow=gf)
     M_inf, Q_inf = procrustes_limit(par, M0)
     dM = np.array([np.max(np.abs(m - M_inf)) for m in tr.M])
@@ -117,7 +117,7 @@ def test_closed_forms_need_their_assumptions():
 def test_late_time_spec_values_alpha_4000():
     """Spec 6.5 reference values of alpha^2 eps_g at alpha = 4000 for (2,1), gamma = 0.1 (GF 1.1733, SGD 1.7663)."""
     par = FiniteWidthParams(2, 1, gamma=0.1)
-    Q0, M0 = initial_state(par, [[0.2], [0.1]])
+    Q0, M0 = initial_overlaps(par, [[0.2], [0.1]])
     for gf, ref in ((True, 1.1733), (False, 1.7663)):
         tr = integrate_overlaps(par, Q0, M0, [4000.0], gradient_flow=gf)
         assert abs(4000.0**2 * tr.eps_g[-1] - ref) < 2e-3
@@ -133,7 +133,7 @@ def test_late_time_power_law_outside_default_convention(kw):
     methods) matches it to 0.5 % (measured 1e-4 - 7e-4), in gradient flow and with the eta^2 factor."""
     par = FiniteWidthParams(**kw)
     M0 = 0.3 * np.linalg.qr(np.random.default_rng(1).standard_normal((par.p, par.p_star)))[0]
-    Q0, M0 = initial_state(par, M0)
+    Q0, M0 = initial_overlaps(par, M0)
     for gf in (True, False):
         tr = integrate_overlaps(par, Q0, M0, [2000.0, 4000.0], gradient_flow=gf, method="LSODA")
         c = tr.alpha**2 * tr.eps_g

@@ -6,7 +6,7 @@ import pytest
 
 from odes.common import hdf5io
 from odes.common.errors import DivergenceError, ParameterError
-from odes.finite_width import FiniteWidthParams, OverlapTrajectory, initial_state, integrate_overlaps, rhs
+from odes.finite_width import FiniteWidthParams, OverlapTrajectory, initial_overlaps, integrate_overlaps, rhs
 from odes.finite_width.integrate import tolerance_check
 from odes.finite_width.moments import generalization_error
 from odes.finite_width.ode import rhs_parts
@@ -61,7 +61,7 @@ def test_o1_single_unit():
 
 def test_o2_two_students_one_teacher():
     par = FiniteWidthParams(2, 1, gamma=0.1)
-    Q0, M0 = initial_state(par, [[0.2], [0.1]])
+    Q0, M0 = initial_overlaps(par, [[0.2], [0.1]])
     dQ, dM = rhs(Q0, M0, par)
     np.testing.assert_allclose(dQ, [[-0.19695, 0.0064875], [0.0064875, -0.20668125]], atol=1e-12)
     np.testing.assert_allclose(dM.ravel(), [0.037, 0.0185], atol=1e-12)
@@ -78,7 +78,7 @@ def test_o2_two_students_one_teacher():
 
 def test_o3_four_students_two_teachers():
     par = FiniteWidthParams(4, 2, gamma=0.15)
-    Q0, M0 = initial_state(par, 0.2 * np.array([[1, 0], [0, 1], [0.5, 0], [0, -0.5]]))
+    Q0, M0 = initial_overlaps(par, 0.2 * np.array([[1, 0], [0, 1], [0.5, 0], [0, -0.5]]))
     tr = integrate_overlaps(par, Q0, M0, [0, 5, 10, 20, 40])
     ref = [0.7381250000, 0.5607169351, 0.2912698025, 0.0405915182, 0.0024542771]
     assert np.max(np.abs(tr.eps_g - ref)) < ORACLE_TOL
@@ -99,7 +99,7 @@ def test_o5_centred_non_default():
 
 def test_o7_gradient_flow_and_time_rescaling():
     par = FiniteWidthParams(2, 1, gamma=1.0)
-    Q0, M0 = initial_state(par, [[0.2], [0.1]])
+    Q0, M0 = initial_overlaps(par, [[0.2], [0.1]])
     ts = [0, 0.5, 1, 2, 5]
     tr = integrate_overlaps(par, Q0, M0, ts, gradient_flow=True)
     ref = [1.4759375000, 0.5693662021, 0.0330542474, 0.0038327198, 0.0005218943]
@@ -112,7 +112,7 @@ def test_o7_gradient_flow_and_time_rescaling():
 
 def test_gradient_flow_flag_changes_only_eta2_term():
     par = FiniteWidthParams(2, 1, gamma=0.1)
-    Q0, M0 = initial_state(par, [[0.2], [0.1]])
+    Q0, M0 = initial_overlaps(par, [[0.2], [0.1]])
     sgd = integrate_overlaps(par, Q0, M0, [0, 5])
     gf = integrate_overlaps(par, Q0, M0, [0, 5], gradient_flow=True)
     assert abs(sgd.eps_g[-1] - gf.eps_g[-1]) > 1e-3
@@ -121,7 +121,7 @@ def test_gradient_flow_flag_changes_only_eta2_term():
 def test_convergence_order_and_tolerance():
     """RK45 error vs tolerance, and the DOP853 result independent of tolerance to 1e-9."""
     par = FiniteWidthParams(2, 1, gamma=0.1)
-    Q0, M0 = initial_state(par, [[0.2], [0.1]])
+    Q0, M0 = initial_overlaps(par, [[0.2], [0.1]])
     ref = integrate_overlaps(par, Q0, M0, [10.0], rtol=1e-13, atol=1e-15).eps_g[-1]
     errs = [abs(integrate_overlaps(par, Q0, M0, [10.0], method="RK45", rtol=r, atol=r * 1e-3).eps_g[-1] - ref)
             for r in (1e-5, 1e-7)]
@@ -135,7 +135,7 @@ def test_convergence_order_and_tolerance():
 
 def test_tolerance_check_and_dense_grid():
     par = FiniteWidthParams(2, 1, gamma=0.1)
-    Q0, M0 = initial_state(par, [[0.2], [0.1]])
+    Q0, M0 = initial_overlaps(par, [[0.2], [0.1]])
     err = tolerance_check(par, Q0, M0, [0, 5, 10], rtol=1e-6)
     ref = integrate_overlaps(par, Q0, M0, [10.0], rtol=1e-13, atol=1e-15).eps_g[-1]
     true_err = abs(integrate_overlaps(par, Q0, M0, [10.0], rtol=1e-6, atol=1e-8).eps_g[-1] - ref)
@@ -148,7 +148,7 @@ def test_tolerance_check_and_dense_grid():
 
 def test_divergence_raises_not_nan():
     par = FiniteWidthParams(2, 1, gamma=0.3)
-    Q0, M0 = initial_state(par, [[0.2], [0.1]])
+    Q0, M0 = initial_overlaps(par, [[0.2], [0.1]])
     with pytest.raises(DivergenceError) as info:
         integrate_overlaps(par, Q0, M0, [0, 5, 10, 20], check_stability=False)
     assert info.value.time is not None and 0 < info.value.time < 20
@@ -156,7 +156,7 @@ def test_divergence_raises_not_nan():
 
 def test_input_validation():
     par = FiniteWidthParams(2, 1, gamma=0.1)
-    Q0, M0 = initial_state(par, [[0.2], [0.1]])
+    Q0, M0 = initial_overlaps(par, [[0.2], [0.1]])
     with pytest.raises(ParameterError, match="'M0'"):
         integrate_overlaps(par, Q0, np.zeros((1, 2)), [0, 1])
     with pytest.raises(ParameterError, match="'Q0'"):
@@ -168,28 +168,28 @@ def test_input_validation():
     with pytest.raises(ParameterError, match="'method'"):
         integrate_overlaps(par, Q0, M0, [0, 1], method="Euler")
     with pytest.raises(ParameterError, match="'N'"):
-        initial_state(par)
+        initial_overlaps(par)
     with pytest.raises(ParameterError, match="'gamma'"):    # beyond the zero-loss limit 1/6: refused by the solver
         integrate_overlaps(FiniteWidthParams(1, 1, gamma=0.17), [[1.01]], [[0.1]], [0, 1])
     with pytest.raises(ParameterError, match="'offset'"):
         FiniteWidthParams(1, 1, gamma=0.1, offset=float("nan"))
 
 
-def test_initial_state_random_statistics():
+def test_initial_overlaps_random_statistics():
     """M0 rows ~ N(0, T/N): N * mean(M0^2) ~ 1 within its sampling error; Q_perp(0) = I exactly."""
     par = FiniteWidthParams(64, 8, gamma=0.1)
     N = 1000
-    Q0, M0 = initial_state(par, N=N, seed=3)
+    Q0, M0 = initial_overlaps(par, N=N, seed=3)
     x = N * M0**2
     assert abs(x.mean() - 1.0) < 5 * x.std() / np.sqrt(x.size)
     np.testing.assert_allclose(Q0 - M0 @ M0.T, np.eye(64), atol=1e-14)
-    Q1, M1 = initial_state(par, N=N, seed=3)
+    Q1, M1 = initial_overlaps(par, N=N, seed=3)
     assert np.array_equal(M0, M1)
 
 
 def test_hdf5_round_trip(tmp_path):
     par = FiniteWidthParams(2, 1, gamma=0.1, noise=0.1, weight_decay=0.01)
-    Q0, M0 = initial_state(par, [[0.2], [0.1]])
+    Q0, M0 = initial_overlaps(par, [[0.2], [0.1]])
     tr = integrate_overlaps(par, Q0, M0, [0, 1, 2])
     path = tr.save(tmp_path / "t.h5")
     back = OverlapTrajectory.load(path)

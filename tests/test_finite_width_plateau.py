@@ -6,7 +6,7 @@ import pytest
 
 from odes.common.errors import DivergenceError, ParameterError
 from odes.finite_width import FiniteWidthParams
-from odes.finite_width.integrate import initial_state, integrate_overlaps
+from odes.finite_width.integrate import initial_overlaps, integrate_overlaps
 from odes.finite_width.plateau import (
     escape_rate_from_jacobian,
     escape_time_slope,
@@ -141,7 +141,7 @@ def test_predicted_escape_time_matches_ode_from_random_start(p, ps, level):
     12-29 % late at (4,2), level 0.6, and raised DivergenceError at level 0.5 and for (8,4)."""
     N = 500
     par = FiniteWidthParams(p, ps, gamma=0.1)
-    Q0, M0 = initial_state(par, N=N, seed=1)
+    Q0, M0 = initial_overlaps(par, N=N, seed=1)
     s = np.linalg.svd(np.sqrt(N) * M0, compute_uv=False)
     rho = plateau(par).escape_rate
     pred = predicted_escape_time(par, N, s=s, level=level)[0]
@@ -172,12 +172,12 @@ def test_unreachable_level_is_a_parameter_error():
     with pytest.raises(ParameterError, match="'level'"):
         predicted_escape_time(FiniteWidthParams(1, 2, gamma=0.1), 500, s=1.0, level=0.05, alpha_max=400.0)
     with pytest.raises(ParameterError, match="'level'"):
-        ode_escape_time(par, *initial_state(par, N=500), level=1.2)
+        ode_escape_time(par, *initial_overlaps(par, N=500), level=1.2)
 
 
 @pytest.mark.parametrize("p,ps,g", [(2, 1, 0.1), (4, 2, 0.15), (8, 4, 0.2)])
 def test_random_start_escape_time_grows_as_log_n_over_2rho(p, ps, g):
-    """Random starts M0 = G/sqrt(N) (G rows ~ N(0, T), initial_state(N=, seed=)), Q_perp(0) = I, at N = 1e3 and
+    """Random starts M0 = G/sqrt(N) (G rows ~ N(0, T), initial_overlaps(N=, seed=)), Q_perp(0) = I, at N = 1e3 and
     1e6 with the same G (common random numbers): the SGD-ODE escape time (eps_g < eps_pl/2) grows by
     ln(1e3)/(2 rho), rho the closed-form plateau escape rate (O6; p* = 1, 2, 4). Measured mean slope over
     N = 1e3 -> 1e4 -> 1e5 -> 1e6: 1.4645, 1.4638, 1.4637 vs 1/(2 rho) = 1.46369 for (2, 1); 2.1780, 2.1771, 2.1771
@@ -186,6 +186,6 @@ def test_random_start_escape_time_grows_as_log_n_over_2rho(p, ps, g):
     pred = 1.0 / (2.0 * plateau(par).escape_rate)
     slopes = []
     for s in range(2):
-        t = [ode_escape_time(par, *initial_state(par, N=int(N), seed=s)) for N in (1e3, 1e6)]
+        t = [ode_escape_time(par, *initial_overlaps(par, N=int(N), seed=s)) for N in (1e3, 1e6)]
         slopes.append((t[1] - t[0]) / np.log(1e3))
     assert np.all(np.abs(np.array(slopes) / pred - 1) < 2e-3), (slopes, pred)

@@ -14,7 +14,7 @@ from validation.compare_population import exponent_fit, validate_population
 
 # ------------------------------------------------------------------------------- oracles O2-O5 (spec)
 ORACLES = [
-    # (kappa, kappa*, gamma, field, value, abs tol)
+    # (kappa, kappa*, tau, field, value, abs tol)
     (0.5, 0.25, 1.0, "loss", 5.1261921939e-3, 2e-13),
     (0.5, 0.25, 1.0, "chi", 0.9993113692, 2e-10),
     (0.5, 0.25, 1.0, "omega", 0.9642040987, 2e-10),
@@ -51,11 +51,11 @@ def test_limit_initial_value_and_long_time_limits():
         assert res.chi[1] == pytest.approx(lt["chi_inf"], abs=1e-4)
         if lt["regime"] == "under":     # O4 limits: ell = 1, chi = 1/sqrt2, lambda = -4
             assert res.loss[1] == pytest.approx(1.0, abs=1e-9) and lt["loss_inf"] == 1.0
-            assert res.lam[1] == pytest.approx(-4.0, abs=1e-8) and lt["lam_inf"] == -4.0
+            assert res.trace_excess[1] == pytest.approx(-4.0, abs=1e-8) and lt["trace_excess_inf"] == -4.0
 
 
 def test_long_time_rates():
-    """Spec section 2.6: measured ell gamma^2 on the J-ODE and the critical / under rates."""
+    """Spec section 2.6: measured ell tau^2 on the J-ODE and the critical / under rates."""
     r = hd.solve_limit(HighDimParams(0.5, 0.25), [20.0])
     assert r.loss[0] * 400 == pytest.approx(0.003996, abs=2e-6)
     assert hd.long_time(HighDimParams(0.5, 0.25))["loss_prefactor"] == pytest.approx(0.00390625)
@@ -120,7 +120,7 @@ def test_scaled_moments_at_huge_J(k, ks):
     """J A0(J) and J^2 A2(J) -> nu((0, 1]) = kappa - (kappa - kappa*)_+ as J -> inf (dominated convergence: the
     integrands J s/(1 + (J-1)s) and its square tend to 1 for every s > 0); corrections are O(J^{-1/2}) at a hard
     edge, so at J = 1e250 the limit is exact to rounding. Before the fix J^2 A2 overflowed at the hard edge
-    (kappa = kappa*) for J >~ 1e200, i.e. gamma >~ 115 kappa*."""
+    (kappa = kappa*) for J >~ 1e200, i.e. tau >~ 115 kappa*."""
     law = hd.wachter_law(k, ks)
     mass = k - law.atom0
     for J in (1e200, 1e250, 1e300):
@@ -129,7 +129,7 @@ def test_scaled_moments_at_huge_J(k, ks):
 
 
 def test_limit_late_times_finite_and_in_range():
-    """kappa = kappa* = 0.2 up to 4 gamma/kappa* = 680: finite (no overflow), ell >= 0, chi and omega in [0, 1]
+    """kappa = kappa* = 0.2 up to 4 tau/kappa* = 680: finite (no overflow), ell >= 0, chi and omega in [0, 1]
     (ell is clipped only within rounding, ~1e-15/kappa*), and ell is non-increasing (GF decreases L)."""
     g = np.linspace(0.0, 34.0, 400)
     r = hd.solve_limit(HighDimParams(0.2, 0.2), g)
@@ -156,13 +156,13 @@ def test_log_scaled_moments_equal_direct_forms(k, ks):
 
 
 def test_limit_any_time_small_kappa_star_tail():
-    """kappa* = 0.05 up to gamma = 1e3-1e5 (4 gamma/kappa* up to 8e6; before the log/scaled state the solver
-    refused gamma > 175 kappa*). Tail against the spec's long-time laws (theory/population_flows.md 2.6):
-    over (0.1, 0.05): gamma^2 ell -> (kappa - kappa*) kappa*/(32 kappa) and gamma^2 (1 - chi) ->
-    kappa*^3 (kappa - kappa*)/(32 kappa^2), relative corrections O(1/gamma) (measured 1.5e-2, 1.8e-3, 2.1e-4 at
-    gamma = 10, 100, 1000); under (0.02, 0.05): ell -> (1/kappa - 1/kappa*)/2 = 15, lambda -> 2(1/kappa* - 1/kappa)
-    = -60, chi -> sqrt(kappa/kappa*), with ell - 15 ~ e^{-4 gamma/kappa*} (log-slope -80); critical
-    (0.05, 0.05): ell ~ sqrt(gamma) e^{-2 gamma/kappa*} (log-slope of ell/sqrt(gamma) -> -40)."""
+    """kappa* = 0.05 up to tau = 1e3-1e5 (4 tau/kappa* up to 8e6; before the log/scaled state the solver
+    refused tau > 175 kappa*). Tail against the spec's long-time laws (theory/population_flows.md 2.6):
+    over (0.1, 0.05): tau^2 ell -> (kappa - kappa*) kappa*/(32 kappa) and tau^2 (1 - chi) ->
+    kappa*^3 (kappa - kappa*)/(32 kappa^2), relative corrections O(1/tau) (measured 1.5e-2, 1.8e-3, 2.1e-4 at
+    tau = 10, 100, 1000); under (0.02, 0.05): ell -> (1/kappa - 1/kappa*)/2 = 15, lambda -> 2(1/kappa* - 1/kappa)
+    = -60, chi -> sqrt(kappa/kappa*), with ell - 15 ~ e^{-4 tau/kappa*} (log-slope -80); critical
+    (0.05, 0.05): ell ~ sqrt(tau) e^{-2 tau/kappa*} (log-slope of ell/sqrt(tau) -> -40)."""
     ks = 0.05
     g = np.array([10.0, 100.0, 1000.0])
     r = hd.solve_limit(HighDimParams(0.1, ks), np.concatenate([[0.0], g]))
@@ -174,7 +174,7 @@ def test_limit_any_time_small_kappa_star_tail():
     u = hd.solve_limit(HighDimParams(0.02, ks), gu)
     assert np.log((u.loss[1] - 15) / (u.loss[0] - 15)) / 0.05 == pytest.approx(-4 / ks, rel=1e-3)
     np.testing.assert_allclose(u.loss[2:], 15.0, rtol=1e-14)
-    np.testing.assert_allclose(u.lam[2:], -60.0, rtol=1e-12)
+    np.testing.assert_allclose(u.trace_excess[2:], -60.0, rtol=1e-12)
     np.testing.assert_allclose(u.chi[2:], np.sqrt(0.4), rtol=1e-14)
     gc = np.array([0.5, 0.6, 10.0])
     c = hd.solve_limit(HighDimParams(ks, ks), gc)
@@ -225,8 +225,8 @@ def test_finite_d_methods_agree():
 
 
 def test_limit_vs_finite_d_deviation_shrinks():
-    """max_gamma |d L_d - ell| = O(1/d) (spec table: d x dev ~ 2.4-2.8 for (0.5, 0.25)), and the 1/d
-    coefficient at gamma = 3, d (<d L_d(3)> - ell(3)) ~ 1.46e-3, is d-independent within its seed SE."""
+    """max_tau |d L_d - ell| = O(1/d) (spec table: d x dev ~ 2.4-2.8 for (0.5, 0.25)), and the 1/d
+    coefficient at tau = 3, d (<d L_d(3)> - ell(3)) ~ 1.46e-3, is d-independent within its seed SE."""
     v = validate_population(HighDimParams(0.5, 0.25), [200, 500, 1000], 4)
     assert v.max_dev[2] < v.max_dev[0] / 2.5                 # 5x larger d: clearly smaller deviation
     assert np.all((v.scaled_dev > 1.0) & (v.scaled_dev < 6.0))
@@ -243,7 +243,7 @@ def test_limit_vs_finite_d_deviation_shrinks():
 
 
 def test_s0_drops_out_in_the_limit():
-    """d L(gamma >= 0.01) for s0 = 0.5, 1, 2 agrees to ~1e-5 relative at d = 2000 in the spec; the
+    """d L(tau >= 0.01) for s0 = 0.5, 1, 2 agrees to ~1e-5 relative at d = 2000 in the spec; the
     difference is O(1/d^2)-small, we use d = 1000 with tolerance 1e-4 (same spectrum);
     phi(s0 = 2) - phi(1) ~ log(2)/2 (spec: 0.3459 vs 0.3466 at d = 2000)."""
     d = 1000
@@ -335,9 +335,9 @@ def test_wider_than_input_maps_to_kappa_one_exactly():
     """kappa > 1 and kappa* > 1 are refused with the mapping derived in HighDimParams; the mapping is checked
     here against the literal d x d flow (riccati.integrate_matrix_flow) at d = 40:
     * m = 1.5 d with orthonormal ROWS, S(0) = I_d/m: equals the kappa = 1 finite-d flow with s0 = 1/1.5 to 1e-12,
-      and the kappa = 1 limit within O(1/d) (measured d max_(gamma >= 0.2)|dL - ell| = 0.038 at d = 40, 0.035 at 80);
-    * m* = 1.5 d tight-frame teacher S* = I_d/m*: d L(gamma) = c^2 d L_(kappa*=1, s0=1.5)(c gamma), c = 1/1.5,
-      to 1e-12, and c^2 ell_(kappa*=1)(c gamma) within O(1/d) (measured 0.40/d at d = 40, 0.42/d at 80)."""
+      and the kappa = 1 limit within O(1/d) (measured d max_(tau >= 0.2)|dL - ell| = 0.038 at d = 40, 0.035 at 80);
+    * m* = 1.5 d tight-frame teacher S* = I_d/m*: d L(tau) = c^2 d L_(kappa*=1, s0=1.5)(c tau), c = 1/1.5,
+      to 1e-12, and c^2 ell_(kappa*=1)(c tau) within O(1/d) (measured 0.40/d at d = 40, 0.42/d at 80)."""
     from odes.population.riccati import integrate_matrix_flow
 
     with pytest.raises(ParameterError, match="kappa = 1"):

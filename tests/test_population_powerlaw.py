@@ -12,8 +12,8 @@ from odes.population.params import OnlineSGDParams, PowerLawParams
 from odes.population.riccati import closed_form_centered, integrate_matrix_flow
 
 
-def test_teacher_weights_normalised():
-    lam = pl.teacher_weights(1.0, 400)
+def test_teacher_spectrum_normalised():
+    lam = pl.teacher_spectrum(1.0, 400)
     assert np.sum(lam**2) == pytest.approx(1.0, abs=1e-14)
     assert lam[0] / lam[9] == pytest.approx(10.0)
 
@@ -23,7 +23,7 @@ def test_three_solvers_and_matrix_ode_agree(seed):
     """Teacher-block closed form, restart stepping, Gram DOP853 and the literal d x d ODE / closed form."""
     rng = np.random.default_rng(seed)
     d, r, m = 14, 4, 6
-    lam = pl.teacher_weights(1.0, r)
+    lam = pl.teacher_spectrum(1.0, r)
     W0 = rng.standard_normal((d, m)) / np.sqrt(d * m)
     S_star = np.zeros((d, d))
     S_star[:r, :r] = np.diag(lam)
@@ -45,7 +45,7 @@ def test_three_solvers_and_matrix_ode_agree(seed):
 def test_restart_for_width_below_rank_matches_ode():
     rng = np.random.default_rng(5)
     r, m = 6, 3
-    lam = pl.teacher_weights(1.5, r)
+    lam = pl.teacher_spectrum(1.5, r)
     G_V = rng.standard_normal((r, m)) * 0.05
     N0 = wishart(rng, m, 20, 0.01)
     t = [0.0, 1.0, 5.0, 20.0]
@@ -292,7 +292,7 @@ def test_too_steep_spectrum_names_alpha_pl():
     range 0 <= alpha <= ln(1e300)/ln(20) = 230.59 is stated. alpha = 5 leaves 2 resolvable directions: the
     default window error names alpha_pl, not 'window'."""
     with pytest.raises(ParameterError, match="'alpha_pl'.*230.5") as ei:
-        pl.teacher_weights(500.0, 20)
+        pl.teacher_spectrum(500.0, 20)
     assert "230.587" in str(ei.value) and abs(np.log(1e300) / np.log(20) - 230.587) < 1e-3
     with pytest.raises(ParameterError, match="'alpha_pl'"):
         pl.time_exponent(PowerLawParams(5.0, 20, 20))

@@ -21,7 +21,7 @@ def _mc_close(samples: np.ndarray, expected: float, z: float = 5.0) -> None:
 
 @pytest.mark.parametrize("kappa_star", [0.4, 1.0, 2.5])
 def test_mp_density_mass_and_moments(kappa_star):
-    """Continuous part of MP(gamma = 1/kappa*): mass min(1, kappa*), int x rho = 1, int x^2 rho = 1 + gamma
+    """Continuous part of MP(ratio = 1/kappa*): mass min(1, kappa*), int x rho = 1, int x^2 rho = 1 + ratio
     (the atom sits at 0 and carries no moment)."""
     g = 1.0 / kappa_star
     lo, hi = rm.mp_edges(kappa_star)
@@ -31,33 +31,33 @@ def test_mp_density_mass_and_moments(kappa_star):
     assert mom == pytest.approx([min(1.0, kappa_star), 1.0, 1.0 + g], abs=1e-7)
 
 
-@pytest.mark.parametrize("gamma", [0.5, 2.0])
-def test_mp_cdf_and_quantiles_vs_monte_carlo(gamma):
+@pytest.mark.parametrize("ratio", [0.5, 2.0])
+def test_mp_cdf_and_quantiles_vs_monte_carlo(ratio):
     """mp_cdf_continuous ends at the continuous mass; the quantiles match the empirical distribution of the
-    normalised Wishart spectrum (d = 200, m = d/gamma): the fraction of eigenvalues below each quartile of
+    normalised Wishart spectrum (d = 200, m = d/ratio): the fraction of eigenvalues below each quartile of
     mp_quantiles is the quartile's level, within the finite-d error (O(1/d) + sampling)."""
-    x, cdf = rm.mp_cdf_continuous(gamma)
-    assert cdf[-1] == pytest.approx(min(1.0, 1.0 / gamma), rel=1e-5)
+    x, cdf = rm.mp_cdf_continuous(ratio)
+    assert cdf[-1] == pytest.approx(min(1.0, 1.0 / ratio), rel=1e-5)
     assert np.all(np.diff(cdf) >= 0)
     d = 200
-    m = int(round(d / gamma))
+    m = int(round(d / ratio))
     rng = np.random.default_rng(1)
     ev = np.concatenate([np.linalg.eigvalsh(rm.mp_wishart(rng, d, m)) for _ in range(5)])
-    q = rm.mp_quantiles(gamma, 400)
+    q = rm.mp_quantiles(ratio, 400)
     for level in (0.25, 0.5, 0.75):
         c = q[int(level * 400)]
         if c <= 1e-12:  # inside the atom at zero
             continue
         assert abs(np.mean(ev < c) - level) < 0.02
-    # the MC spectrum's first two moments: E tr S/d = 1, E tr S^2/d = 1 + gamma + O(1/m) exactly (1 + gamma + 1/m
+    # the MC spectrum's first two moments: E tr S/d = 1, E tr S^2/d = 1 + ratio + O(1/m) exactly (1 + ratio + 1/m
     # for the normalised Wishart: E (1/d) Tr S^2 = (m + d + 1)/m)
     rng = np.random.default_rng(2)
     s1, s2 = [], []
     for _ in range(60):
-        S = rm.mp_wishart(rng, 30, int(round(30 / gamma)))
+        S = rm.mp_wishart(rng, 30, int(round(30 / ratio)))
         s1.append(np.trace(S) / 30)
         s2.append(np.sum(S * S) / 30)
-    mm = int(round(30 / gamma))
+    mm = int(round(30 / ratio))
     _mc_close(s1, 1.0)
     _mc_close(s2, (mm + 30 + 1) / mm)
 

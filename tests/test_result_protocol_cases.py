@@ -14,7 +14,7 @@ def cases_odes() -> list:
     ExponentFit (time, width), PopulationValidation, SGDComparison."""
     import numpy as np
 
-    from odes.finite_width import FiniteWidthParams, initial_state, integrate_overlaps
+    from odes.finite_width import FiniteWidthParams, initial_overlaps, integrate_overlaps
     from odes.population import powerlaw as pl
     from odes.population.highdim import finite_d_matrix, finite_d_modes, solve_limit
     from odes.population.params import HighDimParams, OnlineSGDParams, PowerLawParams
@@ -26,7 +26,7 @@ def cases_odes() -> list:
 
     fw = FiniteWidthParams(p=2, p_star=1, gamma=0.1)
     M0 = np.array([[0.2], [0.1]])
-    Q0, M0 = initial_state(fw, M0)
+    Q0, M0 = initial_overlaps(fw, M0)
     traj = integrate_overlaps(fw, Q0, M0, [0.0, 0.5, 1.0, 2.0])
     sim = simulate(fw, 20, [0.0, 0.5, 1.0], seeds=2, M0=M0, quiet=True)
     cmp = compare_ode(fw, [20, 40], [0.0, 0.5, 1.0], seeds=2, M0=M0, rtol=1e-8, atol=1e-10, quiet=True)
@@ -44,7 +44,7 @@ def cases_odes() -> list:
     plp = PowerLawParams(1.0, 12, 12, 144)
     time_fit, curves = pl.time_exponent(plp, seeds=(0, 1), window=(2, 6))
     width_fit, _ = pl.width_scan(1.0, 12, 144, [2, 4, 6, 8])
-    validation = validate_population(hd, [8, 16], 2, gammas=np.linspace(0.0, 1.0, 7))
+    validation = validate_population(hd, [8, 16], 2, taus=np.linspace(0.0, 1.0, 7))
     sgd = compare_sgd_gf(OnlineSGDParams(PowerLawParams(1.0, 3, 3, 12), eta_d=0.02, t_max=0.5, n_records=6),
                          seeds=(0, 1), eps=(0.5, 0.2))
     return [traj, sim, cmp.width(20), cmp, limit, modes, matrix, flow_a, flow_b, curves[0], time_fit, width_fit,

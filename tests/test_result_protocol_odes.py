@@ -7,7 +7,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from odes.finite_width import FiniteWidthParams, initial_state, integrate_overlaps
+from odes.finite_width import FiniteWidthParams, initial_overlaps, integrate_overlaps
 from validation.cli import main
 
 
@@ -36,7 +36,7 @@ def test_cli_population_renamed_keys(capsys):
 
 def test_overlap_trajectory_at_interpolates_within_the_linear_bound():
     P = FiniteWidthParams(p=2, p_star=1, gamma=0.1)
-    Q0, M0 = initial_state(P, np.array([[0.2], [0.1]]))
+    Q0, M0 = initial_overlaps(P, np.array([[0.2], [0.1]]))
     h = 0.5
     grid = np.arange(0.0, 2.0 + h / 2, h)
     traj = integrate_overlaps(P, Q0, M0, grid)

@@ -61,7 +61,7 @@ def test_stieltjes_off_axis_equals_integral_of_density(ks, s2):
     np.testing.assert_allclose(G, direct, rtol=1e-7)
     assert np.all(G.imag <= 0)
     # the chosen root is a root of the cubic
-    g, c = fc.gamma, fc.s2
+    g, c = fc.mp_ratio, fc.s2
     cub = -g * c * G ** 3 + (g * z + c) * G ** 2 - (z - 1 + g) * G + 1
     assert np.max(np.abs(cub)) < 1e-10
     # all roots solve the cubic, and -Im G(x + i0)/pi is the density

@@ -20,6 +20,7 @@ import numpy as np
 from dmft.dynamics import DMFTResult, DMFTSettings, solve
 from dmft.params import ExtensiveWidthParams
 from odes.common import check
+from odes.common.deprecation import deprecated_alias
 from odes.common.errors import ParameterError
 from odes.common.result import Result, coordinate, variable
 from validation.gd_simulator import SENSING, GDSimulation, check_backend, check_gd_memory, simulate_gd_seeds
@@ -72,7 +73,7 @@ class DMFTValidation(Result):
         from dmft.dynamics.result import T_LONG_NAME, TEST_LONG_NAME, TRAIN_LONG_NAME
 
         sims = [self.gd[f"d{d}"] for d in self.ds]
-        devs = [deviations(self.dmft, g, float(self.dmft.t[0])) for g in sims]
+        devs = [relative_deviations(self.dmft, g, float(self.dmft.t[0])) for g in sims]
         dt = ("d", "t")
         v = {"dmft_train_error": variable("t", self.dmft.train_error, "DMFT " + TRAIN_LONG_NAME),
              "dmft_train_error_se": variable("t", self.dmft.train_error_std, "standard error of dmft_train_error"),
@@ -115,13 +116,13 @@ class DMFTValidation(Result):
         """Learning curves (DMFT vs GD per d) and, in a second panel, the relative deviations GD/DMFT - 1.
 
         Returns the first axes (the learning curves; the figure is ``ax.figure``). With ``ax`` given only the
-        learning-curve panel is drawn into it. See :func:`validation.plots_dmft.plot_validation`."""
-        from validation.plots_dmft import plot_validation
+        learning-curve panel is drawn into it. See :func:`validation.plots_dmft.plot_dmft_validation`."""
+        from validation.plots_dmft import plot_dmft_validation
 
-        return plot_validation(self, ax=ax, title=title)
+        return plot_dmft_validation(self, ax=ax, title=title)
 
 
-def deviations(dmft: DMFTResult, gd: GDSimulation, t_min: float = 0.25) -> dict:
+def relative_deviations(dmft: DMFTResult, gd: GDSimulation, t_min: float = 0.25) -> dict:
     """Relative deviations of the GD seed means from the DMFT curves for t >= t_min (see module docstring)."""
     if gd.t.shape != dmft.t.shape or not np.allclose(gd.t, dmft.t):
         raise ParameterError("eta", "DMFT and GD must share the time grid (same eta and steps)")
@@ -173,7 +174,7 @@ def run_validation(params: ExtensiveWidthParams, settings: DMFTSettings, ds: lis
                                 sigma0=settings.sigma0, sensing=sensing, quiet=quiet, backend=backend,
                                 device=device)
         gd[f"d{d}"] = sim
-        dv = deviations(res, sim, t_min)
+        dv = relative_deviations(res, sim, t_min)
         mx_tr.append(dv["max_train"])
         mx_te.append(dv["max_test"])
         mn_tr.append(dv["mean_train"])
@@ -181,3 +182,6 @@ def run_validation(params: ExtensiveWidthParams, settings: DMFTSettings, ds: lis
     return DMFTValidation(dmft=res, gd=gd, ds=np.asarray(ds, dtype=int), t_min=float(t_min),
                           max_dev_train=np.array(mx_tr), max_dev_test=np.array(mx_te),
                           mean_dev_train=np.array(mn_tr), mean_dev_test=np.array(mn_te))
+
+
+deviations = deprecated_alias("deviations", relative_deviations)

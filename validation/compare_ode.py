@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from odes.common import check
+from odes.common.deprecation import deprecated_alias
 from odes.common.errors import DivergenceError, ParameterError
 from odes.common.numerics import fit_power_law, time_grid
 from odes.common.resources import check_memory
@@ -245,8 +246,8 @@ class ODEComparison(Result):
 
 
 # ---------------------------------------------------------------------------------------------------------
-def deviations(sim_Q: np.ndarray, sim_M: np.ndarray, sim_eps: np.ndarray, ode_Q: np.ndarray, ode_M: np.ndarray,
-               ode_eps: np.ndarray) -> dict[str, np.ndarray]:
+def max_deviations(sim_Q: np.ndarray, sim_M: np.ndarray, sim_eps: np.ndarray, ode_Q: np.ndarray,
+                   ode_M: np.ndarray, ode_eps: np.ndarray) -> dict[str, np.ndarray]:
     """Per-seed maximal deviations (S,) between simulated and ODE curves, arrays (S, n, ...)."""
     dq = np.abs(sim_Q - ode_Q).max(axis=(1, 2, 3))
     dm = np.abs(sim_M - ode_M).max(axis=(1, 2, 3))
@@ -303,7 +304,7 @@ def compare_width(sim: OnlineSGDResult, *, method: str = "DOP853", rtol: float =
     oQ, oM, oe = _ode_for_seeds(sim.params, sim, method=method, rtol=rtol, atol=atol,
                                 check_stability=check_stability)
     t_ode = time.perf_counter() - t0
-    d = deviations(sim.Q, sim.M, sim.eps_g, oQ, oM, oe)
+    d = max_deviations(sim.Q, sim.M, sim.eps_g, oQ, oM, oe)
     return WidthComparison(N=int(sim.N), simulation=sim, ode_Q=oQ, ode_M=oM, ode_eps_g=oe, ode_time=t_ode, **d)
 
 
@@ -353,3 +354,6 @@ def compare_ode(params: FiniteWidthParams, Ns: Sequence[int], alphas: Sequence[f
     return ODEComparison(params=params, init=init, Ns=Ns_arr, alphas=al, widths=widths, exponents=exps,
                          exponent_errors=errs, method=method, rtol=float(rtol),
                          M0=None if M0 is None else np.asarray(M0, dtype=float))
+
+
+deviations = deprecated_alias("deviations", max_deviations)

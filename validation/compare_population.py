@@ -1,16 +1,16 @@
 r"""Finite-d gradient flow of model (A) (orthonormal init) vs its d -> infinity limit.
 
 For each d and seed the exact finite-d flow (principal-angle mode reduction, or the literal d x d matrix ODE)
-is compared with the limit ell(gamma) on a gamma grid (default 61 points in [0, 3]). Reported per d:
+is compared with the limit ell(tau) on a tau grid (default 61 points in [0, 3]). Reported per d:
 
-* ``max_dev``: mean over seeds of max_gamma |d L_d(gamma) - ell(gamma)| (+ its standard error);
+* ``max_dev``: mean over seeds of max_tau |d L_d(tau) - ell(tau)| (+ its standard error);
 * ``scaled_dev`` = d * max_dev, which should stay O(1) (the deviation is O(1/d));
-* ``end_coef`` = d (<d L_d(gamma_end)> - ell(gamma_end)) (+ SE): the 1/d coefficient at the last time,
+* ``end_coef`` = d (<d L_d(tau_end)> - ell(tau_end)) (+ SE): the 1/d coefficient at the last time,
   which should be d-independent;
 * ``slope``: fitted exponent p of max_dev ∝ d^{-p} (expected 1), with its standard error and 95% CI from the
   per-seed spread (:func:`exponent_fit`), and a ``verdict``.
 
-The per-seed max deviation is dominated by O(1/d) init fluctuations at early gamma, so its log has a seed spread
+The per-seed max deviation is dominated by O(1/d) init fluctuations at early tau, so its log has a seed spread
 of ~0.66 at every d and the exponent is noise with a few seeds (4 seeds: 0.53 +- 0.78 for (0.5, 0.25) at
 d = 200, 500, 1000). With ``n_seeds=None`` (the default) seeds are doubled from ``start_seeds`` until the CI
 half-width is <= ``ci_target`` (or ``max_seeds`` is reached: verdict 'inconclusive').
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from odes.common import check
+from odes.common.deprecation import renamed_keywords
 from odes.common.errors import ParameterError
 from odes.common.progress import progress
 from odes.common.result import SUMMARY_MAX_CHARS, Result, coordinate, mean_and_se, variable
@@ -43,10 +44,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @dataclass(frozen=True, eq=False, repr=False)
 class PopulationValidation(Result):
-    """Finite-d vs limit table for model (A). ``loss`` has shape (n_d, n_seeds, n_gamma) (d L_d).
+    """Finite-d vs limit table for model (A). ``loss`` has shape (n_d, n_seeds, n_tau) (d L_d).
 
     Labelled data (:meth:`to_xarray`): coordinates ``d``, ``seed`` (index k of the run with seed seed0 + k), ``tau``
-    (= ``gamma`` = t/d; the curve coordinate). Along ``tau``: the limit ``test_error_limit`` (ell) and
+    (= t/d; the curve coordinate; stored as field ``gamma``, read it as :attr:`tau`). Along ``tau``: the limit
+    ``test_error_limit`` (ell) and
     ``chi_limit``; along (d, tau): ``test_error`` = mean over seeds of d L_d, ``chi``, with standard errors ``_se``
     (sample std / sqrt(seeds); NaN for one seed), per seed ``test_error_per_seed``, ``chi_per_seed`` (d, seed, tau);
     along ``d``: ``max_dev`` with ``max_dev_se``, ``scaled_dev`` (= d max_dev) with ``scaled_dev_se``,
@@ -74,6 +76,11 @@ class PopulationValidation(Result):
     slope_ci: np.ndarray = None  # type: ignore[assignment]   # (2,) 95% CI; filled by validate_population
     ci_target: float = float("nan")
     verdict: str = ""
+
+    @property
+    def tau(self) -> np.ndarray:
+        """Rescaled time tau = t/d of the grid (stored as field ``gamma``, its quadnet 0.1 name)."""
+        return self.gamma
 
     def to_xarray(self) -> xr.Dataset:
         """Labelled dataset (see the class docstring); attributes ``method`` and ``n_seeds``."""
@@ -109,7 +116,7 @@ class PopulationValidation(Result):
         return self.dataset(var, coords={
             "d": coordinate("d", np.asarray(self.dims, dtype=np.int64), "input dimension d"),
             "seed": coordinate("seed", np.arange(self.n_seeds), "run index k (seed = seed0 + k)"),
-            "tau": coordinate("tau", self.gamma, TAU_LONG_NAME)},
+            "tau": coordinate("tau", self.tau, TAU_LONG_NAME)},
             attrs={"method": self.method, "n_seeds": int(self.n_seeds), "verdict": self.verdict})
 
     def to_json(self) -> dict[str, Any]:
@@ -129,10 +136,10 @@ class PopulationValidation(Result):
     def plot(self, ax: Any = None, **kw: Any) -> Any:
         """Limit ell(tau) with the seed-averaged finite-d values on ``ax``; with ``ax=None`` a new figure with a
         second panel, d x max deviation vs d (>= 2 dimensions). Returns the curves axes (see
-        :func:`validation.plots_population.plot_validation`)."""
-        from validation.plots_population import plot_validation
+        :func:`validation.plots_population.plot_population_validation`)."""
+        from validation.plots_population import plot_population_validation
 
-        return plot_validation(self, ax, **kw)
+        return plot_population_validation(self, ax, **kw)
 
     def table(self) -> tuple[list[str], list[list]]:
         header = ["d", "seeds", "max|dL_d-ell|", "SE", "d*max", "d(<dL_d>-ell)(end)", "SE", "max|chi_d-chi|"]
@@ -203,8 +210,9 @@ def _verdict(fit: DeviationExponent, dev: np.ndarray, ci_target: float) -> str:
     return "exponent differs from 1 (95% CI excludes 1)"
 
 
+@renamed_keywords(gammas="taus")
 def validate_population(params: HighDimParams, dims: Sequence[int], n_seeds: int | None = None, *,
-                        gammas: Sequence[float] | None = None, method: str = "modes", seed0: int = 0,
+                        taus: Sequence[float] | None = None, method: str = "modes", seed0: int = 0,
                         ci_target: float = 0.15, start_seeds: int = 8, max_seeds: int = 128,
                         quiet: bool = True) -> PopulationValidation:
     """Run the finite-d flows (``method`` 'modes' = exact principal-angle reduction, 'matrix' = d x d ODE)
@@ -224,7 +232,7 @@ def validate_population(params: HighDimParams, dims: Sequence[int], n_seeds: int
         n_seeds = check.integer("seeds", n_seeds, lo=1, hi=10**6)
         batch = max_seeds = n_seeds
     seed0 = check.integer("seed", seed0, lo=0, hi=2**62)
-    g = np.linspace(0.0, 3.0, 61) if gammas is None else check.array("gammas", gammas, shape=(None,), lo=0.0)
+    g = np.linspace(0.0, 3.0, 61) if taus is None else check.array("taus", taus, shape=(None,), lo=0.0)
     for d in dims:               # every size before the first run, not after minutes of work
         params.widths(d)
         check_finite_d_memory(params, d, g.size, method)

@@ -139,9 +139,9 @@ class StationaryValidation(Result):
         """Test and train error vs 1/d (with the extrapolation and the theory) and the spectrum histogram.
 
         Returns the first axes (test error; the figure is ``ax.figure``); with ``ax`` given only that panel is
-        drawn. See :func:`dmft.plots_stationary.plot_validation`."""
-        from dmft.plots_stationary import plot_validation
-        return plot_validation(self, ax=ax)
+        drawn. See :func:`dmft.plots_stationary.plot_stationary_validation`."""
+        from dmft.plots_stationary import plot_stationary_validation
+        return plot_stationary_validation(self, ax=ax)
 
 
 def _mean_se(x: np.ndarray) -> tuple[float, float]:

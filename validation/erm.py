@@ -85,13 +85,13 @@ class ERMInstance:
         """Top eigenvalue of ``V -> (d/(2n)) sum Tr(V Z) Z`` by power iteration."""
         rng = np.random.default_rng(seed)
         V = probes(rng, 1, self.d)[0]
-        lam = 0.0
+        top = 0.0
         for _ in range(iters):
             V /= np.linalg.norm(V)
             HV = (self.d / (2.0 * self.n)) * self.adjoint(self.predict(V))
-            lam = float(np.sum(HV * V))
+            top = float(np.sum(HV * V))
             V = HV
-        return lam
+        return top
 
     def test_error(self, S: np.ndarray) -> float:
         D = S - self.S_star

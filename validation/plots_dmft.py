@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from odes.common.deprecation import deprecated_alias
+
 
 def plot_learning_curves(dmft, gd: dict | None = None, *, ax=None, title: str = "", stationary=None):
     """Train/test error vs t: DMFT (lines with +-s.e. bands, :meth:`DMFTResult.plot`), GD seed means (markers
@@ -25,14 +27,16 @@ def plot_learning_curves(dmft, gd: dict | None = None, *, ax=None, title: str = 
     return ax
 
 
-def plot_validation(val, ax=None, title: str | None = None):
-    """Two panels: learning curves (DMFT vs GD at each d) and relative deviations GD/DMFT - 1 over t >= t_min.
+def plot_dmft_validation(val, ax=None, title: str | None = None):
+    """DMFT vs GD (:class:`validation.compare_dmft.DMFTValidation`).
+
+    Two panels: learning curves (DMFT vs GD at each d) and relative deviations GD/DMFT - 1 over t >= t_min.
 
     Returns the first axes (learning curves; ``ax.figure`` holds both). With ``ax`` given, only the learning curves
     are drawn into it. ``title`` defaults to the model parameters."""
     import matplotlib.pyplot as plt
 
-    from validation.compare_dmft import deviations
+    from validation.compare_dmft import relative_deviations
 
     if title is None:
         p = val.dmft.params
@@ -42,7 +46,7 @@ def plot_validation(val, ax=None, title: str | None = None):
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
     plot_learning_curves(val.dmft, val.gd, ax=a1, title=title)
     for i, d in enumerate(val.ds):
-        dv = deviations(val.dmft, val.gd[f"d{d}"], val.t_min)
+        dv = relative_deviations(val.dmft, val.gd[f"d{d}"], val.t_min)
         a2.plot(dv["t"], dv["train"], color=f"C{i}", ls="--", label=f"train d={d}")
         a2.plot(dv["t"], dv["test"], color=f"C{i}", label=f"test d={d}")
     a2.axhline(0, color="k", lw=0.5)
@@ -51,3 +55,6 @@ def plot_validation(val, ax=None, title: str | None = None):
     a2.legend(fontsize=7)
     fig.tight_layout()
     return a1
+
+
+plot_validation = deprecated_alias("plot_validation", plot_dmft_validation)

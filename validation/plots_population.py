@@ -1,7 +1,7 @@
 """Figures for the population flows (matplotlib; numerics live in ``odes.population``; the backend is never changed).
 
-:func:`plot_validation` draws on given axes and returns them (the CLI writes the file); :func:`plot_regimes` and
-:func:`plot_scaling` (notebook figures) write a PNG and return its path."""
+:func:`plot_population_validation` draws on given axes and returns them (the CLI writes the file);
+:func:`plot_regimes` and :func:`plot_scaling` (notebook figures) write a PNG and return its path."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from odes.common.deprecation import deprecated_alias
 
 
 def _plt():
@@ -27,8 +29,10 @@ def _save(fig, path: str | Path) -> Path:
     return path
 
 
-def plot_validation(v: Any, ax: Any = None) -> Any:
-    """Curves panel: limit ell(tau) with the seed-averaged finite-d values (every third point). With ``ax=None``
+def plot_population_validation(v: Any, ax: Any = None) -> Any:
+    """Finite-d vs limit (:class:`validation.compare_population.PopulationValidation`).
+
+    Curves panel: limit ell(tau) with the seed-averaged finite-d values (every third point). With ``ax=None``
     a new figure, with a second panel d x max deviation (± standard error) vs d when there are >= 2 dimensions.
     Returns the curves axes (the figure is ``ax.figure``)."""
     plt = _plt()
@@ -44,9 +48,9 @@ def plot_validation(v: Any, ax: Any = None) -> Any:
             b.set_ylabel("d · max_τ |d L_d − ℓ|  (± s.e.)")
             b.set_ylim(bottom=0)
         fig.tight_layout()
-    ax.semilogy(v.gamma, v.limit_loss, "k-", label="d → ∞")
+    ax.semilogy(v.tau, v.limit_loss, "k-", label="d → ∞")
     for i, d in enumerate(v.dims):
-        ax.semilogy(v.gamma[::3], v.loss[i].mean(axis=0)[::3], "o", ms=3, label=f"d = {int(d)}")
+        ax.semilogy(v.tau[::3], v.loss[i].mean(axis=0)[::3], "o", ms=3, label=f"d = {int(d)}")
     ax.set_xlabel("τ = t/d")
     ax.set_ylabel("d·L")
     ax.set_title(f"κ = {v.params.kappa:g}, κ* = {v.params.kappa_star:g}")
@@ -55,15 +59,15 @@ def plot_validation(v: Any, ax: Any = None) -> Any:
 
 
 def plot_regimes(curves: Sequence, finite: Sequence | None, path: str | Path) -> Path:
-    """Loss curves ell(gamma) of several (kappa, kappa*) with optional finite-d results (same order)."""
+    """Loss curves ell(tau) of several (kappa, kappa*) with optional finite-d results (same order)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4))
     for k, c in enumerate(curves):
-        line, = ax.semilogy(c.gamma, c.loss, "-", label=f"κ={c.params.kappa:g}, κ*={c.params.kappa_star:g} "
+        line, = ax.semilogy(c.tau, c.loss, "-", label=f"κ={c.params.kappa:g}, κ*={c.params.kappa_star:g} "
                                                         f"({c.params.regime})")
         if finite is not None and finite[k] is not None:
             f = finite[k]
-            ax.semilogy(f.gamma, f.loss, "o", ms=3, color=line.get_color(), alpha=0.7)
+            ax.semilogy(f.tau, f.loss, "o", ms=3, color=line.get_color(), alpha=0.7)
     ax.set_xlabel("τ = t/d")
     ax.set_ylabel("ℓ(τ) = lim d·L")
     ax.legend(fontsize=8)
@@ -96,3 +100,6 @@ def plot_scaling(results, fits, path: str | Path, width_data: dict | None = None
         b.set_ylabel("R")
         b.legend(fontsize=8)
     return _save(fig, path)
+
+
+plot_validation = deprecated_alias("plot_validation", plot_population_validation)

@@ -31,7 +31,7 @@ from odes.population.powerlaw import (
     blocks_from_w0,
     risk_from_blocks,
     teacher_block_curve,
-    teacher_weights,
+    teacher_spectrum,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,11 +39,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 @numba.njit(cache=True)
-def _sgd_steps(W, lam, eta, n_steps, rng):  # pragma: no cover - compiled
+def _sgd_steps(W, spectrum, eta, n_steps, rng):  # pragma: no cover - compiled
     """n_steps of online SGD in place on W (d x m), inputs from the numpy Generator ``rng``; returns False
     if the state became non-finite."""
     d, m = W.shape
-    r = lam.shape[0]
+    r = spectrum.shape[0]
     x = np.empty(d)
     h = np.empty(m)
     for _ in range(n_steps):
@@ -51,7 +51,7 @@ def _sgd_steps(W, lam, eta, n_steps, rng):  # pragma: no cover - compiled
             x[k] = rng.standard_normal()
         y = 0.0
         for j in range(r):
-            y += lam[j] * (x[j] * x[j] - 1.0)
+            y += spectrum[j] * (x[j] * x[j] - 1.0)
         for i in range(m):
             h[i] = 0.0
         nn = 0.0
@@ -133,7 +133,7 @@ def run_sgd(params: OnlineSGDParams, W0: np.ndarray, record_times: np.ndarray, *
             quiet: bool = True) -> np.ndarray:
     """Online SGD from W0 (d x m); exact risk at ``record_times`` (GF time units). Raises DivergenceError."""
     p = params.model
-    lam = teacher_weights(p.alpha_pl, p.rank)
+    spectrum = teacher_spectrum(p.alpha_pl, p.rank)
     eta = params.eta
     W = np.array(W0, dtype=float, order="C")
     steps = np.round(np.asarray(record_times) / eta).astype(np.int64)
@@ -142,12 +142,12 @@ def run_sgd(params: OnlineSGDParams, W0: np.ndarray, record_times: np.ndarray, *
     rng = np.random.default_rng(seed)
     for k, n in enumerate(progress(steps, desc=f"SGD seed {seed}", quiet=quiet)):
         if n > done:
-            ok = _sgd_steps(W, lam, eta, int(n - done), rng)
+            ok = _sgd_steps(W, spectrum, eta, int(n - done), rng)
             if not ok:
                 raise DivergenceError(f"online SGD diverged (eta d = {params.eta_d:g})", time=float(n * eta))
             done = int(n)
         G_V, N = blocks_from_w0(W, p.rank)
-        risk[k] = risk_from_blocks(G_V, N, lam)
+        risk[k] = risk_from_blocks(G_V, N, spectrum)
     return risk
 
 
@@ -161,12 +161,12 @@ def compare_sgd_gf(params: OnlineSGDParams, *, seeds: Sequence[int] = (0, 1), in
     eps = np.asarray([float(e) for e in eps])
     if np.any(eps <= 0) or np.any(eps >= 2):
         raise ParameterError("eps", "thresholds must be in (0, 2)")
-    lam = teacher_weights(p.alpha_pl, p.rank)
+    spectrum = teacher_spectrum(p.alpha_pl, p.rank)
     rng = np.random.default_rng(init_seed)
     W0 = np.sqrt(p.sigma0_sq / p.d) * rng.standard_normal((p.d, p.width))
     t = np.linspace(0.0, params.t_max, params.n_records)
     G_V, N0 = blocks_from_w0(W0, p.rank)
-    risk_gf, _ = teacher_block_curve(G_V, N0, lam, t)
+    risk_gf, _ = teacher_block_curve(G_V, N0, spectrum, t)
     risk_sgd = np.stack([run_sgd(params, W0, t, seed=s, quiet=quiet) for s in seeds])
     t_gf = np.array([time_to_reach(t, risk_gf, e) for e in eps])
     t_sgd = np.array([[time_to_reach(t, rs, e) for e in eps] for rs in risk_sgd])

@@ -40,7 +40,7 @@ from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
 __all__ = ["sweep", "find_root", "RootResult", "parse_axis", "evaluate_point", "STATUSES"]
 
 STATUSES = ("ok", "invalid", "numerical failure", "error")
-TIME_KEYS = ("t", "time", "times", "alpha", "alphas", "gamma")  # the curve abscissa, first one present wins
+TIME_KEYS = ("t", "time", "times", "alpha", "alphas", "tau", "gamma")  # curve abscissa, first present wins
 MESSAGE_MAX = 500
 
 
@@ -536,7 +536,7 @@ class RootResult:
 def quantity_of(outputs: Mapping[str, Any], quantity: str, name: str = "quantity") -> tuple[float, float | None,
                                                                                               str | None]:
     """(Q, se(Q) or None, name of the se output) from one point's outputs. ``Q@T`` reads a curve output ``Q`` at
-    time ``T`` (linear interpolation in the curve's time output, one of ``t, time, times, alpha, alphas, gamma``)."""
+    time ``T`` (linear interpolation in the curve's time output, one of :data:`TIME_KEYS`)."""
     q, at = (quantity.split("@", 1) + [None])[:2]
     at_t = None
     if at is not None:

@@ -8,11 +8,12 @@ seed gives the same matrix wherever it is drawn.
 
 Normalisations (``N(0, v)``: Gaussian of variance ``v``):
 
-* **Marchenko-Pastur** ``MP(gamma)``, ratio ``gamma = d/m = 1/kappa``, mean eigenvalue 1: continuous part
-  ``rho(x) = sqrt((x_+ - x)(x - x_-)) / (2 pi gamma x)`` on ``x_pm = (1 pm sqrt(gamma))^2`` (mass
-  ``min(1, 1/gamma)``) and, for ``gamma > 1``, an atom of mass ``1 - 1/gamma`` at 0. Moments
-  ``int x dMP = 1``, ``int x^2 dMP = 1 + gamma``. :func:`mp_edges` and :func:`mp_density` take ``kappa* = 1/gamma``
-  (the stationary theory's teacher width); :func:`mp_cdf_continuous` and :func:`mp_quantiles` take ``gamma``.
+* **Marchenko-Pastur** ``MP(ratio)``, aspect ratio ``ratio = d/m = 1/kappa``, mean eigenvalue 1: continuous part
+  ``rho(x) = sqrt((x_+ - x)(x - x_-)) / (2 pi ratio x)`` on ``x_pm = (1 pm sqrt(ratio))^2`` (mass
+  ``min(1, 1/ratio)``) and, for ``ratio > 1``, an atom of mass ``1 - 1/ratio`` at 0. Moments
+  ``int x dMP = 1``, ``int x^2 dMP = 1 + ratio``. :func:`mp_edges` and :func:`mp_density` take ``kappa* = 1/ratio``
+  (the stationary theory's teacher width); :func:`mp_cdf_continuous` and :func:`mp_quantiles` take ``ratio``
+  (their keyword ``gamma=`` is deprecated).
 * **Normalised Wishart** :func:`mp_wishart`: ``S = W^T W/m`` with ``W`` (m, d) iid ``N(0, 1)``; spectrum ->
   ``MP(d/m)``, ``E S = I``.
 * **Unnormalised Wishart** :func:`wishart`: ``scale G^T G`` with ``G`` (dof, dim) iid ``N(0, 1)``,
@@ -37,6 +38,7 @@ import numpy as np
 from scipy import integrate
 
 from odes.common import check
+from odes.common.deprecation import renamed_keywords
 
 __all__ = [
     "mp_edges", "mp_density", "mp_cdf_continuous", "mp_quantiles", "semicircle_density",
@@ -50,7 +52,7 @@ _GRID = 4001
 # ----------------------------------------------------------------------------------------------------------
 # closed-form laws
 def mp_edges(kappa_star: float) -> tuple[float, float]:
-    """Edges ``(1 -+ sqrt(gamma))^2`` of the continuous part of MP(gamma = 1/kappa*)."""
+    """Edges ``(1 -+ sqrt(ratio))^2`` of the continuous part of MP(ratio = 1/kappa*)."""
     g = 1.0 / check.positive("kappa_star", kappa_star)
     return (1.0 - np.sqrt(g)) ** 2, (1.0 + np.sqrt(g)) ** 2
 
@@ -74,26 +76,28 @@ def semicircle_density(x: np.ndarray, s2: float) -> np.ndarray:
     return np.sqrt(np.clip(4.0 * s2 - x * x, 0.0, None)) / (2.0 * np.pi * s2)
 
 
-def mp_cdf_continuous(gamma: float, n: int = _GRID) -> tuple[np.ndarray, np.ndarray]:
-    """Grid (x, F_c(x)) of the cumulative mass of the continuous MP part (total mass min(1, 1/gamma)).
+@renamed_keywords(gamma="ratio")
+def mp_cdf_continuous(ratio: float, n: int = _GRID) -> tuple[np.ndarray, np.ndarray]:
+    """Grid (x, F_c(x)) of the cumulative mass of the continuous MP part (total mass min(1, 1/ratio)).
 
-    Quadrature in theta with x = m + r cos(theta) (m = 1 + gamma, r = 2 sqrt gamma), which removes the square-root
-    edges: dF = sqrt(r^2 - (x - m)^2)/(2 pi gamma x) dx = r^2 sin^2(theta)/(2 pi gamma x) dtheta."""
-    m, r = 1.0 + gamma, 2.0 * math.sqrt(gamma)
+    Quadrature in theta with x = m + r cos(theta) (m = 1 + ratio, r = 2 sqrt ratio), which removes the square-root
+    edges: dF = sqrt(r^2 - (x - m)^2)/(2 pi ratio x) dx = r^2 sin^2(theta)/(2 pi ratio x) dtheta."""
+    m, r = 1.0 + ratio, 2.0 * math.sqrt(ratio)
     theta = np.linspace(math.pi, 0.0, n)  # x increasing
     x = m + r * np.cos(theta)
     with np.errstate(divide="ignore", invalid="ignore"):
-        f = np.where(x > 0, (r * np.sin(theta)) ** 2 / (2.0 * math.pi * gamma * np.maximum(x, 1e-300)), 0.0)
+        f = np.where(x > 0, (r * np.sin(theta)) ** 2 / (2.0 * math.pi * ratio * np.maximum(x, 1e-300)), 0.0)
     cdf = integrate.cumulative_trapezoid(f, -theta, initial=0.0)  # d(-theta) > 0
     return x, cdf
 
 
-def mp_quantiles(gamma: float, d: int) -> np.ndarray:
-    """d midpoint quantiles ``F^{-1}((i - 1/2)/d)`` of MP(gamma) (ascending), the continuous part affinely
-    corrected so that the first two empirical moments are exactly 1 and 1 + gamma (pure rescaling of the mean
+@renamed_keywords(gamma="ratio")
+def mp_quantiles(ratio: float, d: int) -> np.ndarray:
+    """d midpoint quantiles ``F^{-1}((i - 1/2)/d)`` of MP(ratio) (ascending), the continuous part affinely
+    corrected so that the first two empirical moments are exactly 1 and 1 + ratio (pure rescaling of the mean
     if the affine map would create a negative eigenvalue)."""
-    x, cdf = mp_cdf_continuous(gamma)
-    mass_c = min(1.0, 1.0 / gamma)
+    x, cdf = mp_cdf_continuous(ratio)
+    mass_c = min(1.0, 1.0 / ratio)
     atom = 1.0 - mass_c
     u = (np.arange(d) + 0.5) / d
     q = np.zeros(d)
@@ -106,10 +110,10 @@ def mp_quantiles(gamma: float, d: int) -> np.ndarray:
     qc = q[cont]
     f = n_plus / d
     m1, m2 = qc.sum() / d, (qc ** 2).sum() / d
-    # solve a m1 + b f = 1, a^2 m2 + 2 a b m1 + b^2 f = 1 + gamma for (a, b), root with a closest to 1
-    # substitute b = (1 - a m1)/f:  a^2 (m2 - m1^2/f) + (1/f) = 1 + gamma
+    # solve a m1 + b f = 1, a^2 m2 + 2 a b m1 + b^2 f = 1 + ratio for (a, b), root with a closest to 1
+    # substitute b = (1 - a m1)/f:  a^2 (m2 - m1^2/f) + (1/f) = 1 + ratio
     var = m2 - m1 ** 2 / f
-    target = 1.0 + gamma - 1.0 / f
+    target = 1.0 + ratio - 1.0 / f
     if var > 0 and target > 0:
         a = math.sqrt(target / var)
         b = (1.0 - a * m1) / f

@@ -6,10 +6,10 @@ time), :mod:`.invariants` (GF first integral, Procrustes limit, late-time power 
 spectra of eps_g(U)), :mod:`.stability` (learning-rate limits). Equations: docs/finite_width.md.
 """
 
-from odes.finite_width.integrate import OverlapTrajectory, initial_state, integrate_overlaps
+from odes.finite_width.integrate import OverlapTrajectory, initial_overlaps, initial_state, integrate_overlaps
 from odes.finite_width.moments import generalization_error
 from odes.finite_width.ode import rhs
 from odes.finite_width.params import FiniteWidthParams
 
-__all__ = ["FiniteWidthParams", "OverlapTrajectory", "generalization_error", "initial_state",
-           "integrate_overlaps", "rhs"]
+__all__ = ["FiniteWidthParams", "OverlapTrajectory", "generalization_error", "initial_overlaps",
+           "initial_state", "integrate_overlaps", "rhs"]

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from odes.common import check
+from odes.common.deprecation import deprecated_alias
 from odes.common.errors import ParameterError
 from odes.finite_width.moments import generalization_error
 from odes.finite_width.plateau import isotropic_rate
@@ -85,8 +86,8 @@ def _with_T(params, T):
     return v
 
 
-def teacher_weights(params: FiniteWidthParams, N: int) -> np.ndarray:
-    """U* (p*, N) with U* U*^T = T, supported on the first p* coordinates (Cholesky factor)."""
+def teacher_vectors(params: FiniteWidthParams, N: int) -> np.ndarray:
+    """Teacher weight vectors U* (p*, N) with U* U*^T = T, supported on the first p* coordinates (Cholesky factor)."""
     N = check.integer("N", N, lo=params.p + params.p_star)
     Us = np.zeros((params.p_star, N))
     Us[:, : params.p_star] = np.linalg.cholesky(params.T)
@@ -110,7 +111,7 @@ def zero_loss_weights(params: FiniteWidthParams, N: int, D: np.ndarray | None = 
     if D is None:
         D = np.zeros((params.p, params.p_star))
         D[: params.p_star] = np.sqrt(b / a) * np.eye(params.p_star)
-    return D @ teacher_weights(params, N)
+    return D @ teacher_vectors(params, N)
 
 
 def _merge(pairs: list[tuple[float, int]], tol: float = 1e-12) -> list[tuple[float, int]]:
@@ -170,3 +171,6 @@ def group_eigenvalues(ev: np.ndarray, tol: float = 1e-6) -> list[tuple[float, in
         else:
             groups.append([v])
     return [(float(np.mean(g)), len(g)) for g in groups]
+
+
+teacher_weights = deprecated_alias("teacher_weights", teacher_vectors)

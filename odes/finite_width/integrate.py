@@ -33,6 +33,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from odes.common import check, numerics
+from odes.common.deprecation import deprecated_alias
 from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
 from odes.common.numerics import time_grid
 from odes.common.progress import progress
@@ -187,8 +188,8 @@ class OverlapTrajectory(Result):
         return ax
 
 
-def initial_state(params: FiniteWidthParams, M0: np.ndarray | None = None, *, N: int | None = None,
-                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def initial_overlaps(params: FiniteWidthParams, M0: np.ndarray | None = None, *, N: int | None = None,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     r"""(Q0, M0) with Q_perp(0) = I, i.e. Q0 = I + M0 T^{-1} M0^T.
 
     ``M0=None``: the N -> infinity statistics of a random initialisation w_j ~ N(0, I_N): rows of M0 drawn from
@@ -367,5 +368,7 @@ def tolerance_check(params: FiniteWidthParams, Q0: np.ndarray, M0: np.ndarray, a
         lambda r: integrate_overlaps(params, Q0, M0, alphas, rtol=r, atol=r * 1e-2, **kw).eps_g, rtol)
 
 
-__all__ = ["MAX_ALPHA", "MAX_NFEV", "OverlapTrajectory", "check_realizable", "initial_state", "integrate_overlaps",
-           "state_memory", "tolerance_check", "unpack"]
+initial_state = deprecated_alias("initial_state", initial_overlaps)
+
+__all__ = ["MAX_ALPHA", "MAX_NFEV", "OverlapTrajectory", "check_realizable", "initial_overlaps", "initial_state",
+           "integrate_overlaps", "state_memory", "tolerance_check", "unpack"]

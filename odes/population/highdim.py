@@ -4,9 +4,9 @@ Conventions (pinned; they follow the authors' simulation code of paper A):
 
 * S = W W^T, S* = U* U*^T / m* (U* orthonormal d x m*, Tr S* = 1), S(0) = s0 P0/m (U0 Haar, independent);
   default s0 = 1.
-* L = 1/2 ||S - S*||_F^2 + 1/4 (Tr(S - S*))^2; gradient flow in time t; **gamma = t/d**.
-* m = kappa d, m* = kappa* d. Observables: **ell(gamma) = lim d L(d gamma)**,
-  chi = Tr(S S*)/(||S||_F ||S*||_F), omega = Tr(P* S)/Tr S, phi = lim int_0^{d gamma} Tr(S - S*) dt,
+* L = 1/2 ||S - S*||_F^2 + 1/4 (Tr(S - S*))^2; gradient flow in time t; **tau = t/d**.
+* m = kappa d, m* = kappa* d. Observables: **ell(tau) = lim d L(d tau)**,
+  chi = Tr(S S*)/(||S||_F ||S*||_F), omega = Tr(P* S)/Tr S, phi = lim int_0^{d tau} Tr(S - S*) dt,
   lambda = phi' = lim d Tr(S - S*).
 
 **Exact finite-d reduction** (principal angles). With Q = U0^T P* U0, eigenvalues s_i = cos^2 theta_i,
@@ -17,22 +17,22 @@ E(t) = e^{4t/m*}, F = 1 + (4 s0/m) int e^{-2Phi}, G = 1 + (4 s0/m) int e^{-2Phi}
   L = 1/2 [sum q_i^2 - (2/m*) sum r_i^2 + 1/m*] + 1/4 (sum q_i - 1)^2,
   Phi' = sum q_i - 1,  F' = (4 s0/m)e^{-2Phi},  G' = (4 s0/m) e^{-2Phi} E.
 
-These 3 scalar ODEs are integrated in gamma (stiff: the trace relaxes at rate ~2d) with Radau (order 5).
+These 3 scalar ODEs are integrated in tau (stiff: the trace relaxes at rate ~2d) with Radau (order 5).
 The spectrum {s_i} is sampled without any d x m matrix: s are the generalized eigenvalues of
 (A, A + B) with A = G1^T G1 ~ Wishart_m(m*), B ~ Wishart_m(d - m*) (Bartlett), which is the law of
 cos^2 of the principal angles between independent Haar subspaces.
 
-**Limit** (d -> infinity at fixed gamma). The law of {s_i} (mass kappa) tends to the Wachter law
+**Limit** (d -> infinity at fixed tau). The law of {s_i} (mass kappa) tends to the Wachter law
 
   nu(ds) = (kappa - kappa*)_+ delta_0 + (kappa + kappa* - 1)_+ delta_1
            + sqrt((s - r1)(r2 - s)) / (2 pi s (1 - s)) 1_[r1, r2] ds,
   r_{1,2} = (sqrt(kappa (1 - kappa*)) -+ sqrt(kappa* (1 - kappa)))^2.
 
-With E = e^{4 gamma/kappa*}, A0(J) = int s/(1 + (J-1)s) dnu = Theta'(J-1) + (kappa+kappa*-1)_+/J and
+With E = e^{4 tau/kappa*}, A0(J) = int s/(1 + (J-1)s) dnu = Theta'(J-1) + (kappa+kappa*-1)_+/J and
 A2(J) = int s^2/(1 + (J-1)s)^2 dnu = -Theta''(J-1) + (kappa+kappa*-1)_+/J^2:
 
-  dJ/dgamma = 4(E - J)/C,  J(0) = 1,  C = kappa + (E - J) A0(J),
-  phi = 1/2 [log(C/kappa) - 4 int_0^gamma dg/C] + 1/2 log s0,
+  dJ/dtau = 4(E - J)/C,  J(0) = 1,  C = kappa + (E - J) A0(J),
+  phi = 1/2 [log(C/kappa) - 4 int_0^tau dg/C] + 1/2 log s0,
   B = kappa + 2(E - J)A0 + (E - J)^2 A2,
   ell = 1/2 [B/C^2 - 2 E A0/(kappa* C) + 1/kappa*],  chi = E A0/sqrt(kappa* B),  omega = E A0/C,
   lambda = 2 (E A0/(kappa* C) - B/C^2).
@@ -45,9 +45,9 @@ g1 = h^2/((1 - c) + sqrt((1 - r1)(1 - r2))),
 (partial fractions of 1/((1-s)(1+xs)) and the Stieltjes transform of the semicircle-type density); Theta''
 by complex step (exact to rounding; used as a check) and analytically in the scaled form J^2 A2 (see
 :func:`j2a2`), which is what the solver uses. An independent Gauss-Legendre rule in theta (s = c + h cos theta) is
-provided for checks. The ODE is integrated in v = log(E/J) = 4gamma/kappa* - u (u = log J),
-dv/dgamma = 4/kappa* - 4(1 - e^{-v})/C~, and everything is written through J A0(J), J^2 A2(J) as functions of u
-(:func:`ja0_log`, :func:`j2a2_log`) and e^{-v}, so nothing overflows at any gamma; DOP853, rtol 1e-11.
+provided for checks. The ODE is integrated in v = log(E/J) = 4 tau/kappa* - u (u = log J),
+dv/dtau = 4/kappa* - 4(1 - e^{-v})/C~, and everything is written through J A0(J), J^2 A2(J) as functions of u
+(:func:`ja0_log`, :func:`j2a2_log`) and e^{-v}, so nothing overflows at any tau; DOP853, rtol 1e-11.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ from numpy.typing import ArrayLike
 from scipy.integrate import solve_ivp
 
 from odes.common import check
+from odes.common.deprecation import renamed_keywords
 from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
 from odes.common.numerics import time_grid
 from odes.common.random_matrices import wishart  # noqa: F401  (re-exported: old import path)
@@ -219,20 +220,24 @@ def gauss_legendre_moment(f: Callable[[np.ndarray], np.ndarray], law: WachterLaw
 
 
 # ----------------------------------------------------------------------------------------- results
-#: labels of the population family (docs/results.md): time ``tau`` = t/d, the module's gamma
-TAU_LONG_NAME = "tau = t/d (gradient-flow time over input dimension; gamma in the docs of model A)"
+#: labels of the population family (docs/results.md): time ``tau`` = t/d
+TAU_LONG_NAME = "tau = t/d (gradient-flow time over input dimension)"
 
 
 @dataclass(frozen=True, eq=False, repr=False)
 class HighDimResult(Result):
-    """Population-loss curve of model (A). ``gamma`` = t/d; ``loss`` = d L (finite d) or ell (limit).
+    """Population-loss curve of model (A). :attr:`tau` = t/d; ``loss`` = d L (finite d) or ell (limit).
 
-    ``d`` is None for the d -> infinity limit; ``chi``, ``omega``, ``phi``, ``lam`` as in the module doc
-    (for finite d: lam = d Tr(S - S*), phi = Phi(d gamma); ``phi`` is None for ``method="matrix"``, whose
-    integrator does not accumulate Phi: use :func:`finite_d_modes` for it).
+    ``d`` is None for the d -> infinity limit; ``chi``, ``omega``, ``phi`` as in the module doc and
+    :attr:`trace_excess` lambda = d Tr(S - S*) (= dphi/dtau); for finite d phi = Phi(d tau); ``phi`` is None for
+    ``method="matrix"``, whose integrator does not accumulate Phi: use :func:`finite_d_modes` for it).
 
-    Labelled data (:meth:`to_xarray`), a curve along ``tau`` (= ``gamma`` = t/d): ``test_error`` (= ``loss``),
-    ``chi``, ``omega``, ``phi`` (if computed) and ``trace_excess`` (= ``lam``)."""
+    The stored fields keep their quadnet 0.1 names so that saved files load: field ``gamma`` is the time
+    :attr:`tau` (not a learning rate) and field ``lam`` is :attr:`trace_excess` (not an l2 strength); read them
+    through the properties.
+
+    Labelled data (:meth:`to_xarray`), a curve along ``tau`` (= t/d): ``test_error`` (= ``loss``),
+    ``chi``, ``omega``, ``phi`` (if computed) and ``trace_excess``."""
 
     curve_coord = "tau"  # plain class attribute (not a dataclass field)
 
@@ -248,6 +253,16 @@ class HighDimResult(Result):
     seed: int | None = None
     rtol: float = 1e-11
 
+    @property
+    def tau(self) -> np.ndarray:
+        """Rescaled time tau = t/d of the grid (stored as field ``gamma``)."""
+        return self.gamma
+
+    @property
+    def trace_excess(self) -> np.ndarray:
+        """lambda = d Tr(S - S*) on the grid (stored as field ``lam``)."""
+        return self.lam
+
     def to_xarray(self) -> xr.Dataset:
         """Labelled dataset (see the class docstring); attributes ``method``, ``rtol`` and, at finite d, ``d`` and
         ``seed``."""
@@ -258,7 +273,7 @@ class HighDimResult(Result):
         var = {"test_error": variable("tau", self.loss, loss_name),
                "chi": variable("tau", self.chi, "cosine similarity chi = Tr(S S*)/(||S||_F ||S*||_F)"),
                "omega": variable("tau", self.omega, "teacher-subspace weight omega = Tr(P* S)/Tr S"),
-               "trace_excess": variable("tau", self.lam, "lambda = d Tr(S - S*) (rescaled trace excess, "
+               "trace_excess": variable("tau", self.trace_excess, "lambda = d Tr(S - S*) (rescaled trace excess, "
                                                          "= dphi/dtau)")}
         if self.phi is not None:
             var["phi"] = variable("tau", self.phi, "phi = int_0^{d tau} Tr(S - S*) dt")
@@ -267,12 +282,12 @@ class HighDimResult(Result):
             attrs["d"] = int(self.d)
         if self.seed is not None:
             attrs["seed"] = int(self.seed)
-        return self.dataset(var, coords={"tau": coordinate("tau", self.gamma, TAU_LONG_NAME)}, attrs=attrs)
+        return self.dataset(var, coords={"tau": coordinate("tau", self.tau, TAU_LONG_NAME)}, attrs=attrs)
 
     def legacy_json(self) -> dict[str, Any]:
         """quadnet 0.1 keys of ``quadnet population``: ``t`` (now ``tau``), ``loss`` (``test_error``), ``lam``
         (``trace_excess``), ``phi`` (null when not computed)."""
-        return {"t": self.gamma, "loss": self.loss, "lam": self.lam, "phi": self.phi}
+        return {"t": self.tau, "loss": self.loss, "lam": self.trace_excess, "phi": self.phi}
 
     def plot(self, ax: Any = None, **kw: Any) -> Any:
         """``test_error``, ``chi`` and ``omega`` against ``tau`` (linear axes); returns the axes."""
@@ -281,20 +296,20 @@ class HighDimResult(Result):
         if ax is None:
             _, ax = plt.subplots(figsize=(5, 3.5))
         what = "ell" if self.d is None else f"d L (d = {self.d})"
-        ax.plot(self.gamma, self.loss, label=what, **kw)
-        ax.plot(self.gamma, self.chi, "--", label="chi", **kw)
-        ax.plot(self.gamma, self.omega, ":", label="omega", **kw)
+        ax.plot(self.tau, self.loss, label=what, **kw)
+        ax.plot(self.tau, self.chi, "--", label="chi", **kw)
+        ax.plot(self.tau, self.omega, ":", label="omega", **kw)
         ax.set_xlabel(r"$\tau = t/d$")
         ax.legend(fontsize="small")
         return ax
 
 
-def _gamma_grid(gammas: Sequence[float]) -> np.ndarray:
-    return time_grid("times", gammas, strictly_increasing=False)
+def _tau_grid(taus: Sequence[float]) -> np.ndarray:
+    return time_grid("times", taus, strictly_increasing=False)
 
 
 def _observables(v, u, I, law: WachterLaw, p: HighDimParams):
-    """ell, chi, omega, phi, lam from v = 4gamma/kappa* - u (E = J e^v), u = log J, I = int dgamma/C.
+    """ell, chi, omega, phi, lam from v = 4 tau/kappa* - u (E = J e^v), u = log J, I = int dtau/C.
 
     Written with w = e^{-v} so that nothing overflows: C~ = C w = kappa w + (1 - w) J A0,
     B~ = B w^2 = kappa w^2 + 2w(1 - w) J A0 + (1 - w)^2 J^2 A2, B/C^2 = B~/C~^2, E A0/C = J A0/C~."""
@@ -319,7 +334,7 @@ def _clip_rounding(x: np.ndarray, lo: float | None, hi: float | None, scale: flo
     """Clip values that leave their exact range [lo, hi] by rounding only (at most 64 eps / scale).
 
     ell is a difference of O(1/kappa*) terms, so its absolute accuracy is ~1e-15/kappa*; once ell itself is that
-    small (e.g. kappa = kappa* at gamma >~ 8 kappa*) the formula returns +-rounding, clipped here to 0. A violation
+    small (e.g. kappa = kappa* at tau >~ 8 kappa*) the formula returns +-rounding, clipped here to 0. A violation
     larger than rounding is a bug and raises DivergenceError rather than being hidden."""
     tol = 64 * np.finfo(float).eps / scale
     x = np.asarray(x, dtype=float)
@@ -333,23 +348,24 @@ def _clip_rounding(x: np.ndarray, lo: float | None, hi: float | None, scale: flo
 MAX_TAU = 1e9
 
 
-def solve_limit(params: HighDimParams, gammas: Sequence[float], *, rtol: float = 1e-11,
+@renamed_keywords(gammas="taus")
+def solve_limit(params: HighDimParams, taus: Sequence[float], *, rtol: float = 1e-11,
                 atol: float = 1e-13) -> HighDimResult:
-    """d -> infinity limit of model (A): integrate (u = log J, I = int dgamma/C) with DOP853 and evaluate
+    """d -> infinity limit of model (A): integrate (u = log J, I = int dtau/C) with DOP853 and evaluate
     ell, chi, omega, phi, lambda (module doc). ell(0) = 1/2 (1/kappa - 2 + 1/kappa*) for s0 = 1.
 
-    The ODE state is (v, I), v = 4 gamma/kappa* - log J = log(E/J) (bounded: J tracks E), with
-    dv/dgamma = 4/kappa* - 4(1 - w)/C~, dI/dgamma = w/C~, w = e^{-v}, C~ = C w = kappa w + (1 - w) J A0(J) and
+    The ODE state is (v, I), v = 4 tau/kappa* - log J = log(E/J) (bounded: J tracks E), with
+    dv/dtau = 4/kappa* - 4(1 - w)/C~, dI/dtau = w/C~, w = e^{-v}, C~ = C w = kappa w + (1 - w) J A0(J) and
     J A0, J^2 A2 evaluated from u = log J (:func:`ja0_log`, :func:`j2a2_log`): J = e^u and E are never formed,
-    so any gamma is computed (no overflow; v carries no cancellation at late gamma).
+    so any tau is computed (no overflow; v carries no cancellation at late tau).
     The error is controlled by ``rtol`` (DOP853, 8th order); shrink it to check convergence (rtol 1e-11 ->
     1e-13 changes ell by <= 5e-11 relative). ell is a difference of O(1/kappa*) terms, so its absolute accuracy
-    is ~1e-15/kappa*: values below that (kappa = kappa* at late gamma) are rounding and are clipped to 0;
+    is ~1e-15/kappa*: values below that (kappa = kappa* at late tau) are rounding and are clipped to 0;
     chi and omega are clipped to [0, 1] within rounding.
     """
     if not isinstance(params, HighDimParams):
         raise ParameterError("params", "must be a HighDimParams")
-    g = _gamma_grid(gammas)
+    g = _tau_grid(taus)
     law = wachter_law(params.kappa, params.kappa_star)
     ks = params.kappa_star
 
@@ -368,8 +384,8 @@ def solve_limit(params: HighDimParams, gammas: Sequence[float], *, rtol: float =
                                       "long-time limit to machine precision long before (see long_time), and the "
                                       "integration cost grows with log tau")
     if gmax > 0:
-        # kappa < kappa*: v relaxes to a fixed point at rate 4/kappa* for all gamma, which makes the explicit
-        # DOP853 step-limited (~20 steps per unit gamma at kappa* = 0.05); after the transient (gamma > 20 kappa*,
+        # kappa < kappa*: v relaxes to a fixed point at rate 4/kappa* for all tau, which makes the explicit
+        # DOP853 step-limited (~20 steps per unit tau at kappa* = 0.05); after the transient (tau > 20 kappa*,
         # e^{-80} relaxed) the tail is integrated by Radau (stiffly stable). Other regimes stay on DOP853.
         g_split = gmax if params.regime != "under" else min(gmax, 20.0 * ks)
         ts, ys = [], []
@@ -403,11 +419,12 @@ def long_time(params: HighDimParams) -> dict:
     """Long-time values and the approach rate by regime (model A limit).
 
     ell(inf) = 1/2 (1/kappa - 1/kappa*)_+, chi(inf) = min(1, sqrt(kappa/kappa*)), omega(inf) = 1,
-    lambda(inf) = 2 (1/kappa* - 1/kappa)_- (i.e. 2(1/kappa* - 1/kappa) if kappa < kappa* else 0).
-    Rates: kappa > kappa*: ell ~ (kappa - kappa*) kappa*/(32 kappa) gamma^-2 and
-    1 - chi ~ kappa*^3 (kappa - kappa*)/(32 kappa^2) gamma^-2 (power law; the s = 0 modes decay like
-    kappa*/(4 kappa gamma)); kappa = kappa*: ell, 1 - chi ~ sqrt(gamma) e^{-2 gamma/kappa*};
-    kappa < kappa*: ell - ell(inf) ~ e^{-4 gamma/kappa*}. Strong recovery (chi -> 1) iff kappa >= kappa*.
+    trace excess lambda(inf) = 2 (1/kappa* - 1/kappa)_- (i.e. 2(1/kappa* - 1/kappa) if kappa < kappa* else 0), key
+    ``trace_excess_inf`` (also under its deprecated name ``lam_inf`` for one release).
+    Rates: kappa > kappa*: ell ~ (kappa - kappa*) kappa*/(32 kappa) tau^-2 and
+    1 - chi ~ kappa*^3 (kappa - kappa*)/(32 kappa^2) tau^-2 (power law; the s = 0 modes decay like
+    kappa*/(4 kappa tau)); kappa = kappa*: ell, 1 - chi ~ sqrt(tau) e^{-2 tau/kappa*};
+    kappa < kappa*: ell - ell(inf) ~ e^{-4 tau/kappa*}. Strong recovery (chi -> 1) iff kappa >= kappa*.
     """
     k, ks = params.kappa, params.kappa_star
     reg = params.regime
@@ -416,16 +433,17 @@ def long_time(params: HighDimParams) -> dict:
         "loss_inf": 0.5 * max(1.0 / k - 1.0 / ks, 0.0) if reg != "critical" else 0.0,
         "chi_inf": min(1.0, float(np.sqrt(k / ks))),
         "omega_inf": 1.0,
-        "lam_inf": 2.0 * (1.0 / ks - 1.0 / k) if reg == "under" else 0.0,
+        "trace_excess_inf": 2.0 * (1.0 / ks - 1.0 / k) if reg == "under" else 0.0,
         "strong_recovery": reg != "under",
     }
+    out["lam_inf"] = out["trace_excess_inf"]  # deprecated key (quadnet 0.1), removed in the next release
     if reg == "over":
-        out.update(rate="power law gamma^-2", loss_prefactor=(k - ks) * ks / (32 * k),
+        out.update(rate="power law tau^-2", loss_prefactor=(k - ks) * ks / (32 * k),
                    one_minus_chi_prefactor=ks**3 * (k - ks) / (32 * k**2))
     elif reg == "critical":
-        out.update(rate=f"sqrt(gamma) exp(-2 gamma/kappa*), decay rate {2 / ks:g}", decay_rate=2.0 / ks)
+        out.update(rate=f"sqrt(tau) exp(-2 tau/kappa*), decay rate {2 / ks:g}", decay_rate=2.0 / ks)
     else:
-        out.update(rate=f"exp(-4 gamma/kappa*), decay rate {4 / ks:g}", decay_rate=4.0 / ks)
+        out.update(rate=f"exp(-4 tau/kappa*), decay rate {4 / ks:g}", decay_rate=4.0 / ks)
     return out
 
 
@@ -480,19 +498,20 @@ def _mode_state(y, s, m, m_star, s0, E):
     return q, r2
 
 
-def finite_d_modes(params: HighDimParams, d: int, gammas: Sequence[float], *, seed: int = 0,
+@renamed_keywords(gammas="taus")
+def finite_d_modes(params: HighDimParams, d: int, taus: Sequence[float], *, seed: int = 0,
                    cos2: np.ndarray | None = None, method: str = "LSODA", rtol: float = 1e-10,
                    atol: float = 1e-13) -> HighDimResult:
-    """Exact finite-d flow of model (A) through the principal-angle reduction (module doc), d L(d gamma).
+    """Exact finite-d flow of model (A) through the principal-angle reduction (module doc), d L(d tau).
 
     ``cos2``: the spectrum {s_i} (length m); sampled with ``seed`` if None. The three scalar ODEs
-    (Phi, F, G) are integrated in t = d gamma, where the fastest rate is the trace relaxation ~2 Tr S ~ 2
-    (so an explicit method needs O(d gamma) steps, stiff for d gamma >> 1): 'LSODA' (default; automatic
+    (Phi, F, G) are integrated in t = d tau, where the fastest rate is the trace relaxation ~2 Tr S ~ 2
+    (so an explicit method needs O(d tau) steps, stiff for d tau >> 1): 'LSODA' (default; automatic
     Adams/BDF switching with the analytic 3 x 3 Jacobian), 'Radau' (implicit, order 5) or 'DOP853'
     (explicit, order 8; slow but the most accurate). rtol/atol exposed; at rtol = 1e-10 the three methods
     agree to ~2e-10 in d L.
     """
-    g = _gamma_grid(gammas)
+    g = _tau_grid(taus)
     m, ms = params.widths(d)
     check_finite_d_memory(params, d, g.size, "modes")
     if method not in ("DOP853", "Radau", "LSODA"):
@@ -503,7 +522,7 @@ def finite_d_modes(params: HighDimParams, d: int, gammas: Sequence[float], *, se
         s = _exact_atoms(check.array("cos2", cos2, shape=(m,)), d, m, ms)
     s0 = params.s0
     if 4.0 * d * g[-1] / ms > 700:
-        raise DivergenceError("gamma too large: E = e^{4t/m*} overflows")
+        raise DivergenceError("tau too large: E = e^{4t/m*} overflows")
 
     def rhs(t, y):
         E = np.exp(4 * t / ms)
@@ -565,16 +584,17 @@ def instance_cos2(params: HighDimParams, d: int, seed: int = 0) -> np.ndarray:
     return _exact_atoms(np.linalg.eigvalsh(U0[:ms].T @ U0[:ms]), d, m, ms)
 
 
-def finite_d_matrix(params: HighDimParams, d: int, gammas: Sequence[float], *, seed: int = 0,
+@renamed_keywords(gammas="taus")
+def finite_d_matrix(params: HighDimParams, d: int, taus: Sequence[float], *, seed: int = 0,
                     rtol: float = 1e-10, atol: float = 1e-14, method: str = "DOP853", form: str = "auto"
                     ) -> HighDimResult:
     """The literal matrix ODE of model (A) (:func:`odes.population.riccati.integrate_matrix_flow`) from a
-    Haar orthonormal instance; returns d L(d gamma) and the same observables. ``form``: 'S' (d x d ODE, cost
+    Haar orthonormal instance; returns d L(d tau) and the same observables. ``form``: 'S' (d x d ODE, cost
     O(d^3) per RHS), 'W' (d x m factor) or 'auto' ('S' if m >= m*, else 'W': the S form is unstable to
     rounding for m < m*)."""
     from odes.population.riccati import integrate_matrix_flow
 
-    g = _gamma_grid(gammas)
+    g = _tau_grid(taus)
     m, ms = params.widths(d)
     check_finite_d_memory(params, d, g.size, "matrix")
     W0, S_star = orthonormal_instance(params, d, seed)

@@ -21,7 +21,7 @@ from odes.common.errors import ParameterError
 
 KAPPA_MIN = 1e-4
 """Smallest width ratio kappa, kappa* accepted. Measured: the limit solver (:func:`solve_limit`) runs at
-kappa = 1e-4 (kappa* = 0.5) and fails at kappa = 1e-6 (its J-ODE loses positivity at gamma ~ 3e-5); a finite
+kappa = 1e-4 (kappa* = 0.5) and fails at kappa = 1e-6 (its J-ODE loses positivity at tau ~ 3e-5); a finite
 instance needs kappa d >= 1 anyway, i.e. d >= 1e4 at the bound."""
 
 
@@ -33,13 +33,13 @@ class HighDimParams:
     ----------
     kappa : student width ratio m/d, in [KAPPA_MIN, 1] = [1e-4, 1] (orthonormal init needs m <= d). kappa > 1 is
         refused: the only Haar-invariant m > d analogue (orthonormal rows) has S(0) = (s0/m) I_d, which is the
-        kappa = 1 flow with s0 -> s0/kappa (S(t) obeys a closed ODE), and ell(gamma > 0) does not depend on s0 in
+        kappa = 1 flow with s0 -> s0/kappa (S(t) obeys a closed ODE), and ell(tau > 0) does not depend on s0 in
         the limit.
     kappa_star : teacher width ratio m*/d, in [1e-4, 1]. kappa_star > 1 is refused: a tight-frame teacher gives
         S* = I_d/m* = S*_(kappa*=1)/kappa_star, and S_c(t) = c S_1(c t) (c = 1/kappa_star, s0 -> kappa_star s0)
-        solves the flow with teacher c S*_1, so d L_c(gamma) = c^2 d L_1(c gamma): no new limit.
+        solves the flow with teacher c S*_1, so d L_c(tau) = c^2 d L_1(c tau): no new limit.
     s0 : initial scale, S(0) = s0 P0/m (default 1, the authors' choice; Tr S(0) = Tr S* = 1). In the limit
-        it only shifts phi by log(s0)/2 for gamma > 0.
+        it only shifts phi by log(s0)/2 for tau > 0.
     """
 
     kappa: float
@@ -53,12 +53,12 @@ class HighDimParams:
             raise ParameterError("kappa", f"must be in (0, 1], got {k:g}: m > d orthonormal student columns do "
                                           "not exist; the Haar generalisation (orthonormal rows) gives S(0) = "
                                           "(s0/m) I_d, exactly the kappa = 1 flow with s0 -> s0/kappa, whose "
-                                          "limit ell(gamma > 0) does not depend on s0: use kappa = 1")
+                                          "limit ell(tau > 0) does not depend on s0: use kappa = 1")
         if ks > 1.0:
             raise ParameterError("kappa_star", f"must be in (0, 1], got {ks:g}: m* > d orthonormal teacher neurons "
                                                "do not exist; a tight frame gives the isotropic S* = I_d/m* = "
-                                               "(kappa_star = 1 teacher)/kappa_star, so ell(gamma) = "
-                                               "ell_(kappa*=1)(gamma/kappa_star)/kappa_star^2: use kappa_star = 1 "
+                                               "(kappa_star = 1 teacher)/kappa_star, so ell(tau) = "
+                                               "ell_(kappa*=1)(tau/kappa_star)/kappa_star^2: use kappa_star = 1 "
                                                "and rescale")
         object.__setattr__(self, "kappa", k)
         object.__setattr__(self, "kappa_star", ks)

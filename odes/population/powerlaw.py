@@ -42,6 +42,7 @@ large log d; :func:`time_exponent_validity` flags the fit. Memory is checked bef
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,7 @@ from scipy import stats
 from scipy.integrate import solve_ivp
 
 from odes.common import check, resources
+from odes.common.deprecation import deprecated_alias, renamed_keywords
 from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
 from odes.common.numerics import fit_power_law, time_grid
 from odes.common.progress import progress
@@ -74,8 +76,8 @@ def max_alpha(r: int) -> float:
     return float("inf") if r <= 1 else float(-np.log(LAMBDA_MIN) / np.log(r))
 
 
-def teacher_weights(alpha: float, r: int) -> np.ndarray:
-    """lambda_j = j^{-alpha}/Z_r, j = 1..r, normalised so that sum lambda_j^2 = 1. Shape (r,).
+def teacher_spectrum(alpha: float, r: int) -> np.ndarray:
+    """Teacher eigenvalues lambda_j = j^{-alpha}/Z_r, j = 1..r, normalised so that sum lambda_j^2 = 1. Shape (r,).
 
     ParameterError('alpha_pl') if r^{-alpha} < 1e-300 (alpha > 690.8/ln r): the smallest weights would underflow."""
     alpha = check.real("alpha_pl", alpha, lo=0.0)
@@ -83,15 +85,15 @@ def teacher_weights(alpha: float, r: int) -> np.ndarray:
     if alpha > max_alpha(r):
         raise ParameterError("alpha_pl", f"must be in [0, {max_alpha(r):.6g}] for rank = {r} (r^-alpha below "
                                          f"{LAMBDA_MIN:g} underflows), got {alpha:g}")
-    lam = np.arange(1, r + 1, dtype=float) ** (-alpha)
-    return lam / np.sqrt(np.sum(lam**2))
+    spectrum = np.arange(1, r + 1, dtype=float) ** (-alpha)
+    return spectrum / np.sqrt(np.sum(spectrum**2))
 
 
 def width_floor(alpha: float, r: int, m: int) -> float:
     """Rank-m floor lim_{t->inf} R = sum_{j>m} lambda_j^2 (best rank-m approximation; 0 if m >= r)."""
-    lam = teacher_weights(alpha, r)
+    spectrum = teacher_spectrum(alpha, r)
     m = check.integer("width", m, lo=1)
-    return float(np.sum(lam[m:] ** 2))
+    return float(np.sum(spectrum[m:] ** 2))
 
 
 def sample_init(params: PowerLawParams, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -110,16 +112,18 @@ def blocks_from_w0(W0: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
     return W0[:r].copy(), W0[r:].T @ W0[r:]
 
 
-def risk_from_blocks(W_V: np.ndarray, N: np.ndarray, lam: np.ndarray) -> float:
+@renamed_keywords(lam="spectrum")
+def risk_from_blocks(W_V: np.ndarray, N: np.ndarray, spectrum: np.ndarray) -> float:
     """R = ||W_V W_V^T - Lambda||^2 + 2 Tr(W_V N W_V^T) + Tr(N^2)."""
     S_VV = W_V @ W_V.T
-    D = S_VV - np.diag(lam)
+    D = S_VV - np.diag(spectrum)
     return float(np.sum(D * D) + 2.0 * np.sum((W_V @ N) * W_V) + np.sum(N * N))
 
 
-def learned_directions(diag: np.ndarray, lam: np.ndarray) -> np.ndarray:
+@renamed_keywords(lam="spectrum")
+def learned_directions(diag: np.ndarray, spectrum: np.ndarray) -> np.ndarray:
     """J(t): length of the prefix j = 1..J with S_jj > lambda_j/2. ``diag`` shape (n_t, r) -> (n_t,) ints."""
-    ok = np.asarray(diag) > 0.5 * lam
+    ok = np.asarray(diag) > 0.5 * spectrum
     notok = ~ok
     first_bad = np.where(notok.any(axis=1), notok.argmax(axis=1), ok.shape[1])
     return first_bad.astype(int)
@@ -187,7 +191,8 @@ def _times(times: Sequence[float]) -> np.ndarray:
     return time_grid("times", times)
 
 
-def teacher_block_curve(G_V: np.ndarray, N0: np.ndarray, lam: np.ndarray, times: Sequence[float], *,
+@renamed_keywords(lam="spectrum")
+def teacher_block_curve(G_V: np.ndarray, N0: np.ndarray, spectrum: np.ndarray, times: Sequence[float], *,
                         quiet: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Overflow-free closed form (module doc) for m >= r: returns (risk (n_t,), diag S_VV (n_t, r)).
     Cost O(r m^2 + m^3) per time."""
@@ -204,16 +209,16 @@ def teacher_block_curve(G_V: np.ndarray, N0: np.ndarray, lam: np.ndarray, times:
     for k, tt in enumerate(progress(t, desc="teacher block", quiet=quiet)):
         if tt == 0.0:
             S_VV = G_V @ G_V.T
-            Dd = S_VV - np.diag(lam)
+            Dd = S_VV - np.diag(spectrum)
             risk[k] = np.sum(Dd * Dd) + 2.0 * np.sum((G_V @ N0) * G_V) + np.sum(N0 * N0)
             diag[k] = np.diag(S_VV)
             continue
         dm = 1.0 / (1.0 + 8.0 * tt * nu)                       # M^{-1} in the U basis
         H = (Bv * dm) @ Bv.T
         cH = sla.cho_factor(H, lower=True)
-        e = np.exp(-4.0 * tt * lam)
+        e = np.exp(-4.0 * tt * spectrum)
         Linv_e = sla.solve_triangular(cH[0], np.diag(e), lower=True)   # L^{-1} e^{-4t Lambda}
-        A = Linv_e.T @ Linv_e + np.diag(-np.expm1(-8.0 * tt * lam) / lam)
+        A = Linv_e.T @ Linv_e + np.diag(-np.expm1(-8.0 * tt * spectrum) / spectrum)
         cA = sla.cho_factor(A, lower=True)
         S_VV = sla.cho_solve(cA, np.eye(r))
         S_VV = 0.5 * (S_VV + S_VV.T)
@@ -222,13 +227,13 @@ def teacher_block_curve(G_V: np.ndarray, N0: np.ndarray, lam: np.ndarray, times:
         vperp = np.sum(Y**2 * (nu * dm**2))
         # K^{-1} in the U basis: Dm - Dm Bv^T (D^{-1} + H)^{-1} Bv Dm
         with np.errstate(over="ignore"):
-            Dinv = lam / np.expm1(8.0 * tt * lam)           # -> 0 when e^{8 t lambda} overflows (exact limit)
+            Dinv = spectrum / np.expm1(8.0 * tt * spectrum)  # -> 0 when e^{8 t lambda} overflows (exact limit)
         cP = sla.cho_factor(H + np.diag(Dinv), lower=True)
         BD = Bv * dm
         Kinv = np.diag(dm) - BD.T @ sla.cho_solve(cP, BD)
         KN = Kinv * nu
         pp = np.sum(KN * KN.T)
-        Dd = S_VV - np.diag(lam)
+        Dd = S_VV - np.diag(spectrum)
         risk[k] = np.sum(Dd * Dd) + 2.0 * vperp + pp
         diag[k] = np.diag(S_VV)
     if not np.all(np.isfinite(risk)):
@@ -242,23 +247,24 @@ class RestartPropagator:
     Each step of length Delta <= max_exponent/(8 lambda_1) applies the closed form of the Riccati lemma, so
     the only error is rounding (the conditioning of K is at most ~e^{max_exponent})."""
 
-    def __init__(self, G_V: np.ndarray, N0: np.ndarray, lam: np.ndarray, *, max_exponent: float = 8.0):
+    @renamed_keywords(lam="spectrum")
+    def __init__(self, G_V: np.ndarray, N0: np.ndarray, spectrum: np.ndarray, *, max_exponent: float = 8.0):
         self.W_V = np.array(G_V, dtype=float)
         self.N = 0.5 * (np.asarray(N0, dtype=float) + np.asarray(N0, dtype=float).T)
-        self.lam = np.asarray(lam, dtype=float)
+        self.spectrum = np.asarray(spectrum, dtype=float)
         self.t = 0.0
         self.max_exponent = check.positive("max_exponent", max_exponent)
-        self.dt_max = self.max_exponent / (8.0 * max(float(np.max(self.lam)), 1e-300))
+        self.dt_max = self.max_exponent / (8.0 * max(float(np.max(self.spectrum)), 1e-300))
 
     def _step(self, dt: float) -> None:
-        lam, W_V, N = self.lam, self.W_V, self.N
+        spectrum, W_V, N = self.spectrum, self.W_V, self.N
         m = N.shape[0]
-        Dd = np.expm1(8.0 * dt * lam) / lam
+        Dd = np.expm1(8.0 * dt * spectrum) / spectrum
         K = np.eye(m) + (W_V.T * Dd) @ W_V + 8.0 * dt * N
         C = np.linalg.cholesky(0.5 * (K + K.T))
         # W_V <- e^{4 dt Lambda} W_V C^{-T};  N <- C^{-1} N C^{-T}
         Wn = sla.solve_triangular(C, W_V.T, lower=True).T
-        self.W_V = np.exp(4.0 * dt * lam)[:, None] * Wn
+        self.W_V = np.exp(4.0 * dt * spectrum)[:, None] * Wn
         Z = sla.solve_triangular(C, N, lower=True)
         Nn = sla.solve_triangular(C, Z.T, lower=True)
         self.N = 0.5 * (Nn + Nn.T)
@@ -271,26 +277,35 @@ class RestartPropagator:
             self._step(min(self.dt_max, t - self.t))
 
     def risk(self) -> float:
-        return risk_from_blocks(self.W_V, self.N, self.lam)
+        return risk_from_blocks(self.W_V, self.N, self.spectrum)
+
+    @property
+    def lam(self) -> np.ndarray:
+        """Deprecated name of :attr:`spectrum` (the teacher eigenvalues lambda_j)."""
+        warnings.warn("RestartPropagator.lam is deprecated, use RestartPropagator.spectrum", DeprecationWarning,
+                      stacklevel=2)
+        return self.spectrum
 
     def diag(self) -> np.ndarray:
         return np.sum(self.W_V**2, axis=1)
 
 
-def restart_curve(G_V: np.ndarray, N0: np.ndarray, lam: np.ndarray, times: Sequence[float], *,
+@renamed_keywords(lam="spectrum")
+def restart_curve(G_V: np.ndarray, N0: np.ndarray, spectrum: np.ndarray, times: Sequence[float], *,
                   max_exponent: float = 8.0, quiet: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(risk, diag S_VV) on ``times`` by :class:`RestartPropagator` (any width)."""
     t = _times(times)
-    P = RestartPropagator(G_V, N0, lam, max_exponent=max_exponent)
+    P = RestartPropagator(G_V, N0, spectrum, max_exponent=max_exponent)
     risk = np.empty(t.size)
-    diag = np.empty((t.size, len(lam)))
+    diag = np.empty((t.size, len(spectrum)))
     for k, tt in enumerate(progress(t, desc="restart", quiet=quiet)):
         P.advance_to(float(tt))
         risk[k], diag[k] = P.risk(), P.diag()
     return risk, diag
 
 
-def integrate_gram_ode(G_V: np.ndarray, N0: np.ndarray, lam: np.ndarray, times: Sequence[float], *,
+@renamed_keywords(lam="spectrum")
+def integrate_gram_ode(G_V: np.ndarray, N0: np.ndarray, spectrum: np.ndarray, times: Sequence[float], *,
                        rtol: float = 1e-11, atol: float = 1e-14, method: str = "DOP853"
                        ) -> tuple[np.ndarray, np.ndarray]:
     """DOP853 integration of dW_V/dt = 4 Lambda W_V - 4 W_V Q, dN/dt = -4(NQ + QN), Q = W_V^T W_V + N.
@@ -302,7 +317,7 @@ def integrate_gram_ode(G_V: np.ndarray, N0: np.ndarray, lam: np.ndarray, times: 
         W_V = y[: r * m].reshape(r, m)
         N = y[r * m:].reshape(m, m)
         Q = W_V.T @ W_V + N
-        dW = 4.0 * lam[:, None] * W_V - 4.0 * W_V @ Q
+        dW = 4.0 * spectrum[:, None] * W_V - 4.0 * W_V @ Q
         NQ = N @ Q
         return np.concatenate([dW.ravel(), (-4.0 * (NQ + NQ.T)).ravel()])
 
@@ -315,7 +330,7 @@ def integrate_gram_ode(G_V: np.ndarray, N0: np.ndarray, lam: np.ndarray, times: 
     for k in range(t.size):
         W_V = sol.y[: r * m, k].reshape(r, m)
         N = sol.y[r * m:, k].reshape(m, m)
-        risk[k], diag[k] = risk_from_blocks(W_V, N, lam), np.sum(W_V**2, axis=1)
+        risk[k], diag[k] = risk_from_blocks(W_V, N, spectrum), np.sum(W_V**2, axis=1)
     return risk, diag
 
 
@@ -381,13 +396,13 @@ def risk_curve(params: PowerLawParams, times: Sequence[float], *, seed: int = 0,
     fns = {"teacher_block": teacher_block_curve, "restart": restart_curve, "ode": integrate_gram_ode}
     if method not in fns:
         raise ParameterError("method", f"must be one of auto, {', '.join(fns)}; got {method!r}")
-    lam = teacher_weights(params.alpha_pl, params.rank)
+    spectrum = teacher_spectrum(params.alpha_pl, params.rank)
     t = _times(times)
     check_risk_curve_memory(params, t.size, method=method)
     G_V, N0 = sample_init(params, np.random.default_rng(seed))
     kw = {"quiet": quiet} if method != "ode" else {}
-    risk, diag = fns[method](G_V, N0, lam, t, **kw)
-    return PowerLawResult(params=params, t=t, risk=risk, learned=learned_directions(diag, lam), diag=diag,
+    risk, diag = fns[method](G_V, N0, spectrum, t, **kw)
+    return PowerLawResult(params=params, t=t, risk=risk, learned=learned_directions(diag, spectrum), diag=diag,
                           method=method, seed=seed)
 
 
@@ -511,11 +526,11 @@ def resolvable_directions(params: PowerLawParams) -> int:
     directions start unlearned (S_jj < lambda_j/2) and escape at t_j. Beyond K the teacher weight is at or below
     the init scale, J(t) (S_jj > lambda_j/2) is not an escape count and the escape-time formula does not apply.
     E.g. alpha = 3, r = m = 20, d = 400: K = 6."""
-    lam = teacher_weights(params.alpha_pl, params.rank)
+    spectrum = teacher_spectrum(params.alpha_pl, params.rank)
     m, d, s2 = params.width, params.d, params.sigma0_sq
     k = min(params.rank, m)
     j = np.arange(1, k + 1)
-    ok = lam[:k] * float(d) / (s2 * (m - j + 1)) >= 2.0
+    ok = spectrum[:k] * float(d) / (s2 * (m - j + 1)) >= 2.0
     return int(k if ok.all() else np.argmin(ok))
 
 
@@ -523,13 +538,13 @@ def escape_times(params: PowerLawParams, n_iter: int = 60) -> np.ndarray:
     """Escape-time formula t_j = log(lambda_j d (1 + 8 t_j sigma0^2)/(sigma0^2 (m - j + 1)))/(8 lambda_j),
     j = 1..min(r, m), solved by fixed-point iteration (a contraction: d t/d t_j ~ 1/(8 lambda_j t_j) < 1).
     Directions beyond :func:`resolvable_directions` get t_j = inf (they start at the init scale: no escape)."""
-    lam = teacher_weights(params.alpha_pl, params.rank)
+    spectrum = teacher_spectrum(params.alpha_pl, params.rank)
     m, d, s2 = params.width, float(params.d), params.sigma0_sq
     j = np.arange(1, min(params.rank, m) + 1)
-    lam = lam[: j.size]
-    t = np.log(np.maximum(lam * d / (s2 * (m - j + 1)), 1.0 + 1e-12)) / (8 * lam)
+    spectrum = spectrum[: j.size]
+    t = np.log(np.maximum(spectrum * d / (s2 * (m - j + 1)), 1.0 + 1e-12)) / (8 * spectrum)
     for _ in range(n_iter):
-        t = np.log(np.maximum(lam * d * (1 + 8 * t * s2) / (s2 * (m - j + 1)), 1.0 + 1e-12)) / (8 * lam)
+        t = np.log(np.maximum(spectrum * d * (1 + 8 * t * s2) / (s2 * (m - j + 1)), 1.0 + 1e-12)) / (8 * spectrum)
     t[resolvable_directions(params):] = np.inf
     return t
 
@@ -551,8 +566,8 @@ def time_exponent_predictions(params: PowerLawParams, window: tuple[int, int], *
       decade it moves by up to 8e-3), not on the data grid.
     """
     a = params.alpha_pl
-    lam = teacher_weights(a, params.rank)
-    tail = np.cumsum((lam**2)[::-1])[::-1]            # tail[J] = sum_{j > J} lambda_j^2 (0-based: j >= J+1)
+    spectrum = teacher_spectrum(a, params.rank)
+    tail = np.cumsum((spectrum**2)[::-1])[::-1]            # tail[J] = sum_{j > J} lambda_j^2 (0-based: j >= J+1)
     tail = np.append(tail, 0.0)
     J = np.arange(window[0], window[1] + 1)
     xr, _ = loglog_slope(J, tail[J])
@@ -627,8 +642,8 @@ def log_time_grid(params: PowerLawParams, per_decade: int = 40) -> np.ndarray:
     """Log-spaced times from 1/(8 lambda_1) to 2 T_full, T_full = max escape time (plus t = 0)."""
     tj = escape_times(params)
     tj = tj[np.isfinite(tj)]
-    lam = teacher_weights(params.alpha_pl, params.rank)
-    t0 = 0.1 / (8 * lam[0])
+    spectrum = teacher_spectrum(params.alpha_pl, params.rank)
+    t0 = 0.1 / (8 * spectrum[0])
     # t_j ~ 0 when the init is already at the target scale (d ~ m); no finite t_j when K = 0
     t1 = max(2.0 * float(tj.max()) if tj.size else 0.0, 100.0 * t0)
     n = max(int(per_decade * np.log10(t1 / t0)), 10)
@@ -729,15 +744,15 @@ def width_scan(alpha: float, rank: int, d: int, widths: Sequence[int], *, seed: 
     sum_{j>m} lambda_j^2 themselves (a formula, independent of the flow). The CI is the regression CI over the
     widths of this single init (its residuals are systematic curvature, so it is wide and conservative); the
     sharp check is R(t_end)/floor - 1 (GF reaches the floor)."""
-    lam = teacher_weights(alpha, rank)
+    spectrum = teacher_spectrum(alpha, rank)
     widths = check_widths(widths, rank)
     check_risk_curve_memory(PowerLawParams(alpha, rank, max(widths), d), 1, method="restart", option="widths")
     risks, floors, tends = [], [], []
     for m in progress(widths, desc="width scan", quiet=quiet):
         p = PowerLawParams(alpha, rank, m, d)
-        t_end = t_factor * np.log(d) / (8.0 * lam[m - 1])
+        t_end = t_factor * np.log(d) / (8.0 * spectrum[m - 1])
         G_V, N0 = sample_init(p, np.random.default_rng(seed))
-        P = RestartPropagator(G_V, N0, lam)
+        P = RestartPropagator(G_V, N0, spectrum)
         P.advance_to(t_end)
         risks.append(P.risk())
         floors.append(width_floor(alpha, rank, m))
@@ -750,3 +765,6 @@ def width_scan(alpha: float, rank: int, d: int, widths: Sequence[int], *, seed: 
                       predictions={"asymptotic": 2 * alpha - 1 if alpha > 0.5 else None, "finite_r": -fslope})
     return fit, {"width": np.array(widths), "risk": np.array(risks), "floor": np.array(floors),
                  "t_end": np.array(tends)}
+
+
+teacher_weights = deprecated_alias("teacher_weights", teacher_spectrum)

@@ -35,7 +35,7 @@ scipy's DOP853 (explicit Runge-Kutta of order 8, error estimator of order 5/3) o
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -43,6 +43,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from odes.common import check
+from odes.common.deprecation import deprecated_alias
 from odes.common.errors import ConvergenceError, DivergenceError, ParameterError
 from odes.common.numerics import time_grid, tolerance_check
 from odes.common.result import Result, coordinate, variable
@@ -65,16 +66,6 @@ def model_name(model: str) -> str:
     if model not in MODELS:
         raise ParameterError("model", f"must be one of {MODELS}, got {model!r}")
     return model
-
-
-def _deprecated(old: str, new: Callable) -> Callable:
-    def alias(*args, **kwargs):
-        warnings.warn(f"{old} is deprecated, use {new.__name__}", DeprecationWarning, stacklevel=2)
-        return new(*args, **kwargs)
-
-    alias.__name__ = old
-    alias.__doc__ = f"Deprecated alias of :func:`{new.__name__}`."
-    return alias
 
 
 def rhs_uncentered(S: np.ndarray, S_star: np.ndarray) -> np.ndarray:
@@ -101,10 +92,10 @@ def risk_centered(S: np.ndarray, S_star: np.ndarray) -> float:
     return float(np.sum(D * D))
 
 
-rhs_a = _deprecated("rhs_a", rhs_uncentered)
-rhs_b = _deprecated("rhs_b", rhs_centered)
-loss_a = _deprecated("loss_a", loss_uncentered)
-risk_b = _deprecated("risk_b", risk_centered)
+rhs_a = deprecated_alias("rhs_a", rhs_uncentered)
+rhs_b = deprecated_alias("rhs_b", rhs_centered)
+loss_a = deprecated_alias("loss_a", loss_uncentered)
+risk_b = deprecated_alias("risk_b", risk_centered)
 
 _RHS = {"uncentered": rhs_uncentered, "centered": rhs_centered}
 _LOSS = {"uncentered": loss_uncentered, "centered": risk_centered}
@@ -314,5 +305,5 @@ def convergence_check(W0: np.ndarray, S_star: np.ndarray, times: Sequence[float]
         rtol)
 
 
-closed_form_a = _deprecated("closed_form_a", closed_form_uncentered)
-closed_form_b = _deprecated("closed_form_b", closed_form_centered)
+closed_form_a = deprecated_alias("closed_form_a", closed_form_uncentered)
+closed_form_b = deprecated_alias("closed_form_b", closed_form_centered)

@@ -69,7 +69,7 @@ def run(args) -> int:
     import numpy as np
 
     from odes.common.errors import ParameterError
-    from odes.finite_width import initial_state, integrate_overlaps
+    from odes.finite_width import initial_overlaps, integrate_overlaps
     from odes.finite_width.plateau import plateau
     from odes.finite_width.stability import learning_rate_limits
 
@@ -78,7 +78,7 @@ def run(args) -> int:
     M0 = None if args.M0 is None else common.matrix("M0", args.M0)
     if M0 is not None and M0.shape != (params.p, params.p_star):
         raise ParameterError("M0", f"must have shape (p, p*) = ({params.p}, {params.p_star}), got {M0.shape}")
-    Q0, M0 = initial_state(params, M0, N=args.N, seed=args.seed)
+    Q0, M0 = initial_overlaps(params, M0, N=args.N, seed=args.seed)
     if args.Q0 is not None:
         Q0 = common.matrix("Q0", args.Q0)
         if Q0.shape != (params.p, params.p):

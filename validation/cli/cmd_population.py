@@ -7,7 +7,7 @@
   -> model (B) risk curve R(t) (exact closed form), learned directions J(t), samples n = t d/C for online SGD
   with eta = C/d, the fitted time exponent (95% CI over seeds) and its predictions, and the width floor.
 * ``quadnet validate population --kappa K --kappa-star KS [--d 100,300,1000] [--seeds N | --ci-target 0.15
-  --max-seeds 128] --out f.h5 [--plot f.png] [--method modes|matrix]`` -> table of max_gamma |d L_d - ell| per d
+  --max-seeds 128] --out f.h5 [--plot f.png] [--method modes|matrix]`` -> table of max_tau |d L_d - ell| per d
   (and d x that), the d-exponent with its 95% CI over seeds and a verdict, HDF5, plot.
 """
 
@@ -20,9 +20,9 @@ from validation.cli import common, options
 
 
 def register(sub, vsub) -> None:
-    p = sub.add_parser("population", help="model (A) high-d limit loss curve (gamma = t/d, ell = lim d L)")
+    p = sub.add_parser("population", help="model (A) high-d limit loss curve (tau = t/d, ell = lim d L)")
     options.add_options(p, options.POPULATION)
-    p.add_argument("--times", default="0,0.5,1,2,3", help="gamma = t/d values (comma separated, >= 0)")
+    p.add_argument("--times", default="0,0.5,1,2,3", help="tau = t/d values (comma separated, >= 0)")
     p.add_argument("--s0", type=float, default=1.0, help="initial scale S(0) = s0 P0/m (shifts phi only)")
     common.add_common(p, seed=False)
     common.set_handler(p, _population)
@@ -72,12 +72,12 @@ def _population(args: argparse.Namespace) -> int:
     payload = None
     if args.json:
         payload = {**res.to_json(), "regime": params.regime, "long_time": lt,
-                   "convention": f"tau = t_GF/d (0.1: t = gamma), test_error = ell = lim d L, s0 = {params.s0:g}"}
+                   "convention": f"tau = t_GF/d (the 0.1 key t is tau), test_error = ell = lim d L, s0 = {params.s0:g}"}
 
     def table() -> None:
         common.print_table(["tau", "ell", "chi", "omega", "phi", "lambda"],
                            [[float(a), float(b), float(c), float(d), float(e), float(f)] for a, b, c, d, e, f in
-                            zip(res.gamma, res.loss, res.chi, res.omega, res.phi, res.lam)], floatfmt=".10g")
+                            zip(res.tau, res.loss, res.chi, res.omega, res.phi, res.trace_excess)], floatfmt=".10g")
         print(f"regime {lt['regime']}: ell(inf) = {lt['loss_inf']:g}, chi(inf) = {lt['chi_inf']:g}, "
               f"rate {lt['rate']}")
 
@@ -121,8 +121,8 @@ def _scaling(args: argparse.Namespace) -> int:
             note = f"no time exponent fitted: {err}"
     times = pl.log_time_grid(params, per_decade=20)
     if params.width < params.rank:
-        lam = pl.teacher_weights(params.alpha_pl, params.rank)
-        t_end = 4.0 * np.log(float(params.d)) / (8.0 * lam[params.width - 1])
+        spectrum = pl.teacher_spectrum(params.alpha_pl, params.rank)
+        t_end = 4.0 * np.log(float(params.d)) / (8.0 * spectrum[params.width - 1])
         times = np.unique(np.concatenate([times, np.geomspace(times[1], t_end, 40)]))
     # refuse before allocating: the fit keeps `seeds` curves on its window grid, the main curve one more
     pl.check_risk_curve_memory(params, times.size + 200, seeds=seeds + 1)
