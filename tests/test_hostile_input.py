@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from odes.common.errors import ParameterError
+from tests.helpers import all_finite
 from validation.cli import build_parser, main
 
 
@@ -118,16 +119,6 @@ def _run(argv: list[str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def _finite(obj) -> bool:
-    if isinstance(obj, float):
-        return math.isfinite(obj)
-    if isinstance(obj, dict):
-        return all(_finite(v) for v in obj.values())
-    if isinstance(obj, list):
-        return all(_finite(v) for v in obj)
-    return True
-
-
 def _check(command: tuple[str, ...], option: str, value: str) -> None:
     argv = list(BASE[command])
     if option in argv:
@@ -144,7 +135,7 @@ def _check(command: tuple[str, ...], option: str, value: str) -> None:
         assert code in (0, 2, 3), f"{shown}: exit {code}, stderr {stderr[-300:]!r}"
         if code == 0:
             payload = json.loads(stdout)
-            assert _finite(payload), f"{shown}: non-finite number in the JSON"
+            assert all_finite(payload), f"{shown}: non-finite number in the JSON"
             assert out_file.exists(), f"{shown}: --out not written"
         else:
             lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import math
 import pkgutil
 
 import numpy as np
@@ -20,6 +19,7 @@ import pytest
 from odes.common import hdf5io
 from odes.common.result import SUMMARY_MAX_CHARS, Result
 from tests import test_result_protocol_cases as cases_module
+from tests.helpers import all_finite
 
 
 def _all_cases() -> list:
@@ -63,16 +63,6 @@ def test_every_result_type_is_registered_and_has_an_example(cases):
         assert hdf5io.resolve_kind(kind)
 
 
-def _finite(obj) -> bool:
-    if isinstance(obj, float):
-        return math.isfinite(obj)
-    if isinstance(obj, dict):
-        return all(_finite(v) for v in obj.values())
-    if isinstance(obj, list):
-        return all(_finite(v) for v in obj)
-    return obj is None or isinstance(obj, (int, str, bool))
-
-
 def test_protocol_for_every_example(cases, tmp_path):
     import matplotlib
 
@@ -105,7 +95,7 @@ def test_protocol_for_every_example(cases, tmp_path):
             assert "<pre>" in res._repr_html_()
             payload = res.to_json()
             json.dumps(payload, allow_nan=False)
-            assert _finite(payload), "non-finite number in to_json()"
+            assert all_finite(payload), "non-finite number in to_json()"
             assert payload["kind"] == name
             ax = res.plot()
             assert ax is not None and (ax.lines or ax.collections or ax.images or ax.patches), "empty plot"

@@ -43,6 +43,10 @@ def plot_eps_curves(comparison: Any, ax: Any, *, logy: bool = True) -> Any:
             label = "ODE" if same else f"ODE (N={int(N)} initial states)"
             drawn.append(ode)
         _curves(ax, sim, ode if label else None, col, label)
+    return _label_eps_axes(ax, logy)
+
+
+def _label_eps_axes(ax: Any, logy: bool) -> Any:
     ax.set_xlabel(r"$\alpha$")
     ax.set_ylabel(r"$\varepsilon_g$")
     if logy:
@@ -59,12 +63,7 @@ def plot_width(width: Any, ax: Any = None, *, logy: bool = True) -> Any:
         _, ax = plt.subplots(figsize=(5, 3.5))
     sim = width.simulation
     _curves(ax, sim, width.ode_eps_g[sim.valid].mean(axis=0), "C0", "ODE")
-    ax.set_xlabel(r"$\alpha$")
-    ax.set_ylabel(r"$\varepsilon_g$")
-    if logy:
-        ax.set_yscale("log")
-    ax.legend(fontsize=7)
-    return ax
+    return _label_eps_axes(ax, logy)
 
 
 def plot_deviations(comparison: Any, ax: Any, *, metrics: tuple[str, ...] = ("D_eps", "D_Q", "D_M")) -> Any:
