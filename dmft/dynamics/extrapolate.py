@@ -21,6 +21,23 @@ from dmft.params import ExtensiveWidthParams
 from odes.common.errors import ParameterError
 
 
+def fit_inverse_d(ds: np.ndarray, y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column k, the weighted least-squares fit y[:, k] = a_k + b_k/d (weights 1/s^2). Returns (a, se(a), chi2)
+    with chi2_k = sum_i ((y_ik - a_k - b_k/d_i)/s_ik)^2 (len(ds) - 2 degrees of freedom)."""
+    ds = np.asarray(ds, dtype=float)
+    X = np.stack([np.ones_like(ds), 1.0 / ds], axis=1)
+    s = np.maximum(s, 1e-12 * max(float(np.abs(y).max()), 1e-300))
+    n = y.shape[1]
+    a, se, chi2 = np.empty(n), np.empty(n), np.empty(n)
+    for k in range(n):
+        w = 1.0 / s[:, k] ** 2
+        cov = np.linalg.inv(X.T @ (w[:, None] * X))
+        coef = cov @ (X.T @ (w * y[:, k]))
+        a[k], se[k] = coef[0], math.sqrt(cov[0, 0])
+        chi2[k] = float(np.sum(w * (y[:, k] - X @ coef) ** 2))
+    return a, se, chi2
+
+
 def extrapolate_d_eff(results: list[DMFTResult]) -> DMFTCurve:
     """1/d_eff linear extrapolation of train/test curves (see module docstring)."""
     ds = np.array([r.settings.d_eff for r in results], dtype=float)
@@ -29,20 +46,11 @@ def extrapolate_d_eff(results: list[DMFTResult]) -> DMFTCurve:
     t = results[0].t
     if any(r.t.shape != t.shape or not np.allclose(r.t, t) for r in results):
         raise ParameterError("eta", "all runs must share the time grid (same eta and steps)")
-    X = np.stack([np.ones_like(ds), 1.0 / ds], axis=1)
     out = {}
     for name in ("train_error", "test_error"):
         y = np.array([getattr(r, name) for r in results])
         s = np.array([getattr(r, name + "_std") for r in results])
-        s = np.maximum(s, 1e-12 * np.abs(y).max())
-        a, se = np.empty(t.size), np.empty(t.size)
-        for k in range(t.size):
-            w = 1.0 / s[:, k] ** 2
-            A = X.T @ (w[:, None] * X)
-            cov = np.linalg.inv(A)
-            coef = cov @ (X.T @ (w * y[:, k]))
-            a[k], se[k] = coef[0], math.sqrt(cov[0, 0])
-        out[name], out[name + "_std"] = a, se
+        out[name], out[name + "_std"], _ = fit_inverse_d(ds, y, s)
     return DMFTCurve(params=results[0].params, method="d_eff_extrapolation", inputs=ds, t=t, **out)
 
 

@@ -268,16 +268,18 @@ def _solve_one(params: ExtensiveWidthParams, st: FlowSettings, seedseq: np.rando
                       wall_time=time.perf_counter() - t0)
 
 
-def solve_flow(params: ExtensiveWidthParams, settings: FlowSettings, *, quiet: bool = True) -> FlowResult:
-    """Heun DMFT of gradient flow (module docstring). ``settings.runs > 1``: independent seeds spawned from
-    ``settings.seed``, curves = mean, standard errors = run-to-run std/sqrt(runs). Raises ParameterError (a step
+def solve_flow(params: ExtensiveWidthParams, settings: FlowSettings, *, quiet: bool = True,
+               seedseq: np.random.SeedSequence | None = None) -> FlowResult:
+    """Heun DMFT of gradient flow (module docstring). ``seedseq`` overrides ``settings.seed`` as the root of the
+    random streams (used by :func:`dmft.dynamics.curve.solve_curve`). ``settings.runs > 1``: independent seeds
+    spawned from the root, curves = mean, standard errors = run-to-run std/sqrt(runs). Raises ParameterError (a step
     beyond the explicit stability bound, when ``check_stability``), DivergenceError (a run that blows up)."""
     if settings.check_stability:
         bound = step_bound(params.alpha, params.kappa_star)
         if max(settings.steps) >= bound:
             raise ParameterError("h", f"valid range: steps < {bound:.6g} (explicit stability bound "
                                       "1/(s_max h_max), s_max = (1+1/sqrt(kappa*))^2, h_max = (1+1/sqrt(2 alpha))^2)")
-    root = np.random.SeedSequence(settings.seed)
+    root = np.random.SeedSequence(settings.seed) if seedseq is None else seedseq
     if settings.runs == 1:
         return _solve_one(params, settings, root, quiet=quiet)
     res = [_solve_one(params, settings, ss, quiet=quiet) for ss in root.spawn(settings.runs)]
