@@ -209,3 +209,48 @@ def test_late_time_matches_stationary_cheap():
 @pytest.mark.slow
 def test_late_time_matches_stationary_deff24():
     _late_time(d_eff=24, runs=3, t_max=8.0)
+
+
+def test_batched_numpy_backend_equals_numba_kernel():
+    st = flow_settings(0.6, 0.05, d_eff=6, samples=2, probes=2, seed=4)
+    a = solve_flow(SET_B, st)
+    b = solve_flow(SET_B, FlowSettings(**{**st.__dict__, "backend": "numpy"}))
+    np.testing.assert_allclose(b.R_S, a.R_S, rtol=0, atol=1e-9 * np.abs(a.R_S).max())  # rounding, fed back
+    np.testing.assert_allclose(b.train_error, a.train_error, rtol=1e-9)
+    np.testing.assert_allclose(b.test_error, a.test_error, rtol=1e-9)
+
+
+def test_torch_backend_equals_numpy_on_cpu():
+    torch = pytest.importorskip("torch")
+    from dmft.dynamics.flow_backend import get_ops, heun_adjoint_batched
+
+    rng = np.random.default_rng(0)
+    nb, d, K = 3, 5, 6
+    N = 2 * K + 1
+
+    def sym(*shape):
+        a = rng.standard_normal(shape + (d, d))
+        return (a + np.swapaxes(a, -1, -2)) / 2
+
+    S = sym(nb, K + 1) @ sym(nb, K + 1) / d
+    P, Pt = np.eye(d) - 0.05 * sym(nb, K + 1), np.eye(d) - 0.05 * sym(nb, K + 1)
+    Q = np.eye(d) - 0.05 * rng.standard_normal((nb, K + 1, d, d))
+    h = rng.uniform(0.01, 0.05, K + 1)
+    B = np.eye(N) + np.tril(rng.standard_normal((N, N)) * 0.05, -1)
+    U = sym(nb)
+    ops_np, ops_t = get_ops("numpy"), get_ops("torch", "cpu")
+    for target in (1, 4, 7, N - 1):
+        r_np = heun_adjoint_batched(target, S, P, Q, Pt, h, B, U, ops_np)
+        r_t = heun_adjoint_batched(target, *(ops_t.asarray(x) for x in (S, P, Q, Pt)), h, B, ops_t.asarray(U), ops_t)
+        np.testing.assert_allclose(r_t, r_np, rtol=1e-12, atol=1e-14)
+    assert torch.get_default_dtype() is not None
+
+
+def test_torch_backend_absent_is_a_parameter_error():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        with pytest.raises(ParameterError, match="backend"):
+            solve_flow(SET_B, flow_settings(0.1, 0.05, d_eff=4, samples=2, backend="torch"))
+    else:
+        pytest.skip("torch is installed")

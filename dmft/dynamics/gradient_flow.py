@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dmft.dynamics import ensembles, kernels
+from dmft.dynamics.flow_backend import BACKENDS, get_ops, heun_adjoint_batched
 from dmft.dynamics.flow_kernels import heun_adjoint
 from dmft.dynamics.settings import ENSEMBLES, step_bound
 from dmft.dynamics.solver import NUGGET, _jackknife_train, cholesky_row
@@ -79,7 +80,9 @@ class FlowSettings:
     ``check_stability``: reject max h_k beyond the explicit bound :func:`step_bound`. ``fixed_probes`` (default):
     each sample keeps one Hutchinson probe U for all target times (still E<U, J U> = Tr_p J for every entry; the
     probe noise becomes smooth in t instead of jumping from one step to the next, and runs on different grids with
-    the same seed share it: common random numbers for step-size differences); False: a fresh probe per target."""
+    the same seed share it: common random numbers for step-size differences); False: a fresh probe per target.
+    ``backend``: "numba" (default; one compiled sweep per sample and probe), "numpy" or "torch" (all samples x
+    probes in one batched sweep, :mod:`dmft.dynamics.flow_backend`; torch optional, on ``device``)."""
 
     steps: tuple
     d_eff: int = 40
@@ -91,6 +94,8 @@ class FlowSettings:
     runs: int = 1
     check_stability: bool = True
     fixed_probes: bool = True
+    backend: str = "numba"
+    device: str | None = None
 
     def __post_init__(self) -> None:
         s = lambda k, v: object.__setattr__(self, k, v)
@@ -106,6 +111,8 @@ class FlowSettings:
         s("runs", check.integer("runs", self.runs, lo=1))
         if self.ensemble not in ENSEMBLES:
             raise ParameterError("ensemble", f"must be one of {ENSEMBLES}, got {self.ensemble!r}")
+        if self.backend not in BACKENDS:
+            raise ParameterError("backend", f"must be one of {BACKENDS}, got {self.backend!r}")
 
     @property
     def times(self) -> np.ndarray:
@@ -197,6 +204,12 @@ def _solve_one(params: ExtensiveWidthParams, st: FlowSettings, seedseq: np.rando
     scale = _BLOWUP * (1.0 + float(np.abs(state.Sstar).max()))
     tev = st.eval_times
     U_fixed = ensembles.probes(rng_probe, ns * npr, d) if st.fixed_probes else None
+    batched = st.backend != "numba"
+    if batched:
+        ops = get_ops(st.backend, st.device)
+        idx = np.repeat(np.arange(ns), npr)
+        bS, bP, bQ, bPt = (ops.zeros((ns * npr, K + 1, d, d)) for _ in range(4))
+        bU = ops.asarray(U_fixed) if st.fixed_probes else None
     bar = progress(total=N, desc="DMFT (Heun)", quiet=quiet)
     try:
         for i in range(N):
@@ -214,6 +227,8 @@ def _solve_one(params: ExtensiveWidthParams, st: FlowSettings, seedseq: np.rando
                     state.Sk[s, k] = si
                 state.Dh[s, i] = si - state.Sstar[s]
                 state.CSs[s, i, :i + 1] = kernels.gram_row(state.Dh[s], i)
+            if batched and i % 2 == 0:
+                bS[:, k] = ops.asarray(state.Sk[idx, k])
             if not np.isfinite(state.Dh[:, i]).all() or float(np.abs(state.Dh[:, i]).max()) > scale:
                 raise DivergenceError(f"effective process diverged (|S| > {scale:.3g}); reduce the step",
                                       time=float(tev[i]))
@@ -221,12 +236,19 @@ def _solve_one(params: ExtensiveWidthParams, st: FlowSettings, seedseq: np.rando
             state.CS[:i + 1, i] = state.CS[i, :i + 1]
             if i >= 1:
                 U = U_fixed if st.fixed_probes else ensembles.probes(rng_probe, ns * npr, d)
+                if batched:
+                    rows = heun_adjoint_batched(i, bS, bP, bQ, bPt, h, state.B,
+                                                bU if st.fixed_probes else ops.asarray(U), ops)
+                    rows = rows.reshape(ns, npr, i).mean(axis=1)
                 for s in range(ns):
-                    row = np.zeros(i)
-                    for q in range(npr):
-                        row += heun_adjoint(i, state.Sk[s], state.Ph[s], state.Qh[s], state.Pth[s], h, state.B,
-                                            U[s * npr + q], gam_buf)
-                    row /= npr
+                    if batched:
+                        row = rows[s].copy()
+                    else:
+                        row = np.zeros(i)
+                        for q in range(npr):
+                            row += heun_adjoint(i, state.Sk[s], state.Ph[s], state.Qh[s], state.Pth[s], h,
+                                                state.B, U[s * npr + q], gam_buf)
+                        row /= npr
                     kk = (i - 1) // 2
                     if i % 2 == 1:  # exact R_S(2k+1, 2k)
                         row[i - 1] = -(2.0 * h[kk] / d) * np.trace(state.Sk[s, kk] @ state.Ph[s, kk])
@@ -255,6 +277,12 @@ def _solve_one(params: ExtensiveWidthParams, st: FlowSettings, seedseq: np.rando
                         state.Pth[s, k] = eye - h[k] * A
                         A0 = (eye - P) / h[k]
                         state.Qh[s, k] = eye - 0.5 * h[k] * (A0 + P @ A)
+                if batched:
+                    if i % 2 == 0:
+                        bP[:, k] = ops.asarray(state.Ph[idx, k])
+                    else:
+                        bQ[:, k] = ops.asarray(state.Qh[idx, k])
+                        bPt[:, k] = ops.asarray(state.Pth[idx, k])
             bar.update(1)
     finally:
         bar.close()
