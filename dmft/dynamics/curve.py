@@ -15,10 +15,11 @@ values (several independent runs each), extrapolates every time point linearly i
     se_total(t)^2 = se_stat(t)^2 + err_step(t)^2       (reported as ``train_error_se`` / ``test_error_se``).
 
 Adaptive loop: start with ``runs`` runs per d_eff; while the largest relative total error over the curve,
-max_t se_total/|y|, exceeds ``target_error``: if the step part alone is above target/2, halve the grid (and redo
-the ladder; at most ``max_halvings`` times); otherwise add runs (statistical part ~ 1/sqrt(runs)) up to
-``max_runs`` per d_eff. The result says whether the target was reached (``reached``) and the accuracy achieved
-(``achieved_error``).
+max_t se_total/|y|, exceeds ``target_error``: if the step part alone is above target/2 by more than twice its
+own standard error over the seed pairs (so that Monte-Carlo noise in the difference does not trigger it), halve
+the grid (and redo the ladder; at most ``max_halvings`` times); otherwise add runs (statistical part
+~ 1/sqrt(runs)) up to ``max_runs`` per d_eff. The result says whether the target was reached (``reached``) and
+the accuracy achieved (``achieved_error``).
 Per-d_eff standard errors come from the run-to-run spread (runs >= 2), not the within-run jackknife (which misses
 the common-mode feedback of the kernels, docs/dmft.md), pooled over d_eff with the variance model
 var_d = v(t) (d_min/d)^2 (relative fluctuations O(1/d_eff)), so that few runs per d_eff still give a usable
@@ -157,6 +158,10 @@ def solve_curve(params: ExtensiveWidthParams, t_max: float, target_error: float 
                     for name in NAMES:
                         diffs[name].append(getattr(coarse, name) - getattr(fine, name)[::2])
                 step_part = {name: (4.0 / 3.0) * np.abs(np.mean(diffs[name], axis=0)) for name in NAMES}
+                # the part of it that is significant against its own Monte-Carlo noise (decides halving)
+                step_sig = {name: np.maximum(0.0, step_part[name] - (4.0 / 3.0) * 2.0 * (
+                    np.std(diffs[name], axis=0, ddof=1) / math.sqrt(len(diffs[name]))
+                    if len(diffs[name]) > 1 else 0.0)) for name in NAMES}
             fit = {}
             for name in NAMES:
                 y, s, dof_runs = _pool(results, name)
@@ -169,9 +174,10 @@ def solve_curve(params: ExtensiveWidthParams, t_max: float, target_error: float 
                 fit[name] = (a, stat, chi2_dof, np.sqrt(stat ** 2 + step_part[name] ** 2))
             rel_tot = max(_rel(fit[n][3], fit[n][0]).max() for n in NAMES)
             rel_step = max(_rel(step_part[n], fit[n][0]).max() for n in NAMES)
+            rel_step_sig = max(_rel(step_sig[n], fit[n][0]).max() for n in NAMES)
             rel_stat = max(_rel(fit[n][1], fit[n][0]).max() for n in NAMES)
             out_of_time = max_wall is not None and time.perf_counter() - t_start > max_wall
-            halve = rel_step > target_error / 2 and halvings < max_halvings
+            halve = rel_step_sig > target_error / 2 and halvings < max_halvings
             if rel_tot <= target_error or halve or n_target >= max_runs or out_of_time:
                 break
             want = target_error ** 2 - rel_step ** 2
