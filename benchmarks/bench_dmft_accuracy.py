@@ -26,7 +26,7 @@ def main(quick: bool = False) -> None:
     from validation.gd_simulator import simulate_gd
 
     t_max = 2.0 if quick else 10.0
-    cap = 60.0 if quick else 600.0
+    cap = 60.0 if quick else 300.0
     try:
         from dmft.stationary import solve_stationary
 

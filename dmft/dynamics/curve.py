@@ -144,7 +144,8 @@ def solve_curve(params: ExtensiveWidthParams, t_max: float, target_error: float 
         step_part = None
         while True:
             for d in ds:
-                while len(results[d]) < n_target:
+                while len(results[d]) < n_target and not (
+                        max_wall is not None and len(results[d]) >= 2 and time.perf_counter() - t_start > max_wall):
                     ss = root.spawn(1)[0]
                     seeds[d].append(ss)
                     st = dataclasses.replace(base, d_eff=d)
