@@ -111,9 +111,9 @@ def _pool(results: dict[int, list[FlowResult]], name: str) -> tuple[np.ndarray, 
 
 
 def solve_curve(params: ExtensiveWidthParams, t_max: float, target_error: float = 0.02, *,
-                d_eff: tuple[int, ...] = (12, 16, 24), samples: int = 4, runs: int = 2, max_runs: int = 16,
+                d_eff: tuple[int, ...] = (12, 16, 24), samples: int = 4, runs: int = 3, max_runs: int = 16,
                 h: float | None = None, h0: float | None = None, growth: float = 1.15, sigma0: float = 1.0,
-                seed: int = 0, max_wall: float | None = None, max_halvings: int = 2, step_pairs: int = 2,
+                seed: int = 0, max_wall: float | None = None, max_halvings: int = 2, step_pairs: int = 3,
                 quiet: bool = True) -> CurveResult:
     """The d = infinity gradient-flow train/test curve on [0, t_max] to relative accuracy ``target_error`` (one
     standard error, bias included; module docstring). ``h``: largest step (default min(0.1, 0.8 x explicit
@@ -126,7 +126,9 @@ def solve_curve(params: ExtensiveWidthParams, t_max: float, target_error: float 
     if len(ds) < 2:
         raise ParameterError("d_eff", "valid range: at least two distinct values >= 4 (1/d_eff extrapolation)")
     runs = check.integer("runs", runs, lo=2)
-    max_runs = check.integer("max_runs", max_runs, lo=runs)
+    step_pairs = min(check.integer("step_pairs", step_pairs, lo=1), runs)  # pairs reuse the first runs
+    max_runs = check.integer("max_runs", max_runs, lo=2)
+    runs = min(runs, max_runs)
     bound = step_bound(params.alpha, params.kappa_star)
     h = min(0.1, 0.8 * bound) if h is None else check.positive("h", h)
     if h >= bound:
