@@ -145,9 +145,13 @@ def solve_curve(params: ExtensiveWidthParams, t_max: float, target_error: float 
         n_target = runs
         step_part = None
         while True:
-            for d in ds:
-                while len(results[d]) < n_target and not (
-                        max_wall is not None and len(results[d]) >= 2 and time.perf_counter() - t_start > max_wall):
+            while any(len(results[d]) < n_target for d in ds):  # round robin over the ladder
+                if max_wall is not None and min(len(r) for r in results.values()) >= 2 and \
+                        time.perf_counter() - t_start > max_wall:
+                    break
+                for d in ds:
+                    if len(results[d]) >= n_target:
+                        continue
                     ss = root.spawn(1)[0]
                     seeds[d].append(ss)
                     st = dataclasses.replace(base, d_eff=d)
