@@ -22,6 +22,22 @@ from odes.common.errors import ParameterError
 from odes.common.numerics import fit_inverse_size
 
 
+def fit_inverse_d(ds: np.ndarray, y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column k, the weighted least-squares fit y[:, k] = a_k + b_k/d (weights 1/s^2,
+    :func:`odes.common.numerics.fit_inverse_size` without error floor or chi^2 scaling). Returns (a, se(a), chi2)
+    with chi2_k = sum_i ((y_ik - a_k - b_k/d_i)/s_ik)^2 (len(ds) - 2 degrees of freedom)."""
+    ds = np.asarray(ds, dtype=float)
+    y = np.asarray(y, dtype=float)
+    s = np.maximum(np.asarray(s, dtype=float), 1e-12 * max(float(np.abs(y).max()), 1e-300))
+    n = y.shape[1]
+    a, se, chi2 = np.empty(n), np.empty(n), np.empty(n)
+    for k in range(n):
+        fit = fit_inverse_size(ds, y[:, k], s[:, k], se_floor=0.0, scale_by_chi2=False)
+        a[k], se[k] = fit.intercept, fit.intercept_se
+        chi2[k] = float(np.sum(((y[:, k] - fit.intercept - fit.slope / ds) / s[:, k]) ** 2))
+    return a, se, chi2
+
+
 def extrapolate_d_eff(results: list[DMFTResult]) -> DMFTCurve:
     """1/d_eff linear extrapolation of train/test curves (see module docstring)."""
     ds = np.array([r.settings.d_eff for r in results], dtype=float)
@@ -34,12 +50,7 @@ def extrapolate_d_eff(results: list[DMFTResult]) -> DMFTCurve:
     for name in ("train_error", "test_error"):
         y = np.array([getattr(r, name) for r in results])
         s = np.array([getattr(r, name + "_std") for r in results])
-        s = np.maximum(s, 1e-12 * np.abs(y).max())
-        a, se = np.empty(t.size), np.empty(t.size)
-        for k in range(t.size):
-            fit = fit_inverse_size(ds, y[:, k], s[:, k], se_floor=0.0, scale_by_chi2=False)
-            a[k], se[k] = fit.intercept, fit.intercept_se
-        out[name], out[name + "_std"] = a, se
+        out[name], out[name + "_std"], _ = fit_inverse_d(ds, y, s)
     return DMFTCurve(params=results[0].params, method="d_eff_extrapolation", inputs=ds, t=t, **out)
 
 

@@ -70,6 +70,8 @@ def _run_dmft(args) -> int:
     from dmft.dynamics import extrapolate_d_eff, solve, solve_gradient_flow
     from odes.common.errors import ParameterError
 
+    if args.t_max is not None:
+        return _run_curve(args)
     params, settings, d_effs = _build(args)
     quiet = args.quiet or args.json
     if args.checkpoint_every is not None and not args.checkpoint and not args.resume:
@@ -110,6 +112,45 @@ def _run_dmft(args) -> int:
     return common.finish(args, res, payload=payload, table=table, extras=extra)
 
 
+def _run_curve(args) -> int:
+    """``--gradient-flow --t-max T --target-error E``: :func:`dmft.dynamics.solve_curve`."""
+    from dmft.dynamics.curve import solve_curve
+    from dmft.params import ExtensiveWidthParams
+    from odes.common.errors import ParameterError
+
+    if not args.gradient_flow:
+        raise ParameterError("t-max", "needs --gradient-flow (the fixed-eta GD mode uses --steps)")
+    if args.checkpoint or args.resume:
+        raise ParameterError("checkpoint", "checkpoint/resume is not available with --t-max")
+    from odes.common import check
+
+    check.positive("t-max", args.t_max)
+    check.real("target-error", args.target_error, lo=0.0, lo_open=True, hi=1.0)
+    check.integer("max-runs", args.max_runs, lo=2)
+    params = ExtensiveWidthParams(alpha=args.alpha, kappa=args.kappa, kappa_star=args.kappa_star, lam=args.lam,
+                                  noise=args.noise)
+    d_effs = common.int_list("d-eff", str(args.d_eff))
+    kw = {"d_eff": tuple(d_effs)} if len(d_effs) > 1 else {}
+    res = solve_curve(params, args.t_max, args.target_error, samples=args.samples, max_runs=args.max_runs,
+                      sigma0=args.sigma0, seed=args.seed, max_wall=args.max_wall, quiet=args.quiet or args.json,
+                      **kw)
+    if args.out:
+        from odes.common import hdf5io
+
+        hdf5io.save(res, args.out)
+    if args.json:
+        payload = dict(res.curves())
+        payload["diagnostics"] = res.diagnostics()
+        common.emit_json(payload)
+    else:
+        stride = max(1, (len(res.t) - 1) // 20)
+        rows = [[float(res.t[k]), float(res.train_error[k]), float(res.train_error_se[k]), float(res.test_error[k]),
+                 float(res.test_error_se[k])] for k in range(0, len(res.t), stride)]
+        common.print_table(["t", "train", "train_se", "test", "test_se"], rows)
+        print({k: v for k, v in res.diagnostics().items()})
+    return 0
+
+
 def _run_validate(args) -> int:
     from validation.compare_dmft import run_validation
 
@@ -145,7 +186,16 @@ def register(sub, vsub) -> None:
                    help="continue from this checkpoint (same options; --steps may be larger to extend the run); "
                         "checkpoints keep being written to --checkpoint, or to this file")
     p.add_argument("--gradient-flow", action="store_true",
-                   help="eta -> 0 by Richardson over (eta, T) and (eta/2, 2T)")
+                   help="eta -> 0 by Richardson over (eta, T) and (eta/2, 2T); with --t-max: the accuracy-targeted "
+                        "d = infinity gradient-flow curve (Heun DMFT, 1/d_eff ladder, error bars with bias)")
+    p.add_argument("--t-max", type=float, default=None,
+                   help="with --gradient-flow: final time of the accuracy-targeted curve (dmft.dynamics.solve_curve)")
+    p.add_argument("--target-error", type=float, default=0.02,
+                   help="with --t-max: relative accuracy (one s.e., bias included) of train/test at every t "
+                        "(default 0.02)")
+    p.add_argument("--max-runs", type=int, default=16, help="with --t-max: most runs per d_eff (default 16)")
+    p.add_argument("--max-wall", type=float, default=None,
+                   help="with --t-max: stop adding runs after this many seconds (result then marked not reached)")
     common.set_handler(p, _run_dmft)
 
     v = vsub.add_parser("dmft", help="DMFT vs finite-d gradient descent (table, HDF5, plot)")

@@ -1,0 +1,332 @@
+r"""Second-order (Heun) DMFT of gradient flow on a non-uniform time grid.
+
+The gradient flow dW/dt = -W (G + lam), S = W^T W/m, is integrated by Heun's method (explicit trapezoidal rule)
+on the W-flow, with steps h_k on a grid 0 = t_0 < t_1 < ... < t_K = t_max:
+
+    W~ = W^k P_k,   P_k = I - h_k (G(t_k, S^k) + lam),                              (predictor, at t_{k+1})
+    W^{k+1} = W^k Q_k,   Q_k = I - (h_k/2) [ (G(t_k, S^k) + lam) + P_k (G(t_{k+1}, S~) + lam) ],
+
+i.e. in S variables (exactly, PSD- and rank-preserving): S~ = P_k S^k P_k, S^{k+1} = Q_k^T S^k Q_k. This is an
+algorithm with two gradient evaluations per step (a first-order method in the GFOM sense), so its d = infinity
+limit is again a discrete DMFT, with two-time objects indexed by the evaluation points i = 0..2K (i = 2k: main
+point S^k at t_k; i = 2k+1: predictor S~ at t_{k+1}):
+
+    g^i = D^i + sum_{m<i} B(i,m) D^m + Xi^i,   D^i = s^i - S*,   Xi^i = (1/(2 sqrt alpha)) sum_{l<=i} L(i,l) Gamma^l,
+    C_S(i,l) = (1/d) E Tr(D^i D^l),   R_S(i,j) = (1/p) E Tr_p ds^i/dg^j,   K = R_S/(2 alpha),   B = (I - K)^{-1},
+    C_e = B (2 C_S + Delta 1 1^T) B^T (+ mu I in the noise),    train(t_k) = C_e(2k,2k),   test(t_k) = 2 C_S(2k,2k),
+
+(the sample side is the same linear Volterra structure as for GD, spec Sec. 2.3, because only the parameter-side
+map changed). R_S(i, j<i) comes from the adjoint sweep of :mod:`dmft.dynamics.flow_kernels` with a Hutchinson
+probe; the two nearest entries are replaced by their exact expectations
+
+    R_S(2k+1, 2k) = -(2 h_k/d) Tr(S^k P_k),      R_S(2k+2, 2k+1) = -(h_k/d) Tr(P_k S^k Q_k).
+
+The memory integral int_0^t R_e(t,s) D(s) ds is thus the quadrature sum_m B(i,m) D^m that the DMFT of Heun's
+method generates itself (B(i,m) ~ h-weighted R_e), consistent with the step. Heun's method is second order for a
+random ODE driven by a smooth (here: smooth in t, covariance C_e) forcing, so the curves converge to those of gradient
+flow as O(h^2) (the Euler/GD solver :mod:`dmft.dynamics.solver` is O(h)); the empirical order is measured in the
+tests. Stability: explicit, same real-axis bound as GD (h < ~ 2/(2 s_max h_max), :func:`settings.step_bound`), so the
+steps can grow from a small first step (fast initial transient) up to that bound but not beyond it
+(:func:`flow_grid`; graded grid h_k = min(h, h_0 g^k)).
+
+Cost: N = 2K+1 evaluation points, O(N^2 Ns probes d^3) (adjoints) + O(N^3 Ns probes d^2) (memory sums).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from dmft.dynamics import ensembles, kernels
+from dmft.dynamics.flow_backend import BACKENDS, get_ops, heun_adjoint_batched
+from dmft.dynamics.flow_kernels import heun_adjoint
+from dmft.dynamics.settings import ENSEMBLES, step_bound
+from dmft.dynamics.solver import NUGGET, _jackknife_train, cholesky_row
+from dmft.params import ExtensiveWidthParams
+from odes.common import check
+from odes.common.errors import DivergenceError, ParameterError
+from odes.common.progress import progress
+
+_BLOWUP = 1e8
+
+
+def flow_grid(t_max: float, h: float, h0: float | None = None, growth: float = 1.1) -> np.ndarray:
+    """Step sizes h_k of a grid on [0, t_max]: uniform (h0 None: K = ceil(t_max/h) equal steps) or graded,
+    h_k = min(h, h0 growth^k), the last step shortened so that sum h_k = t_max exactly."""
+    t_max = check.positive("t_max", t_max)
+    h = check.positive("h", h)
+    if h0 is None:
+        K = max(1, math.ceil(t_max / h - 1e-9))
+        return np.full(K, t_max / K)
+    h0 = check.positive("h0", h0)
+    growth = check.real("growth", growth, lo=1.0)
+    steps, t, k = [], 0.0, 0
+    while t < t_max * (1 - 1e-12):
+        hk = min(h, h0 * growth ** k, t_max - t)
+        steps.append(hk)
+        t += hk
+        k += 1
+    return np.array(steps)
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    """Numerical settings of :func:`solve_flow`. ``steps`` (h_k) from :func:`flow_grid`; ``d_eff``, ``samples``,
+    ``probes``, ``sigma0``, ``seed``, ``ensemble``, ``runs`` as in :class:`dmft.dynamics.DMFTSettings`;
+    ``check_stability``: reject max h_k beyond the explicit bound :func:`step_bound`. ``fixed_probes`` (default):
+    each sample keeps one Hutchinson probe U for all target times (still E<U, J U> = Tr_p J for every entry; the
+    probe noise becomes smooth in t instead of jumping from one step to the next, and runs on different grids with
+    the same seed share it: common random numbers for step-size differences); False: a fresh probe per target.
+    ``backend``: "numba" (default; one compiled sweep per sample and probe), "numpy" or "torch" (all samples x
+    probes in one batched sweep, :mod:`dmft.dynamics.flow_backend`; torch optional, on ``device``)."""
+
+    steps: tuple
+    d_eff: int = 40
+    samples: int = 4
+    probes: int = 1
+    sigma0: float = 1.0
+    seed: int = 0
+    ensemble: str = "quantile"
+    runs: int = 1
+    check_stability: bool = True
+    fixed_probes: bool = True
+    backend: str = "numba"
+    device: str | None = None
+
+    def __post_init__(self) -> None:
+        s = lambda k, v: object.__setattr__(self, k, v)
+        steps = check.array("steps", self.steps, shape=(None,))
+        if steps.size == 0 or not (np.isfinite(steps).all() and (steps > 0).all()):
+            raise ParameterError("steps", "valid range: a non-empty sequence of positive finite step sizes")
+        s("steps", tuple(float(x) for x in steps))
+        s("d_eff", check.integer("d_eff", self.d_eff, lo=2))
+        s("samples", check.integer("samples", self.samples, lo=2))
+        s("probes", check.integer("probes", self.probes, lo=1))
+        s("sigma0", check.positive("sigma0", self.sigma0))
+        s("seed", check.integer("seed", self.seed, lo=0))
+        s("runs", check.integer("runs", self.runs, lo=1))
+        if self.ensemble not in ENSEMBLES:
+            raise ParameterError("ensemble", f"must be one of {ENSEMBLES}, got {self.ensemble!r}")
+        if self.backend not in BACKENDS:
+            raise ParameterError("backend", f"must be one of {BACKENDS}, got {self.backend!r}")
+
+    @property
+    def times(self) -> np.ndarray:
+        """Main grid t_k, k = 0..K."""
+        return np.concatenate([[0.0], np.cumsum(self.steps)])
+
+    @property
+    def eval_times(self) -> np.ndarray:
+        """Times of the evaluation points i = 0..2K (i = 2k: t_k; i = 2k+1: t_{k+1})."""
+        t = self.times
+        out = np.empty(2 * len(self.steps) + 1)
+        out[0::2] = t
+        out[1::2] = t[1:]
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class FlowResult:
+    """Gradient-flow DMFT curves on the main grid (``t``, ``train_error``, ``test_error`` and their standard errors
+    ``*_se``: jackknife over samples for runs = 1, run-to-run std/sqrt(runs) otherwise) and the two-time objects on
+    the evaluation points (``eval_t``; ``C_S``, ``R_S``, ``C_e``, ``B``; None when runs > 1)."""
+
+    params: ExtensiveWidthParams
+    settings: FlowSettings
+    t: np.ndarray
+    train_error: np.ndarray
+    test_error: np.ndarray
+    train_error_se: np.ndarray
+    test_error_se: np.ndarray
+    eval_t: np.ndarray
+    C_S: np.ndarray | None = None
+    R_S: np.ndarray | None = None
+    C_e: np.ndarray | None = None
+    B: np.ndarray | None = None
+    wall_time: float = 0.0
+
+    def curves(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in ("t", "train_error", "test_error", "train_error_se",
+                                                        "test_error_se")}
+
+
+@dataclass
+class _State:
+    Sstar: np.ndarray
+    Dh: np.ndarray
+    Gam: np.ndarray
+    Sk: np.ndarray
+    Ph: np.ndarray
+    Qh: np.ndarray
+    Pth: np.ndarray
+    CSs: np.ndarray
+    RSs: np.ndarray
+    CS: np.ndarray
+    RS: np.ndarray
+    B: np.ndarray
+    Ce: np.ndarray
+    L: np.ndarray
+
+
+def _init(params: ExtensiveWidthParams, st: FlowSettings, seedseq: np.random.SeedSequence):
+    ss_init, ss_noise, ss_probe = seedseq.spawn(3)
+    rng = np.random.default_rng(ss_init)
+    d, ns, K = st.d_eff, st.samples, len(st.steps)
+    N = 2 * K + 1
+    ratio0 = 0.0 if math.isinf(params.kappa) else 1.0 / params.kappa
+    sstar = np.stack([ensembles.mp_matrix(rng, d, 1.0 / params.kappa_star, st.ensemble) for _ in range(ns)])
+    s0 = np.stack([st.sigma0 ** 2 * ensembles.mp_matrix(rng, d, ratio0, st.ensemble) for _ in range(ns)])
+    z = np.zeros
+    state = _State(Sstar=sstar, Dh=z((ns, N, d, d)), Gam=z((ns, N, d, d)), Sk=z((ns, K + 1, d, d)),
+                   Ph=z((ns, K + 1, d, d)), Qh=z((ns, K + 1, d, d)), Pth=z((ns, K + 1, d, d)),
+                   CSs=z((ns, N, N)), RSs=z((ns, N, N)), CS=z((N, N)), RS=z((N, N)), B=np.eye(N), Ce=z((N, N)),
+                   L=z((N, N)))
+    state.Sk[:, 0] = s0
+    return state, np.random.default_rng(ss_noise), np.random.default_rng(ss_probe)
+
+
+def _solve_one(params: ExtensiveWidthParams, st: FlowSettings, seedseq: np.random.SeedSequence,
+               quiet: bool = True) -> FlowResult:
+    t0 = time.perf_counter()
+    state, rng_noise, rng_probe = _init(params, st, seedseq)
+    h = np.array(st.steps)
+    K = h.size
+    N = 2 * K + 1
+    d, ns, npr = st.d_eff, st.samples, st.probes
+    alpha, delta, lam = params.alpha, params.noise, params.lam
+    eye = np.eye(d)
+    gam_buf = np.empty((N, d, d))
+    c0 = 1.0 / (2.0 * math.sqrt(alpha))
+    scale = _BLOWUP * (1.0 + float(np.abs(state.Sstar).max()))
+    tev = st.eval_times
+    U_fixed = ensembles.probes(rng_probe, ns * npr, d) if st.fixed_probes else None
+    batched = st.backend != "numba"
+    if batched:
+        ops = get_ops(st.backend, st.device)
+        idx = np.repeat(np.arange(ns), npr)
+        bS, bP, bQ, bPt = (ops.zeros((ns * npr, K + 1, d, d)) for _ in range(4))
+        bU = ops.asarray(U_fixed) if st.fixed_probes else None
+    bar = progress(total=N, desc="DMFT (Heun)", quiet=quiet)
+    try:
+        for i in range(N):
+            k = i // 2
+            # s^i from the previous gradients
+            for s in range(ns):
+                if i == 0:
+                    si = state.Sk[s, 0]
+                elif i % 2 == 1:
+                    si = state.Ph[s, k] @ state.Sk[s, k] @ state.Ph[s, k]
+                else:
+                    Q = state.Qh[s, k - 1]
+                    si = Q.T @ state.Sk[s, k - 1] @ Q
+                    si = 0.5 * (si + si.T)
+                    state.Sk[s, k] = si
+                state.Dh[s, i] = si - state.Sstar[s]
+                state.CSs[s, i, :i + 1] = kernels.gram_row(state.Dh[s], i)
+            if batched and i % 2 == 0:
+                bS[:, k] = ops.asarray(state.Sk[idx, k])
+            if not np.isfinite(state.Dh[:, i]).all() or float(np.abs(state.Dh[:, i]).max()) > scale:
+                raise DivergenceError(f"effective process diverged (|S| > {scale:.3g}); reduce the step",
+                                      time=float(tev[i]))
+            state.CS[i, :i + 1] = state.CSs[:, i, :i + 1].mean(axis=0)
+            state.CS[:i + 1, i] = state.CS[i, :i + 1]
+            if i >= 1:
+                U = U_fixed if st.fixed_probes else ensembles.probes(rng_probe, ns * npr, d)
+                if batched:
+                    rows = heun_adjoint_batched(i, bS, bP, bQ, bPt, h, state.B,
+                                                bU if st.fixed_probes else ops.asarray(U), ops)
+                    rows = rows.reshape(ns, npr, i).mean(axis=1)
+                for s in range(ns):
+                    if batched:
+                        row = rows[s].copy()
+                    else:
+                        row = np.zeros(i)
+                        for q in range(npr):
+                            row += heun_adjoint(i, state.Sk[s], state.Ph[s], state.Qh[s], state.Pth[s], h,
+                                                state.B, U[s * npr + q], gam_buf)
+                        row /= npr
+                    kk = (i - 1) // 2
+                    if i % 2 == 1:  # exact R_S(2k+1, 2k)
+                        row[i - 1] = -(2.0 * h[kk] / d) * np.trace(state.Sk[s, kk] @ state.Ph[s, kk])
+                    else:  # exact R_S(2k+2, 2k+1)
+                        row[i - 1] = -(h[kk] / d) * np.trace(state.Ph[s, kk] @ state.Sk[s, kk] @ state.Qh[s, kk])
+                    state.RSs[s, i, :i] = row
+                state.RS[i, :i] = state.RSs[:, i, :i].mean(axis=0)
+                state.B[i, :i] = (state.RS[i, :i] / (2.0 * alpha)) @ state.B[:i, :i]
+            Bi = state.B[:i + 1, :i + 1]
+            row = Bi @ ((2.0 * state.CS[:i + 1, :i + 1] + delta) @ state.B[i, :i + 1])
+            if not (np.isfinite(row).all() and np.isfinite(state.RS[i, :i]).all()):
+                raise DivergenceError("DMFT kernels became non-finite", time=float(tev[i]))
+            state.Ce[i, :i + 1] = row
+            state.Ce[:i + 1, i] = row
+            cholesky_row(state.L, row, i, NUGGET * state.Ce[0, 0], time=float(tev[i]))
+            if i < N - 1:
+                state.Gam[:, i] = ensembles.goe(rng_noise, ns, d)
+                cn = state.L[i] * c0
+                for s in range(ns):
+                    mem, noise = kernels.history_contract(state.Dh[s], state.Gam[s], i, state.B[i], cn)
+                    A = state.Dh[s, i] + mem + noise + lam * eye
+                    if i % 2 == 0:
+                        state.Ph[s, k] = eye - h[k] * A
+                    else:
+                        P = state.Ph[s, k]
+                        state.Pth[s, k] = eye - h[k] * A
+                        A0 = (eye - P) / h[k]
+                        state.Qh[s, k] = eye - 0.5 * h[k] * (A0 + P @ A)
+                if batched:
+                    if i % 2 == 0:
+                        bP[:, k] = ops.asarray(state.Ph[idx, k])
+                    else:
+                        bQ[:, k] = ops.asarray(state.Qh[idx, k])
+                        bPt[:, k] = ops.asarray(state.Pth[idx, k])
+            bar.update(1)
+    finally:
+        bar.close()
+    main = np.arange(0, N, 2)
+    test_s = 2.0 * np.einsum("sii->si", state.CSs)[:, main]
+    test_se = test_s.std(axis=0, ddof=1) / math.sqrt(ns)
+    train_se = _jackknife_train(state, alpha, delta)[main]
+    return FlowResult(params=params, settings=st, t=st.times, train_error=np.diag(state.Ce)[main].copy(),
+                      test_error=2.0 * np.diag(state.CS)[main], train_error_se=train_se, test_error_se=test_se,
+                      eval_t=tev, C_S=state.CS, R_S=state.RS, C_e=state.Ce, B=state.B,
+                      wall_time=time.perf_counter() - t0)
+
+
+def solve_flow(params: ExtensiveWidthParams, settings: FlowSettings, *, quiet: bool = True,
+               seedseq: np.random.SeedSequence | None = None) -> FlowResult:
+    """Heun DMFT of gradient flow (module docstring). ``seedseq`` overrides ``settings.seed`` as the root of the
+    random streams (used by :func:`dmft.dynamics.curve.solve_curve`). ``settings.runs > 1``: independent seeds
+    spawned from the root, curves = mean, standard errors = run-to-run std/sqrt(runs). Raises ParameterError (a step
+    beyond the explicit stability bound, when ``check_stability``), DivergenceError (a run that blows up)."""
+    if settings.check_stability:
+        bound = step_bound(params.alpha, params.kappa_star)
+        if max(settings.steps) >= bound:
+            raise ParameterError("h", f"valid range: steps < {bound:.6g} (explicit stability bound "
+                                      "1/(s_max h_max), s_max = (1+1/sqrt(kappa*))^2, h_max = (1+1/sqrt(2 alpha))^2)")
+    root = np.random.SeedSequence(settings.seed) if seedseq is None else seedseq
+    if settings.runs == 1:
+        return _solve_one(params, settings, root, quiet=quiet)
+    res = [_solve_one(params, settings, ss, quiet=quiet) for ss in root.spawn(settings.runs)]
+    R = len(res)
+    out = {}
+    for name in ("train_error", "test_error"):
+        y = np.array([getattr(r, name) for r in res])
+        out[name] = y.mean(axis=0)
+        out[name + "_se"] = y.std(axis=0, ddof=1) / math.sqrt(R)
+    return FlowResult(params=params, settings=settings, t=res[0].t, eval_t=res[0].eval_t,
+                      wall_time=sum(r.wall_time for r in res), **out)
+
+
+def flow_settings(t_max: float, h: float, *, h0: float | None = None, growth: float = 1.1,
+                  **kw) -> FlowSettings:
+    """:class:`FlowSettings` on :func:`flow_grid` (t_max, h, h0, growth); other keywords passed through."""
+    return FlowSettings(steps=tuple(flow_grid(t_max, h, h0, growth)), **kw)
+
+
+def halved(settings: FlowSettings) -> FlowSettings:
+    """The same grid with every step split in two (for the time-step error estimate h -> h/2)."""
+    return dataclasses.replace(settings, steps=tuple(np.repeat(np.array(settings.steps) / 2.0, 2)))
