@@ -90,3 +90,17 @@ def cases_extensive() -> list:
         validate_stationary(noisy, (8, 10), seeds=2, sensing="goe", bins=8),
         recovery_curve(1.0, 0.5, [0.3, 0.6], d=6, seeds=2, max_iter=200),
     ]
+
+
+def cases_gradient_flow() -> list:
+    """Gradient-flow DMFT (second-order scheme) and the accuracy-targeted d = infinity curve, at tiny sizes."""
+    import math
+
+    from dmft.dynamics.curve import solve_curve
+    from dmft.dynamics.gradient_flow import FlowSettings, flow_grid, solve_flow
+    from dmft.params import ExtensiveWidthParams
+
+    small = ExtensiveWidthParams(alpha=4.0, kappa=math.inf, kappa_star=4.0, lam=0.05, noise=0.5)
+    flow = solve_flow(small, FlowSettings(steps=tuple(flow_grid(0.4, 0.1)), d_eff=6, samples=2, seed=1))
+    curve = solve_curve(small, 0.4, 0.05, d_eff=(6, 8, 12), runs=2, max_runs=2, seed=1, max_halvings=0)
+    return [flow, curve]

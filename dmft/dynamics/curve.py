@@ -32,25 +32,35 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from scipy import stats
 
 from dmft.dynamics.extrapolate import fit_inverse_d
-from dmft.dynamics.gradient_flow import FlowResult, FlowSettings, flow_grid, halved, solve_flow
+from dmft.dynamics.gradient_flow import FlowResult, FlowSettings, curve_variables, flow_grid, halved, solve_flow
 from dmft.dynamics.settings import step_bound
 from dmft.params import ExtensiveWidthParams
 from odes.common import check
 from odes.common.errors import ParameterError
+from odes.common.result import Result, coordinate, variable
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
 
 NAMES = ("train_error", "test_error")
 
 
-@dataclass(frozen=True, eq=False)
-class CurveResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class CurveResult(Result):
     """d = infinity gradient-flow curve (see module docstring). ``*_se``: total standard error (statistical with
     Birge inflation + time-step bias); ``*_stat_se``, ``*_step_error``: the two parts; ``chi2_dof_*``: chi^2/dof of
-    the 1/d_eff fit per time; ``d_eff``, ``runs`` (per d_eff), ``steps`` (the grid h_k): what was used."""
+    the 1/d_eff fit per time; ``d_eff``, ``runs`` (per d_eff), ``steps`` (the grid h_k): what was used.
+
+    Labelled data (:meth:`to_xarray`): curve coordinate ``t``; every curve above along ``t``; ``d_eff``/``runs``
+    along ``rung`` (the d_eff ladder); the scalars ``target_error``, ``achieved_error``, ``reached``, ``wall_time``."""
+
+    curve_coord: ClassVar[str | None] = "t"
 
     params: ExtensiveWidthParams
     t: np.ndarray
@@ -75,6 +85,25 @@ class CurveResult:
     def curves(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) for name in ("t", "train_error", "test_error", "train_error_se",
                                                         "test_error_se")}
+
+    def to_xarray(self) -> xr.Dataset:
+        variables = curve_variables(self)
+        for name in NAMES:
+            variables[f"{name}_stat_se"] = variable("t", getattr(self, f"{name}_stat_se"),
+                                                    f"statistical part of {name}_se")
+            variables[f"{name}_step_error"] = variable("t", getattr(self, f"{name}_step_error"),
+                                                       f"time-step bias estimate of {name} (halved-grid difference)")
+        variables["chi2_dof_train"] = variable("t", self.chi2_dof_train, "chi^2/dof of the 1/d_eff fit (train)")
+        variables["chi2_dof_test"] = variable("t", self.chi2_dof_test, "chi^2/dof of the 1/d_eff fit (test)")
+        variables["d_eff"] = variable("rung", np.asarray(self.d_eff), "d_eff of each rung of the ladder")
+        variables["runs"] = variable("rung", np.asarray(self.runs), "runs at each d_eff")
+        variables["target_error"] = variable((), self.target_error, "requested relative accuracy")
+        variables["achieved_error"] = variable((), self.achieved_error, "achieved relative accuracy (max over t)")
+        variables["reached"] = variable((), int(self.reached), "1 if the target accuracy was reached")
+        variables["wall_time"] = variable((), self.wall_time, "wall-clock time", "s")
+        coords = {"t": coordinate("t", self.t, "gradient-flow time t"),
+                  "rung": coordinate("rung", np.arange(len(self.d_eff)), "index of the d_eff ladder rung")}
+        return self.dataset(variables, coords)
 
     def diagnostics(self) -> dict:
         """Extrapolation and accuracy diagnostics (JSON-friendly)."""

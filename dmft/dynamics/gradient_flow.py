@@ -35,9 +35,11 @@ Cost: N = 2K+1 evaluation points, O(N^2 Ns probes d^3) (adjoints) + O(N^3 Ns pro
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -50,6 +52,10 @@ from dmft.params import ExtensiveWidthParams
 from odes.common import check
 from odes.common.errors import DivergenceError, ParameterError
 from odes.common.progress import progress
+from odes.common.result import Result, coordinate, variable
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
 
 _BLOWUP = 1e8
 
@@ -129,11 +135,17 @@ class FlowSettings:
         return out
 
 
-@dataclass(frozen=True, eq=False)
-class FlowResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class FlowResult(Result):
     """Gradient-flow DMFT curves on the main grid (``t``, ``train_error``, ``test_error`` and their standard errors
     ``*_se``: jackknife over samples for runs = 1, run-to-run std/sqrt(runs) otherwise) and the two-time objects on
-    the evaluation points (``eval_t``; ``C_S``, ``R_S``, ``C_e``, ``B``; None when runs > 1)."""
+    the evaluation points (``eval_t``; ``C_S``, ``R_S``, ``C_e``, ``B``; None when runs > 1).
+
+    Labelled data (:meth:`to_xarray`): curve coordinate ``t`` with ``train_error``, ``test_error``, ``*_se``;
+    coordinates ``s``, ``s2`` (the 2K+1 evaluation times) of the two-time arrays when present; settings as
+    attributes ``setting_<name>``."""
+
+    curve_coord: ClassVar[str | None] = "t"
 
     params: ExtensiveWidthParams
     settings: FlowSettings
@@ -152,6 +164,31 @@ class FlowResult:
     def curves(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) for name in ("t", "train_error", "test_error", "train_error_se",
                                                         "test_error_se")}
+
+    def to_xarray(self) -> xr.Dataset:
+        variables = curve_variables(self)
+        coords = {"t": coordinate("t", self.t, "gradient-flow time t")}
+        two = {name: getattr(self, name) for name in ("C_S", "R_S", "C_e", "B") if getattr(self, name) is not None}
+        if two:
+            coords["s"] = coordinate("s", self.eval_t, "evaluation time of the two-time functions (Heun stages)")
+            coords["s2"] = coordinate("s2", self.eval_t, "second evaluation time of the two-time functions")
+            variables.update({k: variable(("s", "s2"), v, f"two-time function {k}(s, s2) of the gradient-flow DMFT")
+                              for k, v in two.items()})
+        variables["wall_time"] = variable((), self.wall_time, "wall-clock time of the solve", "s")
+        plain = dataclasses.asdict(self.settings)
+        attrs = {f"setting_{k}": (int(v) if isinstance(v, bool) else v) for k, v in plain.items()
+                 if isinstance(v, (bool, int, float, str))}
+        return self.dataset(variables, coords, {"settings_json": json.dumps(plain, default=str), **attrs})
+
+
+def curve_variables(res: Any) -> dict[str, tuple]:
+    """``train_error``, ``test_error`` and their ``*_se`` along ``t`` (labels of :mod:`dmft.dynamics.result`)."""
+    from dmft.dynamics.result import TEST_LONG_NAME, TRAIN_LONG_NAME
+
+    return {"train_error": variable("t", res.train_error, TRAIN_LONG_NAME),
+            "train_error_se": variable("t", res.train_error_se, "standard error of train_error"),
+            "test_error": variable("t", res.test_error, TEST_LONG_NAME),
+            "test_error_se": variable("t", res.test_error_se, "standard error of test_error")}
 
 
 @dataclass

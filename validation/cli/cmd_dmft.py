@@ -134,20 +134,16 @@ def _run_curve(args) -> int:
     res = solve_curve(params, args.t_max, args.target_error, samples=args.samples, max_runs=args.max_runs,
                       sigma0=args.sigma0, seed=args.seed, max_wall=args.max_wall, quiet=args.quiet or args.json,
                       **kw)
-    if args.out:
-        from odes.common import hdf5io
+    payload = {**res.to_json(), "diagnostics": res.diagnostics()} if args.json else None
 
-        hdf5io.save(res, args.out)
-    if args.json:
-        payload = dict(res.curves())
-        payload["diagnostics"] = res.diagnostics()
-        common.emit_json(payload)
-    else:
+    def table() -> None:
         stride = max(1, (len(res.t) - 1) // 20)
         rows = [[float(res.t[k]), float(res.train_error[k]), float(res.train_error_se[k]), float(res.test_error[k]),
                  float(res.test_error_se[k])] for k in range(0, len(res.t), stride)]
         common.print_table(["t", "train", "train_se", "test", "test_se"], rows)
         print({k: v for k, v in res.diagnostics().items()})
+
+    return common.finish(args, res, payload=payload, table=table)
     return 0
 
 
