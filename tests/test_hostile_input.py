@@ -17,8 +17,10 @@ import io
 import json
 import math
 import os
+import re
 import signal
 import tempfile
+import warnings
 from pathlib import Path
 
 import pytest
@@ -102,7 +104,10 @@ class _Hang(BaseException):  # not an Exception: the CLI's catch-all must not sw
     pass
 
 
-def _run(argv: list[str], *, work_option: bool = False) -> tuple[int, str, str] | None:
+FP_WARNING = re.compile(r"overflow encountered|invalid value encountered|divide by zero encountered")
+
+
+def _run(argv: list[str], *, work_option: bool = False) -> tuple[int, str, str, list] | None:
     out, err = io.StringIO(), io.StringIO()
 
     def alarm(*_):
@@ -111,7 +116,9 @@ def _run(argv: list[str], *, work_option: bool = False) -> tuple[int, str, str] 
     old = signal.signal(signal.SIGALRM, alarm)
     signal.alarm(TIME_LIMIT_S)
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             try:
                 code = main(argv)
             except SystemExit as exc:  # argparse rejects the value itself: usage line + message, exit 2
@@ -123,7 +130,7 @@ def _run(argv: list[str], *, work_option: bool = False) -> tuple[int, str, str] 
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
-    return code, out.getvalue(), err.getvalue()
+    return code, out.getvalue(), err.getvalue(), caught
 
 
 def _check(command: tuple[str, ...], option: str, value: str) -> None:
@@ -139,18 +146,20 @@ def _check(command: tuple[str, ...], option: str, value: str) -> None:
         ran = _run(full, work_option=option in WORK_SIZE_OPTIONS)
         if ran is None:
             return
-        code, stdout, stderr = ran
+        code, stdout, stderr, caught = ran
         shown = f"quadnet {' '.join(full)[:300]}"
         assert "Traceback" not in stderr + stdout, shown
+        fp = [str(w.message) for w in caught if FP_WARNING.search(str(w.message))]
+        assert not fp, f"{shown}: floating-point warning (an unguarded overflow/NaN): {fp[:2]}"
         assert code in (0, 2, 3), f"{shown}: exit {code}, stderr {stderr[-300:]!r}"
         if code == 0:
             payload = json.loads(stdout)
             assert all_finite(payload), f"{shown}: non-finite number in the JSON"
             assert out_file.exists(), f"{shown}: --out not written"
         else:
-            lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
-            errors = [ln for ln in lines if "error:" in ln]
-            assert len(errors) == 1, f"{shown}: expected one error line, got {lines!r}"
+            lines = [ln for ln in stderr.strip().splitlines()
+                     if ln.strip() and not ln.startswith("quadnet: warning:")]
+            assert len(lines) == 1 and "error:" in lines[0], f"{shown}: expected one error line, got {lines!r}"
             assert not out_file.exists(), f"{shown}: a file was written although the command failed"
 
 

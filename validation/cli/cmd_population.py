@@ -103,7 +103,7 @@ def _scaling(args: argparse.Namespace) -> int:
     params = PowerLawParams(args.alpha_pl, args.rank, args.width, args.d)
     seeds = check.integer("seeds", args.seeds, lo=1)
     # the sample axis n = t d/(eta d) holds only where online SGD tracks GF (eta d << 1; it diverges at 0.3)
-    eta_d = check.real("eta_d", args.eta_d, lo=0.0, hi=0.2, lo_open=True)
+    eta_d = check.real("eta_d", args.eta_d, lo=1e-12, hi=0.2)  # n = t d/eta_d must stay finite
     _check_out(args.out)
     widths = None if args.widths is None else pl.check_widths(common.int_list("widths", args.widths), params.rank)
     note = None
