@@ -13,6 +13,7 @@ from dmft.dynamics.flow_kernels import heun_adjoint, heun_adjoint_reference
 from dmft.dynamics.gradient_flow import FlowSettings, flow_grid, flow_settings, halved, solve_flow
 from dmft.params import ExtensiveWidthParams
 from odes.common.errors import ParameterError
+from odes.common.random_matrices import symmetric_basis
 
 SET_B = ExtensiveWidthParams(alpha=1.0, kappa=1.0, kappa_star=0.5, lam=0.05, noise=0.5)
 
@@ -106,15 +107,7 @@ def test_exact_equal_time_responses_match_the_jacobian_trace():
     d = S0.shape[0]
     p = d * (d + 1) // 2
     S, P, Q, Pt = _histories(S0, Sstar, B, Xi, h, lam)
-    basis = []
-    for a in range(d):
-        for b in range(a, d):
-            E = np.zeros((d, d))
-            if a == b:
-                E[a, a] = 1.0
-            else:
-                E[a, b] = E[b, a] = 1.0 / math.sqrt(2)
-            basis.append(E)
+    basis = symmetric_basis(d)
     for k in (0, 1, 2):
         for target, src, exact in ((2 * k + 1, 2 * k, -(2 * h[k] / d) * np.trace(S[k] @ P[k])),
                                    (2 * k + 2, 2 * k + 1, -(h[k] / d) * np.trace(P[k] @ S[k] @ Q[k]))):

@@ -8,6 +8,7 @@ import pytest
 
 from dmft.dynamics import ensembles, kernels
 from dmft.dynamics import kernels_reference as ref
+from odes.common.random_matrices import symmetric_basis
 
 
 def _random_history(rng, T, d, eta=0.05):
@@ -96,15 +97,7 @@ def test_equal_time_response_trace_identity_exact():
     d, eta = 6, 0.07
     S = ensembles.mp_matrix(rng, d, 0.5, "wishart")
     P = np.eye(d) - eta * (ensembles.goe(rng, 1, d)[0] + 0.1 * np.eye(d))
-    basis = []
-    for a in range(d):
-        for b in range(a, d):
-            E = np.zeros((d, d))
-            if a == b:
-                E[a, a] = 1.0
-            else:
-                E[a, b] = E[b, a] = 1 / math.sqrt(2)
-            basis.append(E)
+    basis = symmetric_basis(d)
     tr = sum(np.sum(E * (-eta * (E @ S @ P + P @ S @ E))) for E in basis)
     p = len(basis)
     assert tr / p == pytest.approx(-(2 * eta / d) * np.trace(S @ P), rel=1e-12)

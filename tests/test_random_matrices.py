@@ -137,3 +137,16 @@ def test_old_import_paths_reexport_the_same_functions():
     assert ensembles.haar_orthogonal is rm.haar_orthogonal and ensembles.mp_cdf_continuous is rm.mp_cdf_continuous
     assert highdim.wishart is rm.wishart
     assert erm.vec_p is rm.vec_p and erm.unvec_p is rm.unvec_p
+
+
+def test_symmetric_basis_is_orthonormal_and_matches_vec_p():
+    """vec_p(S) are the coordinates of S in symmetric_basis: <E_i, E_j>_F = delta_ij and S = sum_i vec_p(S)_i E_i."""
+    from odes.common.random_matrices import symmetric_basis, vec_p
+
+    d = 4
+    B = symmetric_basis(d)
+    G = np.array([[np.sum(a * b) for b in B] for a in B])
+    np.testing.assert_allclose(G, np.eye(d * (d + 1) // 2), atol=1e-15)
+    S = np.random.default_rng(0).standard_normal((d, d))
+    S = S + S.T
+    np.testing.assert_allclose(sum(c * E for c, E in zip(vec_p(S), B)), S, atol=1e-14)

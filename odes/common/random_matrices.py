@@ -42,7 +42,7 @@ from odes.common.deprecation import renamed_keywords
 
 __all__ = [
     "mp_edges", "mp_density", "mp_cdf_continuous", "mp_quantiles", "semicircle_density",
-    "mp_wishart", "wishart", "haar_frame", "haar_orthogonal", "goe", "probes", "vec_p", "unvec_p",
+    "mp_wishart", "wishart", "haar_frame", "haar_orthogonal", "goe", "probes", "symmetric_basis", "vec_p", "unvec_p",
     "vec_p_index",
 ]
 
@@ -180,6 +180,22 @@ def vec_p(S: np.ndarray) -> np.ndarray:
     d = S.shape[0]
     iu = np.triu_indices(d, 1)
     return np.concatenate([np.diag(S), math.sqrt(2.0) * S[iu]])
+
+
+def symmetric_basis(d: int) -> list[np.ndarray]:
+    """The orthonormal basis of d x d symmetric matrices (Frobenius inner product) in the order of :func:`vec_p`:
+    E_aa (a = 0..d-1), then (e_a e_b^T + e_b e_a^T)/sqrt 2 for a < b (``np.triu_indices(d, 1)`` order); p = d(d+1)/2
+    matrices, and S = sum_i vec_p(S)_i E_i."""
+    basis = []
+    for a in range(d):
+        E = np.zeros((d, d))
+        E[a, a] = 1.0
+        basis.append(E)
+    for a, b in zip(*np.triu_indices(d, 1)):
+        E = np.zeros((d, d))
+        E[a, b] = E[b, a] = 1.0 / math.sqrt(2.0)
+        basis.append(E)
+    return basis
 
 
 def unvec_p(v: np.ndarray, d: int) -> np.ndarray:
