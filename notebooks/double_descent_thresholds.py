@@ -24,7 +24,7 @@ import numpy as np
 
 from dmft.params import ExtensiveWidthParams
 from dmft.stationary import dof_line, solve_stationary
-from dmft.thresholds import alpha_c, alpha_feasibility, interpolation_threshold
+from dmft.thresholds import alpha_c, alpha_feasibility, alpha_interp_noiseless, interpolation_threshold
 from validation.erm import make_instance, solve_convex, solve_gd_rank
 
 FAST = os.environ.get("QUADNET_FAST", "0") == "1"
@@ -128,4 +128,51 @@ ax.set_title("alpha_c (solid), dof line kappa*-kappa*^2/2 (dotted), feasibility 
 ax.legend(fontsize=7)
 fig.tight_layout()
 fig.savefig(FIGDIR / "alpha_c.png", dpi=110)
+
+# %% [markdown]
+# ## 4. Interpolation threshold as $\Delta\to0^+$ for $\kappa<1$ (`alpha_interp_noiseless`)
+# For $\kappa^*\le\kappa<1$ the $\Delta\to0^+$ limit of $\alpha_{\rm interp}$ is the statistical dimension of the
+# tangent cone of $\{S\succeq0,\ \mathrm{rank}\,S\le\kappa d\}$ at $S^*$ (docs/stationary.md); its form changes at
+# $\kappa=(1+\kappa^*)/2$ (above it the rank constraint is inactive and the value is $\alpha_{\rm feas}$).
+# Left: $\alpha_{\rm interp}(\Delta)$ against $\Delta^{1/3}$ (a straight approach) with the closed form as a line
+# and the least-squares fit $a+b\Delta^{1/3}+c\Delta^{2/3}$ over $\Delta\le10^{-5}$; right: the gap to the closed form on log axes with a
+# $\Delta^{1/3}$ guide. One $\kappa$ on each side of $(1+\kappa^*)/2 = 0.625$ ($\kappa^* = 0.25$).
+
+# %%
+KS_I = 0.25
+KAPPAS_I = (0.5, 0.8)
+deltas = np.logspace(-5, -9, 3) if FAST else np.logspace(-3, -9, 13)
+fit_sel = deltas <= 1e-5 * (1 + 1e-9)  # the fit uses the small-Delta points (docs/stationary.md: 1e-5 ... 1e-9)
+interp = {}
+for k in KAPPAS_I:
+    a_cf = alpha_interp_noiseless(k, KS_I)
+    a_d = np.array([interpolation_threshold(k, KS_I, float(dl)).alpha_interp for dl in deltas])
+    t = deltas ** (1 / 3)
+    coef = np.linalg.lstsq(np.vstack([np.ones_like(t), t, t * t]).T[fit_sel], a_d[fit_sel], rcond=None)[0]
+    interp[k] = dict(closed=a_cf, alpha=a_d, fit=coef)
+    print(f"kappa = {k}, kappa* = {KS_I}: closed form {a_cf:.10f}; fit a + b D^(1/3) + c D^(2/3): a = {coef[0]:.10f} "
+          f"(b = {coef[1]:.4f}); gap at Delta = {deltas[-1]:.0e}: {a_cf - a_d[-1]:.3e}")
+
+fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+tt = np.linspace(0.0, deltas[fit_sel][0] ** (1 / 3), 50)
+for k, v in interp.items():
+    side = "<" if k < (1 + KS_I) / 2 else ">"
+    pts, = ax[0].plot(deltas ** (1 / 3), v["alpha"], "o", label=f"kappa={k} ({side} (1+kappa*)/2): solver")
+    c = pts.get_color()
+    ax[0].axhline(v["closed"], color=c, ls="--", lw=1, label=f"closed form {v['closed']:.6f}")
+    ax[0].plot(tt, v["fit"][0] + v["fit"][1] * tt + v["fit"][2] * tt * tt, ":", color=c, lw=1,
+               label=f"fit a+b D^(1/3)+c D^(2/3), a={v['fit'][0]:.6f}")
+    ax[1].loglog(deltas, v["closed"] - v["alpha"], "o-", color=c, label=f"kappa={k}")
+ref = interp[KAPPAS_I[0]]["closed"] - interp[KAPPAS_I[0]]["alpha"]
+ax[1].loglog(deltas, ref[0] * (deltas / deltas[0]) ** (1 / 3), "k:", label="~ Delta^(1/3)")
+ax[0].set_xlabel("Delta^(1/3)")
+ax[0].set_ylabel("alpha_interp")
+ax[0].set_title(f"alpha_interp(Delta) -> closed form, kappa*={KS_I}", fontsize=9)
+ax[0].legend(fontsize=6)
+ax[1].set_xlabel("Delta")
+ax[1].set_ylabel("closed form - alpha_interp(Delta)")
+ax[1].set_title("approach to the Delta -> 0+ limit", fontsize=9)
+ax[1].legend(fontsize=7)
+fig.tight_layout()
+fig.savefig(FIGDIR / "alpha_interp_small_noise.png", dpi=110)
 print("figures written to", FIGDIR)

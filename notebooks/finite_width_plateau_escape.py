@@ -46,7 +46,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from odes.finite_width import FiniteWidthParams
-from odes.finite_width.plateau import plateau, predicted_escape_time
+from odes.finite_width.integrate import initial_overlaps
+from odes.finite_width.plateau import ode_escape_time, plateau, predicted_escape_time
 from validation.compare_ode import compare_ode
 
 FAST = os.environ.get("QUADNET_FAST") == "1"
@@ -180,3 +181,43 @@ print(f"mean SGD escape time p = {PS[0]}: {t_first:.2f}, p = {PS[-1]}: {t_last:.
 for r in rows:
     print(f"p = {r['p']}: at the flattest point alpha = {r['alpha_pl']:.1f}: eps SGD (mean) {r['eps_pl_sim']:.4f}, "
           f"ODE {r['eps_pl_ode']:.4f}; closed-form plateau {r['eps_pl']:.4f}")
+
+
+# %% [markdown]
+# ## Escape time vs $\ln N$ (ODE from random starts) for $p^* = 1, 2, 4$
+# Spec 6.3: $\alpha_{esc} \approx \ln N/(2\rho) + O(1)$. The ODE is started from random initial overlaps
+# $M_0 = G/\sqrt N$, $Q_\perp(0) = I$ (`initial_overlaps`, the same G for every N of a seed) and the escape time is
+# the crossing of $\varepsilon_{pl}/2$ (`ode_escape_time`); the line has the closed-form slope $1/(2\rho)$ with
+# $\rho$ from `plateau` (intercept fitted). Configurations $(p, p^*, \gamma)$ of `benchmarks/escape_scaling.py`.
+
+# %%
+ESC_CONFIGS = [(2, 1, 0.1), (4, 2, 0.15), (8, 4, 0.2)]
+N_esc = np.array([1e3, 1e4, 1e5] if FAST else [1e3, 1e4, 1e5, 1e6])
+seeds_esc = 3 if FAST else 8
+esc = []
+for p, ps, g in ESC_CONFIGS:
+    prm = FiniteWidthParams(p, ps, gamma=g)
+    slope_th = 1.0 / (2.0 * plateau(prm).escape_rate)
+    A = np.array([[ode_escape_time(prm, *initial_overlaps(prm, N=int(n), seed=s)) for s in range(seeds_esc)]
+                  for n in N_esc])
+    slope_fit = float(np.polyfit(np.repeat(np.log(N_esc), seeds_esc), A.ravel(), 1)[0])
+    esc.append(dict(p=p, p_star=ps, gamma=g, times=A, slope_th=slope_th, slope_fit=slope_fit))
+    print(f"(p, p*, gamma) = ({p}, {ps}, {g}): 1/(2 rho) = {slope_th:.4f}, fitted slope {slope_fit:.4f}; "
+          f"mean alpha_esc at N = {N_esc.astype(int)}: {np.round(A.mean(axis=1), 2)}")
+
+fig, ax = plt.subplots(figsize=(6.5, 4.2))
+lnN = np.log(N_esc)
+for j, e in enumerate(esc):
+    c = f"C{j}"
+    ax.plot(np.repeat(lnN, seeds_esc), e["times"].ravel(), ".", color=c, alpha=0.4)
+    ax.plot(lnN, e["times"].mean(axis=1), "o", color=c,
+            label=f"p={e['p']}, p*={e['p_star']}, gamma={e['gamma']}: fit slope {e['slope_fit']:.3f}")
+    b0 = np.mean(e["times"]) - e["slope_th"] * np.mean(lnN)
+    xx = np.linspace(lnN[0] - 0.3, lnN[-1] + 0.3, 10)
+    ax.plot(xx, b0 + e["slope_th"] * xx, "-", color=c, lw=1, label=f"slope 1/(2 rho) = {e['slope_th']:.3f}")
+ax.set_xlabel("ln N")
+ax.set_ylabel(r"ODE escape time $\alpha_{esc}$ ($\varepsilon_g = \varepsilon_{pl}/2$)")
+ax.set_title(f"escape time vs ln N, ODE from random starts ({seeds_esc} seeds, dots; circles: mean)", fontsize=8)
+ax.legend(fontsize=6)
+fig.tight_layout()
+fig.savefig(FIGDIR / "finite_width_escape_vs_lnN.png", dpi=110)
