@@ -270,7 +270,7 @@ class _Store:
         """Write the assembled dataset atomically, sealed with the SHA-256 of :mod:`odes.common.hdf5io`."""
         import h5py
 
-        with hdf5io.atomic_path(self.final) as tmp:
+        with hdf5io.atomic_path(self.final, stamp=True) as tmp:
             ds.to_netcdf(tmp, engine="h5netcdf")
             with h5py.File(tmp, "a") as f:
                 f.attrs["quadnet_kind"] = SWEEP_KIND

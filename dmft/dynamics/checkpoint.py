@@ -44,7 +44,7 @@ def save_checkpoint(path: str | Path, params: ExtensiveWidthParams, settings: DM
                     state: SolverState) -> Path:
     """Write the full state (atomic replace). Returns the path."""
     path = Path(path)
-    with hdf5io.atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    with hdf5io.atomic_path(path, stamp=True) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["quadnet_kind"] = KIND
         f.attrs["quadnet_version"] = __version__
         f.attrs["quadnet_format"] = hdf5io.FORMAT_VERSION

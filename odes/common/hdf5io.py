@@ -16,6 +16,10 @@ Format version 2 (written by :func:`save`)
   ``quadnet_sha256``: a SHA-256 digest of *every* dataset (dtype, shape, bytes) and attribute in the file, in a
   canonical order (:func:`file_digest`). :func:`load` recomputes it and raises :class:`CorruptFileError`, naming
   the file, when it differs: a damaged file never loads with silently different numbers.
+* **Raw-byte checksum.** A 512-byte HDF5 user block at the start of the file holds the SHA-256 of all the bytes
+  after it (:func:`stamp_userblock`), checked before the HDF5 library parses the file: corrupted metadata can make
+  HDF5 loop forever, so a damaged file must be refused before it is opened. HDF5, h5py and xarray read such files
+  unchanged (the superblock is found at offset 512).
 * **Atomic and never destructive.** The file is written to a temporary name in the target directory, flushed,
   fsync'ed and renamed over the target (``os.replace``), so a kill or a full disk leaves either the previous file or
   the new one, never a truncated mix. An existing target is replaced only with ``overwrite=True``
@@ -154,7 +158,7 @@ def save(obj: Any, path: str | Path, *, overwrite: bool = False, extras: dict[st
     path = Path(path)
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{str(path)!r} exists; pass overwrite=True (CLI: --overwrite) to replace it")
-    with atomic_path(path) as tmp:
+    with atomic_path(path, stamp=True) as tmp:
         members = {"": obj, **(extras or {})}
         for name, member in members.items():
             ds = member.to_xarray() if hasattr(member, "to_xarray") else None
@@ -203,6 +207,7 @@ def open_verified(path: str | Path) -> Iterator[h5py.File]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(errno.ENOENT, "no such file", str(path))
+    _check_userblock(path)  # every byte, before HDF5 parses anything
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
@@ -222,9 +227,45 @@ def open_verified(path: str | Path) -> Iterator[h5py.File]:
 
 
 # ------------------------------------------------------------------------------------- atomic writes, digests
+USERBLOCK_SIZE = 512
+_STAMP = b"QUADNET-SHA256 "
+
+
+def stamp_userblock(path: Path) -> str:
+    """Prepend a 512-byte HDF5 user block holding the SHA-256 of the file's bytes (``QUADNET-SHA256 <hex>``).
+
+    HDF5 finds the superblock at offset 512 and reads the file unchanged (h5py, h5netcdf, xarray); the digest lets
+    :func:`open_verified` check every byte *before* HDF5 parses the file, so a damaged file is refused instead of
+    being handed to the HDF5 library (which can loop forever on some corrupted metadata)."""
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    head = (_STAMP + digest.encode() + b"\n").ljust(USERBLOCK_SIZE, b"\0")
+    with open(path, "wb") as fh:
+        fh.write(head)
+        fh.write(data)
+    return digest
+
+
+def _check_userblock(path: Path) -> bool:
+    """True if ``path`` starts with a quadnet user block whose digest matches the rest of the file; False if it has
+    none (format 1 or a foreign file); CorruptFileError if the digest does not match."""
+    with open(path, "rb") as fh:
+        head = fh.read(USERBLOCK_SIZE)
+        if not head.startswith(_STAMP) or len(head) < USERBLOCK_SIZE:
+            return False
+        stored = head[len(_STAMP):len(_STAMP) + 64].decode(errors="replace")
+        h = hashlib.sha256()
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    if h.hexdigest() != stored:
+        raise CorruptFileError(f"{str(path)!r} is damaged: its bytes do not match the stored SHA-256 checksum")
+    return True
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success fsync it and rename it over ``path``.
+def atomic_path(path: str | Path, *, stamp: bool = False) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success (``stamp``: add the checksummed user block,
+    :func:`stamp_userblock`) fsync it and rename it over ``path``.
 
     On any error the temporary file is removed and ``path`` is left as it was; OS errors are re-raised as
     :class:`OutputWriteError` naming ``path`` (e.g. "No space left on device")."""
@@ -235,6 +276,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp.unlink()
     try:
         yield tmp
+        if stamp:
+            stamp_userblock(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
