@@ -82,3 +82,13 @@ def test_error_bars_cover_a_high_precision_reference():
     z = np.abs(np.array(z))
     assert np.mean(z < 1.96) >= 0.85, np.mean(z < 1.96)
     assert np.mean(z < 1.0) >= 0.55, np.mean(z < 1.0)
+
+
+def test_huge_t_max_is_refused_naming_the_option(capsys):
+    """--t-max 1e308 leaked an OverflowError without naming the option; the grid size is bounded up front."""
+    with pytest.raises(ParameterError, match="'t_max'.*steps exceeds"):
+        solve_curve(SMALL_SET, 1e308, 0.05)
+    assert main(["dmft", "--alpha", "4", "--kappa", "inf", "--kappa-star", "4", "--lam", "0.05", "--noise", "0.5",
+                 "--gradient-flow", "--t-max", "1e308", "--target-error", "0.2", "--json"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "t_max" in err[0]

@@ -60,11 +60,19 @@ if TYPE_CHECKING:  # pragma: no cover
 _BLOWUP = 1e8
 
 
+#: largest number of steps of a gradient-flow grid: the (2K+1)^2 two-time arrays take ~0.4 GB each at K = 5000
+MAX_GRID_STEPS = 5000
+
+
 def flow_grid(t_max: float, h: float, h0: float | None = None, growth: float = 1.1) -> np.ndarray:
     """Step sizes h_k of a grid on [0, t_max]: uniform (h0 None: K = ceil(t_max/h) equal steps) or graded,
     h_k = min(h, h0 growth^k), the last step shortened so that sum h_k = t_max exactly."""
     t_max = check.positive("t_max", t_max)
     h = check.positive("h", h)
+    if t_max / h > MAX_GRID_STEPS:
+        raise ParameterError("t_max", f"t_max / h = {t_max / h:.3g} steps exceeds {MAX_GRID_STEPS} (the two-time "
+                                      "arrays grow as steps^2): use t_max <= "
+                                      f"{MAX_GRID_STEPS * h:.4g} at h = {h:g}")
     if h0 is None:
         K = max(1, math.ceil(t_max / h - 1e-9))
         return np.full(K, t_max / K)
