@@ -221,3 +221,22 @@ def test_sweep_file_is_sealed_and_verified(tmp_path):
         f["y"][1] = 5.0
     with pytest.raises(hdf5io.CorruptFileError, match="s.h5"):
         open_sweep(out)
+
+
+@pytest.mark.parametrize("argv", [
+    ["sweep", "stationary", "--alpha", "0.5,1", "--kappa", "1", "--kappa-star", "0.5", "--workers", "nan"],
+    ["find", "threshold", "--vary", "kappa-star", "--in", "0.05:0.9", "--quantity", "alpha_c", "--equals", "0.3",
+     "--kappa", "1", "--xtol", "nan"],
+    ["find", "threshold", "--vary", "kappa-star", "--in", "0.05:0.9", "--quantity", "alpha_c", "--equals", "0.3",
+     "--kappa", "1", "--scan", "-1"],
+])
+def test_sweep_and_find_options_fail_in_one_line(capsys, argv):
+    """The sweep/find options had their own parser: a bad value printed a multi-line usage block."""
+    from validation.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("quadnet: error:")

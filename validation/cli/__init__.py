@@ -28,13 +28,16 @@ from odes.common.errors import ConvergenceError, DivergenceError, QuadnetError
 from odes.common.version import __version__
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
     """ArgumentParser whose errors are ONE line ``quadnet: error: argument --x: ...`` (exit 2), like the
     errors raised after parsing (no usage block; ``--help`` shows the usage). Sub-parsers inherit the class."""
 
     def error(self, message: str):  # type: ignore[override]
         text = " ".join(message.split())
         self.exit(2, f"quadnet: error: {text if len(text) <= 300 else text[:297] + '...'}\n")
+
+
+_Parser = OneLineParser
 
 
 def build_parser() -> argparse.ArgumentParser:

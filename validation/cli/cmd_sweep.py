@@ -35,8 +35,9 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
+from odes.common import check
 from odes.common.errors import ParameterError
-from validation.cli import common
+from validation.cli import OneLineParser, common
 
 NOT_IN_SWEEP = ("--plot", "--checkpoint", "--checkpoint-every", "--resume", "--initial-sigma2")
 FILE_OPTIONS = ("--out", "--plot")  # validate commands always write: pointed into a per-point temp dir
@@ -236,7 +237,7 @@ def _help(what: str, cmd_tokens: list[str]) -> int:
 
 # ------------------------------------------------------------------------------------------- sweep
 def _sweep_options() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="quadnet sweep", add_help=False, allow_abbrev=False)
+    p = OneLineParser(prog="quadnet sweep", add_help=False, allow_abbrev=False)
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--scheduler", default=None)
     p.add_argument("--out", default=None)
@@ -327,7 +328,7 @@ def _cell(v: Any) -> Any:
 
 # ------------------------------------------------------------------------------------------- find
 def _find_options() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="quadnet find", add_help=False, allow_abbrev=False)
+    p = OneLineParser(prog="quadnet find", add_help=False, allow_abbrev=False)
     p.add_argument("--vary", default=None)
     p.add_argument("--in", dest="bracket", default=None)
     p.add_argument("--quantity", default=None)
@@ -370,6 +371,8 @@ def _run_find(args: argparse.Namespace) -> int:
         raise ParameterError("vary", f"{opt} is varied; do not also give it a value")
     point = _make_point(cmd, cparser, fixed, [(axis_name(opt), opt)])
     _dry_parse(point, {axis_name(opt): lo})
+    check.positive("xtol", fopts.xtol)
+    check.integer("scan", fopts.scan, lo=0, hi=10**4)
     res = find_root(point, axis_name(opt), (lo, hi), fopts.quantity, value, xtol=fopts.xtol, scan=fopts.scan,
                     warm_start=WARM_STARTS.get(cmd), names={"bracket": "in", "quantity": "quantity", "vary": "vary"})
     out = res.to_json()
