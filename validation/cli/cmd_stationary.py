@@ -33,6 +33,10 @@ def _warn(flags, text: str) -> None:
 def _stationary(args: argparse.Namespace) -> int:
     from dmft.stationary import solve_stationary
     params = _params(args)
+    if args.initial_sigma2 is not None:
+        from odes.common import check
+
+        check.positive("initial-sigma2", args.initial_sigma2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sol = solve_stationary(params, quadrature_check=args.quadrature_check,
