@@ -21,7 +21,7 @@ TEST0 = 2 * (1 * (1 + 0) - 2 * 1 + 1 + 1 / 4.0)  # O1, sigma0 = 1, kappa = inf, 
 
 
 def test_solve_curve_contract():
-    r = solve_curve(SMALL_SET, 0.4, 0.05, d_eff=(6, 8, 12), runs=2, max_runs=3, seed=1)
+    r = solve_curve(SMALL_SET, 0.4, 0.05, d_eff=(6, 8, 12), runs=2, max_runs=3, seed=1, field="real")
     assert r.t[0] == 0.0 and r.t[-1] == pytest.approx(0.4)
     assert r.test_error[0] == pytest.approx(TEST0, rel=1e-10)
     assert r.train_error[0] == pytest.approx(TEST0 + 0.5, rel=1e-10)
@@ -35,6 +35,20 @@ def test_solve_curve_contract():
     assert 2 <= min(r.runs) and max(r.runs) <= 3
 
 
+def test_solve_curve_complex_field_contract():
+    """Default field (complex Hermitian, random complex-Wishart teacher): t = 0 equals O1 within the sampling error
+    (the spectrum of S* fluctuates), the errors combine as stated, the ladder and samples are the field's."""
+    r = solve_curve(SMALL_SET, 0.3, 0.05, runs=2, max_runs=2, seed=1)
+    assert r.d_eff == (8, 12, 16)
+    assert r.test_error[0] == pytest.approx(TEST0, abs=4 * r.test_error_se[0])
+    assert r.test_error_se[0] < 0.05 * TEST0
+    for name in ("train_error", "test_error"):
+        np.testing.assert_allclose(getattr(r, name + "_se") ** 2, getattr(r, name + "_stat_se") ** 2
+                                   + getattr(r, name + "_step_error") ** 2, rtol=1e-12)
+    with pytest.raises(ParameterError, match="field"):
+        solve_curve(SMALL_SET, 0.3, 0.05, field="quaternion")
+
+
 def test_solve_curve_bad_input():
     with pytest.raises(ParameterError, match="d_eff"):
         solve_curve(SMALL_SET, 1.0, 0.02, d_eff=(8,))
@@ -46,7 +60,7 @@ def test_solve_curve_bad_input():
 
 def test_cli_gradient_flow_target(capsys):
     assert main(["dmft", *MODEL, "--gradient-flow", "--t-max", "0.2", "--target-error", "0.1", "--d-eff", "6,8",
-                 "--max-runs", "2", "--json"]) == 0
+                 "--max-runs", "2", "--field", "real", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     for key in ("t", "train_error", "test_error", "train_error_se", "test_error_se"):
         assert len(payload[key]) == len(payload["t"])
@@ -69,11 +83,12 @@ def test_error_bars_cover_a_high_precision_reference():
     the effective sample is smaller than 180). Measured when written: 98 % and 90 % (the bars are conservative)."""
     T = 0.6
     ref = solve_curve(SMALL_SET, T, 0.002, d_eff=(8, 12, 16, 24), runs=24, max_runs=24, h=0.05, max_halvings=0,
-                      seed=999)
+                      seed=999, field="real")
     tc = np.array([0.2, 0.4, 0.6])
     z = []
     for seed in range(30):
-        r = solve_curve(SMALL_SET, T, 0.01, d_eff=(6, 8, 12), runs=2, max_runs=2, h=0.1, max_halvings=0, seed=seed)
+        r = solve_curve(SMALL_SET, T, 0.01, d_eff=(6, 8, 12), runs=2, max_runs=2, h=0.1, max_halvings=0, seed=seed,
+                        field="real")
         for name in ("train_error", "test_error"):
             y, y_ref = np.interp(tc, r.t, getattr(r, name)), np.interp(tc, ref.t, getattr(ref, name))
             se = np.hypot(np.interp(tc, r.t, getattr(r, name + "_se")),

@@ -1,12 +1,14 @@
 r"""Accuracy-targeted front door: the d = infinity gradient-flow curve with an error bar that includes the bias.
 
 :func:`solve_curve` runs the Heun gradient-flow DMFT (:mod:`dmft.dynamics.gradient_flow`) at a ladder of d_eff
-values (several independent runs each), extrapolates every time point linearly in 1/d_eff
-(:func:`dmft.dynamics.extrapolate.fit_inverse_d`) and estimates the time-step error from runs on the halved grid
+values (several independent runs each), extrapolates every time point linearly in 1/d_eff^q
+(:func:`dmft.dynamics.extrapolate.fit_inverse_d`; q = 2 for the default complex-Hermitian effective process,
+``field="complex"``, whose finite-d_eff bias is O(1/d_eff^2); q = 1 for the real one) and estimates the time-step
+error from runs on the halved grid
 (same seeds as runs of the smallest d_eff: common random numbers, so the difference is mostly step error):
 
-    y(t)          = a(t)                               from y_d(t) = a(t) + b(t)/d_eff  (weights 1/se_d^2),
-    se_stat(t)    = f_t se(a) max(1, sqrt(chi2/dof))  (Birge ratio: inflated when the 1/d_eff model misfits;
+    y(t)          = a(t)                               from y_d(t) = a(t) + b(t)/d_eff^q  (weights 1/se_d^2),
+    se_stat(t)    = f_t se(a) max(1, sqrt(chi2/dof))  (Birge ratio: inflated when the 1/d_eff^q model misfits;
                                                        f_t = t_{0.975, nu}/z_{0.975}: Student-t factor of the
                                                        pooled run-to-run variance with nu = sum_d (runs_d - 1) dof),
     err_step(t)   = (4/3) |mean (y_h(t) - y_{h/2}(t))|  (Heun is 2nd order: y_h - y_GF ~= (4/3)(y_h - y_{h/2});
@@ -139,8 +141,13 @@ def _pool(results: dict[int, list[FlowResult]], name: str) -> tuple[np.ndarray, 
     return np.array(means), np.array(ses), dof
 
 
+#: default (d_eff ladder, samples per run) of each field
+LADDERS = {"complex": ((8, 12, 16), 16), "real": ((12, 16, 24), 4)}
+
+
 def solve_curve(params: ExtensiveWidthParams, t_max: float, target_error: float = 0.02, *,
-                d_eff: tuple[int, ...] = (12, 16, 24), samples: int = 4, runs: int = 3, max_runs: int = 16,
+                d_eff: tuple[int, ...] | None = None, samples: int | None = None, runs: int = 3,
+                max_runs: int = 16, field: str = "complex",
                 h: float | None = None, h0: float | None = None, growth: float = 1.15, sigma0: float = 1.0,
                 seed: int = 0, max_wall: float | None = None, max_halvings: int = 2, step_pairs: int = 3,
                 quiet: bool = True) -> CurveResult:
@@ -148,8 +155,17 @@ def solve_curve(params: ExtensiveWidthParams, t_max: float, target_error: float 
     standard error, bias included; module docstring). ``h``: largest step (default min(0.1, 0.8 x explicit
     stability bound)); ``h0``: first step (default h/5, graded grid growing by ``growth``); the grid is halved at most
     ``max_halvings`` times (the step-error estimate carries Monte-Carlo noise of its own). ``max_wall``: stop
-    adding runs after this many seconds (the result then has ``reached`` False). Raises ParameterError."""
+    adding runs after this many seconds (the result then has ``reached`` False). ``field``: "complex" (default;
+    the Hermitian beta = 2 effective process with complex-Wishart teacher/init, finite-d_eff bias O(1/d_eff^2),
+    extrapolated in 1/d_eff^2 on the ladder (8, 12, 16) with 16 samples per run) or "real" (beta = 1, bias
+    O(1/d_eff), extrapolated in 1/d_eff on (12, 16, 24) with 4 samples). Raises ParameterError."""
     t_max = check.positive("t_max", t_max)
+    if field not in LADDERS:
+        raise ParameterError("field", f"must be one of {tuple(LADDERS)}, got {field!r}")
+    d_eff = LADDERS[field][0] if d_eff is None else d_eff
+    samples = LADDERS[field][1] if samples is None else check.integer("samples", samples, lo=2)
+    power = 2.0 if field == "complex" else 1.0
+    ensemble = "wishart" if field == "complex" else "quantile"
     target_error = check.real("target_error", target_error, lo=0.0, lo_open=True, hi=1.0)
     ds = tuple(sorted({check.integer("d_eff", d, lo=4) for d in d_eff}))
     if len(ds) < 2:
@@ -168,7 +184,7 @@ def solve_curve(params: ExtensiveWidthParams, t_max: float, target_error: float 
     halvings = 0
     while True:
         base = FlowSettings(steps=tuple(flow_grid(t_max, h, min(h0, h), growth)), d_eff=ds[0], samples=samples,
-                            sigma0=sigma0, seed=0)
+                            sigma0=sigma0, seed=0, field=field, ensemble=ensemble)
         seeds = {d: [] for d in ds}
         results: dict[int, list[FlowResult]] = {d: [] for d in ds}
         n_target = runs
@@ -201,7 +217,7 @@ def solve_curve(params: ExtensiveWidthParams, t_max: float, target_error: float 
             fit = {}
             for name in NAMES:
                 y, s, dof_runs = _pool(results, name)
-                a, se, chi2 = fit_inverse_d(np.array(ds, dtype=float), y, s)
+                a, se, chi2 = fit_inverse_d(np.array(ds, dtype=float), y, s, power)
                 dof = len(ds) - 2
                 chi2_dof = chi2 / dof if dof > 0 else np.zeros_like(chi2)
                 # Student-t inflation for a variance estimated with dof_runs degrees of freedom

@@ -21,20 +21,44 @@ import numpy as np
 # the ensembles live in odes.common.random_matrices; re-exported here (old import path)
 from odes.common.random_matrices import (  # noqa: F401
     goe,
+    gue,
     haar_orthogonal,
+    haar_unitary,
     mp_cdf_continuous,
     mp_quantiles,
     mp_wishart,
+    mp_wishart_complex,
     probes,
+    probes_hermitian,
 )
 
+#: the number fields of the effective process: real symmetric (GOE, beta = 1) or complex Hermitian (GUE, beta = 2)
+FIELDS = ("real", "complex")
 
-def mp_matrix(rng: np.random.Generator, d: int, ratio: float, ensemble: str) -> np.ndarray:
-    """A d x d matrix with MP(ratio) spectrum: ratio = d/m = 1/kappa (ratio 0: identity)."""
+
+def mp_matrix(rng: np.random.Generator, d: int, ratio: float, ensemble: str, field: str = "real") -> np.ndarray:
+    """A d x d matrix with MP(ratio) spectrum: ratio = d/m = 1/kappa (ratio 0: identity). ``field="complex"``:
+    the Hermitian twin (Haar unitary eigenvectors, or the complex Wishart W^H W/m)."""
+    cplx = field == "complex"
     if ratio == 0.0:
-        return np.eye(d)
+        return np.eye(d, dtype=complex if cplx else float)
     if ensemble == "quantile":
-        o = haar_orthogonal(rng, d)
-        return (o * mp_quantiles(ratio, d)) @ o.T
+        o = haar_unitary(rng, d) if cplx else haar_orthogonal(rng, d)
+        return (o * mp_quantiles(ratio, d)) @ np.conj(o.T)
     m = max(1, int(round(d / ratio)))
-    return mp_wishart(rng, d, m)
+    return mp_wishart_complex(rng, d, m) if cplx else mp_wishart(rng, d, m)
+
+
+def innovations(rng: np.random.Generator, n: int, d: int, field: str = "real") -> np.ndarray:
+    """n GOE (real) or GUE (complex) innovations of the noise process."""
+    return gue(rng, n, d) if field == "complex" else goe(rng, n, d)
+
+
+def field_probes(rng: np.random.Generator, n: int, d: int, field: str = "real") -> np.ndarray:
+    """n Hutchinson probes of the field (symmetric or Hermitian), E <U, J U> = Tr_p J."""
+    return probes_hermitian(rng, n, d) if field == "complex" else probes(rng, n, d)
+
+
+def real_dimension(d: int, field: str = "real") -> int:
+    """p: real dimension of the d x d symmetric (d(d+1)/2) or Hermitian (d^2) matrices."""
+    return d * d if field == "complex" else d * (d + 1) // 2

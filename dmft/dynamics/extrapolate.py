@@ -22,11 +22,13 @@ from odes.common.errors import ParameterError
 from odes.common.numerics import fit_inverse_size
 
 
-def fit_inverse_d(ds: np.ndarray, y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per column k, the weighted least-squares fit y[:, k] = a_k + b_k/d (weights 1/s^2,
-    :func:`odes.common.numerics.fit_inverse_size` without error floor or chi^2 scaling). Returns (a, se(a), chi2)
-    with chi2_k = sum_i ((y_ik - a_k - b_k/d_i)/s_ik)^2 (len(ds) - 2 degrees of freedom)."""
-    ds = np.asarray(ds, dtype=float)
+def fit_inverse_d(ds: np.ndarray, y: np.ndarray, s: np.ndarray, power: float = 1.0
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column k, the weighted least-squares fit y[:, k] = a_k + b_k/d^power (weights 1/s^2,
+    :func:`odes.common.numerics.fit_inverse_size` on x = d^power without error floor or chi^2 scaling). Returns
+    (a, se(a), chi2) with chi2_k = sum_i ((y_ik - a_k - b_k/d_i^power)/s_ik)^2 (len(ds) - 2 degrees of freedom).
+    power = 1: the real (GOE, beta = 1) effective process; power = 2: the complex-Hermitian one (beta = 2)."""
+    ds = np.asarray(ds, dtype=float) ** power
     y = np.asarray(y, dtype=float)
     s = np.maximum(np.asarray(s, dtype=float), 1e-12 * max(float(np.abs(y).max()), 1e-300))
     n = y.shape[1]

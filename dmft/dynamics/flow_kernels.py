@@ -18,6 +18,9 @@ lambda_{i*} = U, sym(X) = (X + X^T)/2, sums over m restricted to m < i*):
 
 (for a predictor target i* = 2K+1: gamma_{2K} = -h_K (S^K P_K U + U P_K S^K), lambda_{2K} = P_K U P_K + gamma_{2K}).
 Then <U, (ds^{i*}/dg^j) U> = <gamma_j, U> and r[j] = <gamma_j, U>/p estimates R_S(i*, j) (p = d(d+1)/2).
+Complex-Hermitian field (beta = 2, ``FlowSettings(field="complex")``): the same kernel on complex arrays, with every
+transpose a conjugate transpose (s^{2k+2} = Q_k^H S^k Q_k, adjoint Lambda -> Q_k Lambda Q_k^H, sym(X) = (X + X^H)/2)
+and r[j] = Re <gamma_j, U>/p with p = d^2 (``p`` is passed in); numba compiles one specialisation per dtype.
 Cost per sweep: O(i* d^3) (about 12 d x d products per step) + O(i*^2 d^2) (memory sums).
 :func:`heun_adjoint_reference` is the plain-numpy twin (same equations, used by the tests).
 """
@@ -43,25 +46,27 @@ def _axpy_memory(out: np.ndarray, B: np.ndarray, gam: np.ndarray, j: int, target
 
 @nb.njit(cache=True)
 def heun_adjoint(target: int, S: np.ndarray, P: np.ndarray, Q: np.ndarray, Pt: np.ndarray, h: np.ndarray,
-                 B: np.ndarray, U: np.ndarray, gam: np.ndarray, block: int = 8) -> np.ndarray:
+                 B: np.ndarray, U: np.ndarray, gam: np.ndarray, block: int = 8, p: float = 0.0) -> np.ndarray:
     """r[j] = <gamma_j, U>/p for j < target (see module docstring). S, P, Q, Pt: (>= K+1, d, d) per-step
     histories (S^k, P_k, Q_k, Pt_k); h: steps; B: (N, N) memory kernel; gam: C-contiguous work buffer
     (>= target, d, d). The memory sums are blocked over ``block`` steps (2 block evaluation points): the part with
     m beyond the block is one GEMM B[hi:target, lo:hi]^T @ gam[hi:target] on entering the block, the in-block part
-    a short loop."""
+    a short loop. Real (symmetric) or complex (Hermitian) arrays; p: real dimension of the matrix space
+    (0: d(d+1)/2, the symmetric case)."""
     d = U.shape[0]
-    p = d * (d + 1) // 2
+    if p == 0.0:
+        p = d * (d + 1) / 2.0
     r = np.zeros(target)
     if target == 0:
         return r
     lam_c = U.copy()
-    t1 = np.empty((d, d))
-    t2 = np.empty((d, d))
-    X = np.empty((d, d))
-    lam_b = np.empty((d, d))
+    t1 = np.empty((d, d), U.dtype)
+    t2 = np.empty((d, d), U.dtype)
+    X = np.empty((d, d), U.dtype)
+    lam_b = np.empty((d, d), U.dtype)
     dd = d * d
     g2 = gam.reshape(gam.shape[0], dd)
-    far = np.zeros((2 * block, dd))
+    far = np.zeros((2 * block, dd), U.dtype)
     hi = target  # evaluation indices >= hi are final and covered by ``far``; the block is [lo, hi)
     lo = target
     if target % 2 == 1:
@@ -72,7 +77,7 @@ def heun_adjoint(target: int, S: np.ndarray, P: np.ndarray, Q: np.ndarray, Pt: n
         ga = gam[2 * K]
         for a in range(d):
             for b in range(d):
-                ga[a, b] = -hk * (t2[a, b] + t2[b, a])
+                ga[a, b] = -hk * (t2[a, b] + np.conj(t2[b, a]))
         np.dot(P[K], U, t1)
         np.dot(t1, P[K], t2)
         for a in range(d):
@@ -92,7 +97,7 @@ def heun_adjoint(target: int, S: np.ndarray, P: np.ndarray, Q: np.ndarray, Pt: n
             lo = max(0, hi - 2 * block)
             nbk = hi - lo
             if target > hi:
-                coef = np.ascontiguousarray(B[hi:target, lo:hi].T)
+                coef = np.ascontiguousarray(B[hi:target, lo:hi].T).astype(U.dtype)
                 np.dot(coef, g2[hi:target], far[:nbk])
             else:
                 far[:nbk] = 0.0
@@ -102,7 +107,7 @@ def heun_adjoint(target: int, S: np.ndarray, P: np.ndarray, Q: np.ndarray, Pt: n
         gb = gam[ib]
         for a in range(d):
             for b in range(d):
-                gb[a, b] = -0.5 * hk * (t1[a, b] + t1[b, a])
+                gb[a, b] = -0.5 * hk * (t1[a, b] + np.conj(t1[b, a]))
         fb = far[ib - lo]
         for a in range(d):
             for b in range(d):
@@ -114,12 +119,12 @@ def heun_adjoint(target: int, S: np.ndarray, P: np.ndarray, Q: np.ndarray, Pt: n
         np.dot(t2, lam_b, X)  # reuse X: S P lam_b
         for a in range(d):
             for b in range(d):
-                ga[a, b] = -hk * (X[a, b] + X[b, a]) - 0.5 * hk * (t1[a, b] + t1[b, a])
+                ga[a, b] = -hk * (X[a, b] + np.conj(X[b, a])) - 0.5 * hk * (t1[a, b] + np.conj(t1[b, a]))
         # lam_a = P lam_b P + Q lam_c Q^T + gamma_a + memory
         np.dot(P[k], lam_b, t1)
         np.dot(t1, P[k], t2)
         np.dot(Q[k], lam_c, t1)
-        np.dot(t1, Q[k].T, X)
+        np.dot(t1, np.ascontiguousarray(np.conj(Q[k]).T), X)
         for a in range(d):
             for b in range(d):
                 lam_c[a, b] = t2[a, b] + X[a, b] + ga[a, b] + far[ia - lo, a * d + b]
@@ -129,7 +134,7 @@ def heun_adjoint(target: int, S: np.ndarray, P: np.ndarray, Q: np.ndarray, Pt: n
         g = gam[j]
         for a in range(d):
             for b in range(d):
-                acc += g[a, b] * U[a, b]
+                acc += (np.conj(g[a, b]) * U[a, b]).real
         r[j] = acc / p
     return r
 

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from dmft.dynamics import ensembles, kernels
+from dmft.dynamics import ensembles
 from dmft.dynamics.flow_backend import BACKENDS, get_ops, heun_adjoint_batched
 from dmft.dynamics.flow_kernels import heun_adjoint
 from dmft.dynamics.settings import ENSEMBLES, step_bound
@@ -110,6 +110,8 @@ class FlowSettings:
     fixed_probes: bool = True
     backend: str = "numba"
     device: str | None = None
+    field: str = "real"
+    response_samples: int | None = None
 
     def __post_init__(self) -> None:
         s = lambda k, v: object.__setattr__(self, k, v)
@@ -127,6 +129,10 @@ class FlowSettings:
             raise ParameterError("ensemble", f"must be one of {ENSEMBLES}, got {self.ensemble!r}")
         if self.backend not in BACKENDS:
             raise ParameterError("backend", f"must be one of {BACKENDS}, got {self.backend!r}")
+        if self.response_samples is not None:
+            s("response_samples", check.integer("response_samples", self.response_samples, lo=2, hi=self.samples))
+        if self.field not in ensembles.FIELDS:
+            raise ParameterError("field", f"must be one of {ensembles.FIELDS}, got {self.field!r}")
 
     @property
     def times(self) -> np.ndarray:
@@ -223,13 +229,15 @@ def _init(params: ExtensiveWidthParams, st: FlowSettings, seedseq: np.random.See
     d, ns, K = st.d_eff, st.samples, len(st.steps)
     N = 2 * K + 1
     ratio0 = 0.0 if math.isinf(params.kappa) else 1.0 / params.kappa
-    sstar = np.stack([ensembles.mp_matrix(rng, d, 1.0 / params.kappa_star, st.ensemble) for _ in range(ns)])
-    s0 = np.stack([st.sigma0 ** 2 * ensembles.mp_matrix(rng, d, ratio0, st.ensemble) for _ in range(ns)])
-    z = np.zeros
+    f = st.field
+    sstar = np.stack([ensembles.mp_matrix(rng, d, 1.0 / params.kappa_star, st.ensemble, f) for _ in range(ns)])
+    s0 = np.stack([st.sigma0 ** 2 * ensembles.mp_matrix(rng, d, ratio0, st.ensemble, f) for _ in range(ns)])
+    dt = complex if f == "complex" else float
+    z = lambda shape: np.zeros(shape, dtype=dt)  # noqa: E731
     state = _State(Sstar=sstar, Dh=z((ns, N, d, d)), Gam=z((ns, N, d, d)), Sk=z((ns, K + 1, d, d)),
                    Ph=z((ns, K + 1, d, d)), Qh=z((ns, K + 1, d, d)), Pth=z((ns, K + 1, d, d)),
-                   CSs=z((ns, N, N)), RSs=z((ns, N, N)), CS=z((N, N)), RS=z((N, N)), B=np.eye(N), Ce=z((N, N)),
-                   L=z((N, N)))
+                   CSs=np.zeros((ns, N, N)), RSs=np.zeros((st.response_samples or ns, N, N)),
+                   CS=np.zeros((N, N)), RS=np.zeros((N, N)), B=np.eye(N), Ce=np.zeros((N, N)), L=np.zeros((N, N)))
     state.Sk[:, 0] = s0
     return state, np.random.default_rng(ss_noise), np.random.default_rng(ss_probe)
 
@@ -243,35 +251,40 @@ def _solve_one(params: ExtensiveWidthParams, st: FlowSettings, seedseq: np.rando
     N = 2 * K + 1
     d, ns, npr = st.d_eff, st.samples, st.probes
     alpha, delta, lam = params.alpha, params.noise, params.lam
+    cplx = st.field == "complex"
     eye = np.eye(d)
-    gam_buf = np.empty((N, d, d))
+    gam_buf = np.empty((N, d, d), dtype=complex if cplx else float)
+    p_real = float(ensembles.real_dimension(d, st.field))
+    H = (lambda a: np.conj(np.swapaxes(a, -1, -2))) if cplx else (lambda a: np.swapaxes(a, -1, -2))  # noqa: E731
     c0 = 1.0 / (2.0 * math.sqrt(alpha))
     scale = _BLOWUP * (1.0 + float(np.abs(state.Sstar).max()))
     tev = st.eval_times
-    U_fixed = ensembles.probes(rng_probe, ns * npr, d) if st.fixed_probes else None
+    nr = st.response_samples or ns  # the adjoint sweeps run on samples 0..nr-1
+    U_fixed = ensembles.field_probes(rng_probe, nr * npr, d, st.field) if st.fixed_probes else None
     batched = st.backend != "numba"
     if batched:
-        ops = get_ops(st.backend, st.device)
-        idx = np.repeat(np.arange(ns), npr)
-        bS, bP, bQ, bPt = (ops.zeros((ns * npr, K + 1, d, d)) for _ in range(4))
+        ops = get_ops(st.backend, st.device, st.field)
+        idx = np.repeat(np.arange(nr), npr)
+        bS, bP, bQ, bPt = (ops.zeros((nr * npr, K + 1, d, d)) for _ in range(4))
         bU = ops.asarray(U_fixed) if st.fixed_probes else None
     bar = progress(total=N, desc="DMFT (Heun)", quiet=quiet)
     try:
         for i in range(N):
             k = i // 2
-            # s^i from the previous gradients
-            for s in range(ns):
-                if i == 0:
-                    si = state.Sk[s, 0]
-                elif i % 2 == 1:
-                    si = state.Ph[s, k] @ state.Sk[s, k] @ state.Ph[s, k]
-                else:
-                    Q = state.Qh[s, k - 1]
-                    si = Q.T @ state.Sk[s, k - 1] @ Q
-                    si = 0.5 * (si + si.T)
-                    state.Sk[s, k] = si
-                state.Dh[s, i] = si - state.Sstar[s]
-                state.CSs[s, i, :i + 1] = kernels.gram_row(state.Dh[s], i)
+            # s^i from the previous gradients (all samples at once: (ns, d, d) stacks)
+            if i == 0:
+                si = state.Sk[:, 0]
+            elif i % 2 == 1:
+                si = state.Ph[:, k] @ state.Sk[:, k] @ state.Ph[:, k]
+            else:
+                Q = state.Qh[:, k - 1]
+                si = H(Q) @ state.Sk[:, k - 1] @ Q
+                si = 0.5 * (si + H(si))
+                state.Sk[:, k] = si
+            state.Dh[:, i] = si - state.Sstar
+            # C_S row per sample: (1/d) Re Tr(D^i D^l) = (1/d) Re sum conj(D^l) D^i, l <= i
+            flat = state.Dh[:, :i + 1].reshape(ns, i + 1, d * d)
+            state.CSs[:, i, :i + 1] = np.real(np.conj(flat) @ flat[:, i, :, None])[..., 0] / d
             if batched and i % 2 == 0:
                 bS[:, k] = ops.asarray(state.Sk[idx, k])
             if not np.isfinite(state.Dh[:, i]).all() or float(np.abs(state.Dh[:, i]).max()) > scale:
@@ -280,27 +293,28 @@ def _solve_one(params: ExtensiveWidthParams, st: FlowSettings, seedseq: np.rando
             state.CS[i, :i + 1] = state.CSs[:, i, :i + 1].mean(axis=0)
             state.CS[:i + 1, i] = state.CS[i, :i + 1]
             if i >= 1:
-                U = U_fixed if st.fixed_probes else ensembles.probes(rng_probe, ns * npr, d)
+                U = U_fixed if st.fixed_probes else ensembles.field_probes(rng_probe, nr * npr, d, st.field)
                 if batched:
                     rows = heun_adjoint_batched(i, bS, bP, bQ, bPt, h, state.B,
                                                 bU if st.fixed_probes else ops.asarray(U), ops)
-                    rows = rows.reshape(ns, npr, i).mean(axis=1)
-                for s in range(ns):
-                    if batched:
-                        row = rows[s].copy()
-                    else:
-                        row = np.zeros(i)
+                    rows = rows.reshape(nr, npr, i).mean(axis=1)
+                if not batched:
+                    rows = np.zeros((nr, i))
+                    for s in range(nr):
                         for q in range(npr):
-                            row += heun_adjoint(i, state.Sk[s], state.Ph[s], state.Qh[s], state.Pth[s], h,
-                                                state.B, U[s * npr + q], gam_buf)
-                        row /= npr
-                    kk = (i - 1) // 2
-                    if i % 2 == 1:  # exact R_S(2k+1, 2k)
-                        row[i - 1] = -(2.0 * h[kk] / d) * np.trace(state.Sk[s, kk] @ state.Ph[s, kk])
-                    else:  # exact R_S(2k+2, 2k+1)
-                        row[i - 1] = -(h[kk] / d) * np.trace(state.Ph[s, kk] @ state.Sk[s, kk] @ state.Qh[s, kk])
-                    state.RSs[s, i, :i] = row
+                            rows[s] += heun_adjoint(i, state.Sk[s], state.Ph[s], state.Qh[s], state.Pth[s], h,
+                                                    state.B, U[s * npr + q], gam_buf, 8, p_real)
+                    rows /= npr
+                kk = (i - 1) // 2
+                if i % 2 == 1:  # exact R_S(2k+1, 2k) = -(2 h/d) Re Tr(S P), every sample
+                    exact = -(2.0 * h[kk] / d) * np.real(np.einsum("sab,sba->s", state.Sk[:, kk], state.Ph[:, kk]))
+                else:  # exact R_S(2k+2, 2k+1) = -(h/d) Re Tr(P S Q)
+                    exact = -(h[kk] / d) * np.real(np.einsum("sab,sba->s", state.Ph[:, kk] @ state.Sk[:, kk],
+                                                             state.Qh[:, kk]))
+                rows[:, i - 1] = exact[:nr]
+                state.RSs[:, i, :i] = rows
                 state.RS[i, :i] = state.RSs[:, i, :i].mean(axis=0)
+                state.RS[i, i - 1] = exact.mean()
                 state.B[i, :i] = (state.RS[i, :i] / (2.0 * alpha)) @ state.B[:i, :i]
             Bi = state.B[:i + 1, :i + 1]
             row = Bi @ ((2.0 * state.CS[:i + 1, :i + 1] + delta) @ state.B[i, :i + 1])
@@ -310,18 +324,19 @@ def _solve_one(params: ExtensiveWidthParams, st: FlowSettings, seedseq: np.rando
             state.Ce[:i + 1, i] = row
             cholesky_row(state.L, row, i, NUGGET * state.Ce[0, 0], time=float(tev[i]))
             if i < N - 1:
-                state.Gam[:, i] = ensembles.goe(rng_noise, ns, d)
+                state.Gam[:, i] = ensembles.innovations(rng_noise, ns, d, st.field)
                 cn = state.L[i] * c0
-                for s in range(ns):
-                    mem, noise = kernels.history_contract(state.Dh[s], state.Gam[s], i, state.B[i], cn)
-                    A = state.Dh[s, i] + mem + noise + lam * eye
-                    if i % 2 == 0:
-                        state.Ph[s, k] = eye - h[k] * A
-                    else:
-                        P = state.Ph[s, k]
-                        state.Pth[s, k] = eye - h[k] * A
-                        A0 = (eye - P) / h[k]
-                        state.Qh[s, k] = eye - 0.5 * h[k] * (A0 + P @ A)
+                dd = d * d
+                mem = (state.B[i, :i] @ state.Dh[:, :i].reshape(ns, i, dd)).reshape(ns, d, d) if i else 0.0
+                noise = (cn[:i + 1] @ state.Gam[:, :i + 1].reshape(ns, i + 1, dd)).reshape(ns, d, d)
+                A = state.Dh[:, i] + mem + noise + lam * eye
+                if i % 2 == 0:
+                    state.Ph[:, k] = eye - h[k] * A
+                else:
+                    P = state.Ph[:, k]
+                    state.Pth[:, k] = eye - h[k] * A
+                    A0 = (eye - P) / h[k]
+                    state.Qh[:, k] = eye - 0.5 * h[k] * (A0 + P @ A)
                 if batched:
                     if i % 2 == 0:
                         bP[:, k] = ops.asarray(state.Ph[idx, k])
@@ -334,11 +349,32 @@ def _solve_one(params: ExtensiveWidthParams, st: FlowSettings, seedseq: np.rando
     main = np.arange(0, N, 2)
     test_s = 2.0 * np.einsum("sii->si", state.CSs)[:, main]
     test_se = test_s.std(axis=0, ddof=1) / math.sqrt(ns)
-    train_se = _jackknife_train(state, alpha, delta)[main]
+    jack = _jackknife_train if nr == ns else _group_jackknife_train
+    train_se = jack(state, alpha, delta)[main]
     return FlowResult(params=params, settings=st, t=st.times, train_error=np.diag(state.Ce)[main].copy(),
                       test_error=2.0 * np.diag(state.CS)[main], train_error_se=train_se, test_error_se=test_se,
                       eval_t=tev, C_S=state.CS, R_S=state.RS, C_e=state.Ce, B=state.B,
                       wall_time=time.perf_counter() - t0)
+
+
+def _group_jackknife_train(state: _State, alpha: float, delta: float, groups: int = 16) -> np.ndarray:
+    """Delete-a-group jackknife of train = diag(B (2 C_S + Delta) B^T) when the response comes from a subset of the
+    samples: group g removes the forward samples s = g mod G and the response samples r = g mod G together."""
+    from scipy.linalg import solve_triangular
+
+    ns, nr = state.CSs.shape[0], state.RSs.shape[0]
+    G = min(groups, nr)
+    n = state.CS.shape[0]
+    eye = np.eye(n)
+    vals = []
+    for g in range(G):
+        cs = state.CSs[np.arange(ns) % G != g].mean(axis=0)
+        cs = np.tril(cs) + np.tril(cs, -1).T
+        rs = state.RSs[np.arange(nr) % G != g].mean(axis=0)
+        b = solve_triangular(eye - rs / (2.0 * alpha), eye, lower=True, unit_diagonal=True)
+        vals.append(np.einsum("ka,ka->k", b @ (2.0 * cs + delta), b))
+    vals = np.array(vals)
+    return np.sqrt((G - 1) / G * ((vals - vals.mean(axis=0)) ** 2).sum(axis=0))
 
 
 def solve_flow(params: ExtensiveWidthParams, settings: FlowSettings, *, quiet: bool = True,

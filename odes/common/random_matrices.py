@@ -25,6 +25,13 @@ Normalisations (``N(0, v)``: Gaussian of variance ``v``):
 * **Semicircle** :func:`semicircle_density` ``SC(s2)``: ``sqrt(4 s2 - x^2)/(2 pi s2)``, variance ``s2``.
 * **Hutchinson probes** :func:`probes`: symmetric, diagonal ``N(0, 1)``, off-diagonal ``N(0, 1/2)``, so
   ``vec_p(U) ~ N(0, I_p)`` and ``E <U, J U> = Tr_p J``.
+* **Complex Hermitian (beta = 2) twins** :func:`gue`, :func:`probes_hermitian`, :func:`mp_wishart_complex`,
+  :func:`haar_unitary`: the same first two moments in the real inner product ``<A, B> = Re Tr(A^H B)`` on the
+  ``p = d^2``-dimensional real space of Hermitian matrices: GUE ``E|M_ij|^2 = 1/d`` for all i, j (semicircle of
+  radius 2); probes with diagonal ``N(0, 1)`` and off-diagonal real and imaginary parts ``N(0, 1/2)``, so
+  ``E <U, J U> = Tr_p J``; complex Wishart ``W^H W/m`` with ``E|W_ij|^2 = 1`` (``E S = I``, spectrum -> MP(d/m)).
+  Their large-d limits are those of the real ensembles, but the finite-d corrections of normalised traces are
+  O(1/d^2) instead of O(1/d) (dmft.dynamics.gradient_flow, ``field="complex"``).
 * ``vec_p(A) = (A_ii; sqrt2 A_ij, i < j)`` (diagonal first, then the strict upper triangle row by row): the
   isometry from symmetric d x d matrices (Frobenius) to ``R^p``, ``p = d(d+1)/2``; :func:`vec_p_index` gives it
   as index arrays.
@@ -43,7 +50,7 @@ from odes.common.deprecation import renamed_keywords
 __all__ = [
     "mp_edges", "mp_density", "mp_cdf_continuous", "mp_quantiles", "semicircle_density",
     "mp_wishart", "wishart", "haar_frame", "haar_orthogonal", "goe", "probes", "symmetric_basis", "vec_p", "unvec_p",
-    "vec_p_index",
+    "vec_p_index", "gue", "probes_hermitian", "mp_wishart_complex", "haar_unitary",
 ]
 
 _GRID = 4001
@@ -171,6 +178,38 @@ def probes(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
     ``(G + G^T)/2`` with ``G = standard_normal((n, d, d))``."""
     g = rng.standard_normal((n, d, d))
     return (g + g.transpose(0, 2, 1)) / 2.0
+
+
+def _complex_normal(rng: np.random.Generator, shape: tuple) -> np.ndarray:
+    """iid complex N(0, 1): real and imaginary parts N(0, 1/2) each (E|z|^2 = 1)."""
+    return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) / math.sqrt(2.0)
+
+
+def gue(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    """n GUE matrices (n, d, d): Hermitian, ``E|M_ij|^2 = 1/d`` for all i, j (diagonal real N(0, 1/d)):
+    ``(G + G^H)/sqrt(2d)`` with G iid complex N(0, 1). Spectrum -> semicircle of radius 2 (variance 1)."""
+    g = _complex_normal(rng, (n, d, d))
+    return (g + np.conj(g.transpose(0, 2, 1))) / math.sqrt(2.0 * d)
+
+
+def probes_hermitian(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    """n Hermitian Hutchinson probes (n, d, d): diagonal N(0, 1), off-diagonal real and imaginary parts
+    N(0, 1/2), so the p = d^2 real coordinates are iid N(0, 1) and E <U, J U> = Tr_p J (<A, B> = Re Tr(A^H B))."""
+    g = _complex_normal(rng, (n, d, d))
+    return (g + np.conj(g.transpose(0, 2, 1))) / math.sqrt(2.0)
+
+
+def mp_wishart_complex(rng: np.random.Generator, d: int, m: int) -> np.ndarray:
+    """``S = W^H W/m``, W (m, d) iid complex N(0, 1): Hermitian PSD, ``E S = I``, spectrum -> MP(d/m)."""
+    w = _complex_normal(rng, (m, d))
+    return np.conj(w.T) @ w / m
+
+
+def haar_unitary(rng: np.random.Generator, d: int) -> np.ndarray:
+    """Haar-distributed d x d unitary matrix (QR of an iid complex Gaussian matrix, phases of diag(R) removed)."""
+    q, r = np.linalg.qr(_complex_normal(rng, (d, d)))
+    ph = np.diag(r) / np.abs(np.diag(r))
+    return q * ph
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -30,7 +30,8 @@ def _add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=200, help="GD steps T (t_max = T eta)")
     p.add_argument("--d-eff", default="40",
                    help="size of the effective matrix process; a list (40,60,90) runs each and extrapolates in 1/d_eff")
-    p.add_argument("--samples", type=int, default=4, help="population size Ns (>= 2)")
+    p.add_argument("--samples", type=int, default=None,
+                   help="population size Ns (>= 2; default 4, with --t-max the field's default: 16 complex, 4 real)")
     p.add_argument("--probes", type=int, default=1, help="Hutchinson probes per sample")
     p.add_argument("--sigma0", type=float, default=1.0, help="init scale, S(0) = sigma0^2 Wishart(1/kappa)")
     p.add_argument("--runs", type=int, default=1,
@@ -49,7 +50,8 @@ def _build(args):
     params = ExtensiveWidthParams(alpha=args.alpha, kappa=args.kappa, kappa_star=args.kappa_star, lam=args.lam,
                                   noise=args.noise)
     d_effs = common.int_list("d-eff", str(args.d_eff))
-    settings = DMFTSettings(eta=args.eta, steps=args.steps, d_eff=d_effs[0], samples=args.samples,
+    samples = 4 if args.samples is None else args.samples
+    settings = DMFTSettings(eta=args.eta, steps=args.steps, d_eff=d_effs[0], samples=samples,
                             probes=args.probes, sigma0=args.sigma0, seed=args.seed, runs=args.runs,
                             ensemble=args.ensemble, checkpoint_every=_checkpoint_every(args),
                             check_stability=not args.no_stability_check)
@@ -129,9 +131,10 @@ def _run_curve(args) -> int:
     check.integer("max-runs", args.max_runs, lo=2)
     params = ExtensiveWidthParams(alpha=args.alpha, kappa=args.kappa, kappa_star=args.kappa_star, lam=args.lam,
                                   noise=args.noise)
-    d_effs = common.int_list("d-eff", str(args.d_eff))
+    d_effs = common.int_list("d-eff", str(args.d_eff)) if args.d_eff is not None else []
     kw = {"d_eff": tuple(d_effs)} if len(d_effs) > 1 else {}
     res = solve_curve(params, args.t_max, args.target_error, samples=args.samples, max_runs=args.max_runs,
+                      field=args.field,
                       sigma0=args.sigma0, seed=args.seed, max_wall=args.max_wall, quiet=args.quiet or args.json,
                       **kw)
     payload = {**res.to_json(), "diagnostics": res.diagnostics()} if args.json else None
@@ -190,6 +193,9 @@ def register(sub, vsub) -> None:
                    help="with --t-max: relative accuracy (one s.e., bias included) of train/test at every t "
                         "(default 0.02)")
     p.add_argument("--max-runs", type=int, default=16, help="with --t-max: most runs per d_eff (default 16)")
+    p.add_argument("--field", choices=("complex", "real"), default="complex",
+                   help="with --t-max: effective process over complex-Hermitian matrices (default; finite-d_eff "
+                        "bias O(1/d_eff^2), ladder 8,12,16) or real symmetric ones (bias O(1/d_eff), ladder 12,16,24)")
     p.add_argument("--max-wall", type=float, default=None,
                    help="with --t-max: stop adding runs after this many seconds (result then marked not reached)")
     common.set_handler(p, _run_dmft)

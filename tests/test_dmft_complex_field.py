@@ -1,0 +1,161 @@
+"""The complex-Hermitian (beta = 2) effective process of the gradient-flow DMFT (``FlowSettings(field="complex")``).
+
+References: central finite differences of the nonlinear Heun dynamics on Hermitian matrices (adjoint), the explicit
+Jacobian trace over an orthonormal basis of the d^2-dimensional real space of Hermitian matrices (exact equal-time
+responses), the moments of the complex ensembles (closed forms), and oracle O1 (t = 0)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dmft.dynamics import ensembles
+from dmft.dynamics.flow_backend import get_ops, heun_adjoint_batched
+from dmft.dynamics.gradient_flow import FlowSettings, flow_grid, solve_flow
+from dmft.params import ExtensiveWidthParams
+from odes.common.errors import ParameterError
+
+SET_B = ExtensiveWidthParams(alpha=1.0, kappa=1.0, kappa_star=0.5, lam=0.05, noise=0.5)
+
+
+def _herm(rng, d, scale=1.0):
+    a = (rng.standard_normal((d, d)) + 1j * rng.standard_normal((d, d))) * scale
+    return (a + a.conj().T) / 2
+
+
+def _hermitian_basis(d):
+    """Orthonormal basis of the Hermitian d x d matrices in <A, B> = Re Tr(A^H B) (d^2 elements)."""
+    out = []
+    for i in range(d):
+        e = np.zeros((d, d), complex)
+        e[i, i] = 1.0
+        out.append(e)
+        for j in range(i + 1, d):
+            for v in (1.0, 1j):
+                e = np.zeros((d, d), complex)
+                e[i, j], e[j, i] = v / np.sqrt(2), np.conj(v) / np.sqrt(2)
+                out.append(e)
+    return out
+
+
+def _heun_forward(S0, Sstar, B, Xi, h, lam, field_at=None, field=None):
+    """Nonlinear Heun effective dynamics on Hermitian matrices (W-flow: S~ = P S P, S' = Q^H S Q), fixed B, Xi."""
+    d = S0.shape[0]
+    eye = np.eye(d)
+    s, g, Sk = [S0], [], S0
+    for k in range(len(h)):
+        for sub in (0, 1):
+            i = 2 * k + sub
+            gi = (s[i] - Sstar) + sum(B[i, m] * (s[m] - Sstar) for m in range(i)) + Xi[i]
+            if field_at == i:
+                gi = gi + field
+            g.append(gi)
+            if sub == 0:
+                P = eye - h[k] * (gi + lam * eye)
+                s.append(P @ Sk @ P)
+            else:
+                Q = eye - 0.5 * h[k] * (g[2 * k] + lam * eye + P @ (gi + lam * eye))
+                Sk = Q.conj().T @ Sk @ Q
+                s.append(Sk)
+    return s
+
+
+def _instance(d=3, K=3, seed=0):
+    rng = np.random.default_rng(seed)
+    a = _herm(rng, d)
+    S0 = a @ a / d + 0.2 * np.eye(d)
+    b = _herm(rng, d)
+    Sstar = b @ b / d
+    N = 2 * K + 1
+    B = np.eye(N) + np.tril(rng.standard_normal((N, N)) * 0.1, -1)
+    Xi = np.array([_herm(rng, d, 0.3) for _ in range(N)])
+    h = np.array([0.1, 0.07, 0.12][:K])
+    lam = 0.05
+    s = _heun_forward(S0, Sstar, B, Xi, h, lam)
+    eye = np.eye(d)
+    S, P, Q, Pt = (np.zeros((K + 1, d, d), complex) for _ in range(4))
+    for k in range(K):
+        S[k] = s[2 * k]
+        g = [(s[i] - Sstar) + sum(B[i, m] * (s[m] - Sstar) for m in range(i)) + Xi[i] + lam * eye
+             for i in (2 * k, 2 * k + 1)]
+        P[k] = eye - h[k] * g[0]
+        Pt[k] = eye - h[k] * g[1]
+        Q[k] = eye - 0.5 * h[k] * (g[0] + P[k] @ g[1])
+    return (S0, Sstar, B, Xi, h, lam), (S, P, Q, Pt)
+
+
+@pytest.mark.parametrize("target", [1, 2, 5, 6])
+def test_complex_adjoint_equals_finite_differences(target):
+    (S0, Sstar, B, Xi, h, lam), (S, P, Q, Pt) = _instance()
+    d = S0.shape[0]
+    U = _herm(np.random.default_rng(5), d)
+    ops = get_ops("numpy", field="complex")
+    r = heun_adjoint_batched(target, *(x[None] for x in (S, P, Q, Pt)), h, B, U[None], ops)[0]
+    eps = 1e-5
+    for j in range(target):
+        plus = _heun_forward(S0, Sstar, B, Xi, h, lam, j, eps * U)[target]
+        minus = _heun_forward(S0, Sstar, B, Xi, h, lam, j, -eps * U)[target]
+        fd = np.sum(np.conj(U) * (plus - minus)).real / (2 * eps) / d ** 2
+        assert r[j] == pytest.approx(fd, rel=1e-7, abs=1e-12), (j, r[j], fd)
+
+
+def test_complex_exact_equal_time_responses_match_the_jacobian_trace():
+    """(1/d^2) Tr_p ds^{2k+1}/dg^{2k} = -(2h/d) Re Tr(S P), (1/d^2) Tr_p ds^{2k+2}/dg^{2k+1} = -(h/d) Re Tr(P S Q),
+    the trace taken over an orthonormal basis of the Hermitian matrices (p = d^2)."""
+    (S0, Sstar, B, Xi, h, lam), (S, P, Q, Pt) = _instance()
+    d = S0.shape[0]
+    basis = _hermitian_basis(d)
+    assert len(basis) == d * d
+    for k in (0, 1, 2):
+        for target, src, exact in ((2 * k + 1, 2 * k, -(2 * h[k] / d) * np.trace(S[k] @ P[k]).real),
+                                   (2 * k + 2, 2 * k + 1, -(h[k] / d) * np.trace(P[k] @ S[k] @ Q[k]).real)):
+            tr = 0.0
+            for E in basis:
+                plus = _heun_forward(S0, Sstar, B, Xi, h, lam, src, 1e-6 * E)[target]
+                minus = _heun_forward(S0, Sstar, B, Xi, h, lam, src, -1e-6 * E)[target]
+                tr += np.sum(np.conj(E) * (plus - minus)).real / 2e-6
+            assert tr / d ** 2 == pytest.approx(exact, rel=1e-7)
+
+
+def test_complex_ensembles_moments():
+    """GUE: E|M_ij|^2 = 1/d, Hermitian; probes: E <U, A>^2 = |A|^2 (isotropic in the d^2 real coordinates);
+    complex Wishart: E S = I, (1/d) E Tr S^2 = 1 + d/m (exact for complex Gaussian W). Monte-Carlo, 5 s.e."""
+    rng = np.random.default_rng(0)
+    d, n = 5, 20000
+    M = ensembles.gue(rng, n, d)
+    assert np.allclose(M, np.conj(M.transpose(0, 2, 1)))
+    v = np.mean(np.abs(M) ** 2, axis=0) * d
+    assert np.abs(v - 1).max() < 5 * np.sqrt(2.0 / n) * 2
+    U = ensembles.probes_hermitian(rng, n, d)
+    A = _herm(np.random.default_rng(1), d)
+    x = np.einsum("nij,ij->n", np.conj(U), A).real
+    norm2 = np.sum(np.abs(A) ** 2)
+    assert np.mean(x ** 2) == pytest.approx(norm2, rel=5 * np.sqrt(2.0 / n))
+    m = 3
+    S = np.array([ensembles.mp_wishart_complex(rng, d, m) for _ in range(4000)])
+    tr2 = np.einsum("nij,nji->n", S, S).real / d
+    assert np.abs(S.mean(axis=0) - np.eye(d)).max() < 0.1
+    assert tr2.mean() == pytest.approx(1 + d / m, rel=5 * tr2.std() / np.sqrt(len(tr2)) / (1 + d / m))
+
+
+def test_complex_field_initial_values_and_validation():
+    st = FlowSettings(steps=tuple(flow_grid(0.5, 0.05)), d_eff=6, samples=3, field="complex", ensemble="wishart")
+    r = solve_flow(SET_B, st)
+    # O1: test(0) = 2[(1 + 1/kappa) - 2 + (1 + 1/kappa*)] = 6 for sigma0 = 1, up to the O(1/d) sample fluctuation
+    assert r.test_error[0] == pytest.approx(6.0, abs=5 * r.test_error_se[0] + 1e-9)
+    assert np.all(np.isfinite(r.train_error)) and r.test_error[-1] < r.test_error[0]
+    with pytest.raises(ParameterError, match="field"):
+        FlowSettings(steps=(0.1,), field="quaternion")
+
+
+@pytest.mark.parametrize("target", [1, 2, 5, 6])
+def test_complex_numba_kernel_equals_batched_sweep(target):
+    from dmft.dynamics.flow_kernels import heun_adjoint
+
+    (S0, Sstar, B, Xi, h, lam), (S, P, Q, Pt) = _instance()
+    d = S0.shape[0]
+    U = _herm(np.random.default_rng(5), d)
+    ops = get_ops("numpy", field="complex")
+    r_b = heun_adjoint_batched(target, *(x[None] for x in (S, P, Q, Pt)), h, B, U[None], ops)[0]
+    r_n = heun_adjoint(target, S, P, Q, Pt, h, B, U, np.empty((target, d, d), complex), 1, float(d * d))
+    np.testing.assert_allclose(r_n, r_b, rtol=1e-11, atol=1e-14)
