@@ -30,6 +30,40 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+#: below this size the d x d products are plain loops (a BLAS call costs more than the arithmetic)
+SMALL = 12
+
+
+@nb.njit(cache=True)
+def _mm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """out = a @ b for square d x d blocks: loops for d <= SMALL, BLAS otherwise."""
+    d = a.shape[0]
+    if d > SMALL:
+        np.dot(a, b, out)
+        return
+    for i in range(d):
+        for j in range(d):
+            out[i, j] = 0.0
+        for k in range(d):
+            aik = a[i, k]
+            for j in range(d):
+                out[i, j] += aik * b[k, j]
+
+
+@nb.njit(cache=True)
+def _mm_h(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """out = a @ b^H (conjugate transpose; the plain transpose for real arrays)."""
+    d = a.shape[0]
+    if d > SMALL:
+        np.dot(a, np.ascontiguousarray(np.conj(b).T), out)
+        return
+    for i in range(d):
+        for j in range(d):
+            acc = 0.0 * out[i, j]
+            for k in range(d):
+                acc += a[i, k] * np.conj(b[j, k])
+            out[i, j] = acc
+
 
 @nb.njit(cache=True)
 def _axpy_memory(out: np.ndarray, B: np.ndarray, gam: np.ndarray, j: int, target: int) -> None:
@@ -72,14 +106,14 @@ def heun_adjoint(target: int, S: np.ndarray, P: np.ndarray, Q: np.ndarray, Pt: n
     if target % 2 == 1:
         K = (target - 1) // 2
         hk = h[K]
-        np.dot(S[K], P[K], t1)
-        np.dot(t1, U, t2)  # S P U
+        _mm(S[K], P[K], t1)
+        _mm(t1, U, t2)  # S P U
         ga = gam[2 * K]
         for a in range(d):
             for b in range(d):
                 ga[a, b] = -hk * (t2[a, b] + np.conj(t2[b, a]))
-        np.dot(P[K], U, t1)
-        np.dot(t1, P[K], t2)
+        _mm(P[K], U, t1)
+        _mm(t1, P[K], t2)
         for a in range(d):
             for b in range(d):
                 lam_c[a, b] = t2[a, b] + ga[a, b]
@@ -101,9 +135,9 @@ def heun_adjoint(target: int, S: np.ndarray, P: np.ndarray, Q: np.ndarray, Pt: n
                 np.dot(coef, g2[hi:target], far[:nbk])
             else:
                 far[:nbk] = 0.0
-        np.dot(S[k], Q[k], t1)
-        np.dot(t1, lam_c, X)  # X = S Q lam_c
-        np.dot(P[k], X, t1)  # P X
+        _mm(S[k], Q[k], t1)
+        _mm(t1, lam_c, X)  # X = S Q lam_c
+        _mm(P[k], X, t1)  # P X
         gb = gam[ib]
         for a in range(d):
             for b in range(d):
@@ -114,17 +148,17 @@ def heun_adjoint(target: int, S: np.ndarray, P: np.ndarray, Q: np.ndarray, Pt: n
                 lam_b[a, b] = gb[a, b] + fb[a * d + b]
         _axpy_memory(lam_b, B, gam, ib, hi)
         ga = gam[ia]
-        np.dot(X, Pt[k], t1)  # X Pt
-        np.dot(S[k], P[k], t2)
-        np.dot(t2, lam_b, X)  # reuse X: S P lam_b
+        _mm(X, Pt[k], t1)  # X Pt
+        _mm(S[k], P[k], t2)
+        _mm(t2, lam_b, X)  # reuse X: S P lam_b
         for a in range(d):
             for b in range(d):
                 ga[a, b] = -hk * (X[a, b] + np.conj(X[b, a])) - 0.5 * hk * (t1[a, b] + np.conj(t1[b, a]))
         # lam_a = P lam_b P + Q lam_c Q^T + gamma_a + memory
-        np.dot(P[k], lam_b, t1)
-        np.dot(t1, P[k], t2)
-        np.dot(Q[k], lam_c, t1)
-        np.dot(t1, np.ascontiguousarray(np.conj(Q[k]).T), X)
+        _mm(P[k], lam_b, t1)
+        _mm(t1, P[k], t2)
+        _mm(Q[k], lam_c, t1)
+        _mm_h(t1, Q[k], X)
         for a in range(d):
             for b in range(d):
                 lam_c[a, b] = t2[a, b] + X[a, b] + ga[a, b] + far[ia - lo, a * d + b]
