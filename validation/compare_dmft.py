@@ -35,6 +35,7 @@ from dmft.stationary import StationarySolution, solve_stationary
 from odes.common import check
 from odes.common.deprecation import deprecated_alias
 from odes.common.errors import ParameterError
+from odes.common.resources import check_memory
 from odes.common.result import SUMMARY_MAX_CHARS, Result, _jsonable, coordinate, variable
 from validation.gd_simulator import SENSING, GDSimulation, check_backend, check_gd_memory, simulate_gd_seeds
 
@@ -355,6 +356,18 @@ def format_row(row: Sequence[float]) -> list[str]:
     return [f"{t:g}", *(cell(vals[k], vals[k + 1]) for k in (0, 2, 4, 6))]
 
 
+def flow_memory_bytes(settings: FlowSettings) -> tuple[float, float]:
+    r"""Bytes of the float64 arrays one :func:`dmft.dynamics.gradient_flow.solve_flow` run allocates, as
+    ``(d_eff part, grid part)``: with K steps, N = 2K + 1 evaluation points, Ns samples, d = d_eff,
+
+        d_eff part = 8 Ns d^2 (2 N + 4 (K + 1))      (histories D, Gamma; S^k, P_k, Q_k, P~_k)
+        grid part  = 8 (2 Ns + 5 + 2) N^2             (per-sample C_S, R_S rows; C_S, R_S, B, C_e, L; copies)."""
+    K = len(settings.steps)
+    N = 2 * K + 1
+    ns, d = settings.samples, settings.d_eff
+    return 8.0 * ns * d * d * (2 * N + 4 * (K + 1)), 8.0 * (2 * ns + 7) * N * N
+
+
 def compare_dmft(params: ExtensiveWidthParams, t_max: float = 10.0, flow: FlowSettings | None = None, *,
                  d: int = 70, seeds: int | Sequence[int] = 8, eta: float = 0.05, sensing: str = "wishart",
                  seed0: int = 0, table_times: Sequence[float] | None = None, keep_two_time: bool = False,
@@ -395,6 +408,9 @@ def compare_dmft(params: ExtensiveWidthParams, t_max: float = 10.0, flow: FlowSe
         raise ParameterError("table_times", f"valid range: a non-empty list of times in [0, {t_max:g}]")
     check_backend(backend, device)
     check_gd_memory(params, d, sensing)
+    d_part, t_part = flow_memory_bytes(flow)
+    check_memory("d_eff" if d_part >= t_part else "t_max", d_part + t_part,
+                 f"the DMFT run (d_eff = {flow.d_eff}, samples = {flow.samples}, {len(flow.steps)} steps)")
     t0 = time.perf_counter()
     stationary = solve_stationary(params)
     t1 = time.perf_counter()

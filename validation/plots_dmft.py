@@ -63,7 +63,7 @@ def plot_dmft_comparison(cmp, ax=None, title: str | None = None):
     (about 12 per decade), the stationary (t = infinity) values as dashed horizontal lines. Returns the axes."""
     import matplotlib.pyplot as plt
     import numpy as np
-    from matplotlib.ticker import FormatStrFormatter
+    from matplotlib.ticker import FuncFormatter
 
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -88,9 +88,9 @@ def plot_dmft_comparison(cmp, ax=None, title: str | None = None):
                    label=f"stationary {q} (t = inf) {getattr(st, q + '_error'):.4f}")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
-    ax.tick_params(axis="y", which="minor", labelsize=7)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda y, _: f"{y:g}" if f"{y:.0e}"[0] in "235" else ""))
+    ax.tick_params(axis="y", which="both", labelsize=8)
     ax.set_xlabel("time t")
     ax.set_ylabel("error")
     ax.set_title(title, fontsize=9)

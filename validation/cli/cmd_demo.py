@@ -34,6 +34,7 @@ DEMO_D = 70
 DEMO_SEEDS = 4
 DEMO_T_MAX = 10.0
 DEMO_ETA = 0.05
+MAX_T_MAX = 20.0  # the demo is a demo: the DMFT's cost grows as t_max^2
 
 
 def _handler(args: argparse.Namespace) -> int:
@@ -41,6 +42,12 @@ def _handler(args: argparse.Namespace) -> int:
 
     if not 1 <= args.seeds <= 1000:
         raise ParameterError("seeds", f"must be an integer in [1, 1000], got {args.seeds}")
+    if not 0.0 < args.t_max <= MAX_T_MAX:  # also refuses nan
+        raise ParameterError("t_max", f"valid range: (0, {MAX_T_MAX:g}], got {args.t_max:g}")
+    for name, value, lo, hi in (("d_eff", args.d_eff, 2, 400), ("samples", args.samples, 2, 1000),
+                                ("runs", args.runs, 1, 1000)):
+        if value is not None and not lo <= value <= hi:
+            raise ParameterError(name, f"must be an integer in [{lo}, {hi}], got {value}")
     from dmft.params import ExtensiveWidthParams
     from validation.compare_dmft import DEMO_PARAMS, compare_dmft, demo_flow_settings, format_row
 
