@@ -369,7 +369,7 @@ def flow_memory_bytes(settings: FlowSettings) -> tuple[float, float]:
 
 
 def compare_dmft(params: ExtensiveWidthParams, t_max: float = 10.0, flow: FlowSettings | None = None, *,
-                 d: int = 70, seeds: int | Sequence[int] = 8, eta: float = 0.05, sensing: str = "wishart",
+                 d: int = 70, seeds: int | Sequence[int] = 4, eta: float = 0.05, sensing: str = "wishart",
                  seed0: int = 0, table_times: Sequence[float] | None = None, keep_two_time: bool = False,
                  quiet: bool = True, backend: str = "numpy", device: str | None = None) -> DMFTComparison:
     r"""The d = infinity gradient-flow learning curves, their t = infinity limit, and finite-d GD beside them.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from odes.common.deprecation import deprecated_alias
 
 
@@ -57,7 +59,7 @@ def plot_dmft_validation(val, ax=None, title: str | None = None):
     return a1
 
 
-def plot_dmft_comparison(cmp, ax=None, title: str | None = None):
+def plot_dmft_comparison(cmp: Any, ax: Any = None, title: str | None = None) -> Any:
     """The headline figure (:class:`validation.compare_dmft.DMFTComparison`, ``quadnet demo``): train and test
     error vs t on log-log axes (t > 0). DMFT as lines with ± s.e. bands, GD seed means as points with error bars
     (about 12 per decade), the stationary (t = infinity) values as dashed horizontal lines. Returns the axes."""
