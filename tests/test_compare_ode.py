@@ -1,6 +1,6 @@
 """Theory vs online SGD (validation.compare_ode): agreement at N = 1000-2000 with tolerances from the seed
 spread, the spec's independent SGD reference numbers (O2, O3), the N^{-1/2} decrease of the deviations,
-the exponent fit, HDF5 round trip, and the CLI (`quadnet validate ode`, `quadnet demo`)."""
+the exponent fit, HDF5 round trip, and the CLI (`quadnet validate ode`, also running the former `quadnet demo`)."""
 
 from __future__ import annotations
 
@@ -182,14 +182,25 @@ def test_cli_subprocess_json(tmp_path):
     assert bad.returncode == 2 and "gamma" in bad.stderr
 
 
-def test_cli_demo(tmp_path, capsys):
-    out = tmp_path / "demo.h5"
-    assert main(["demo", "--out", str(out), "--quiet", "--seeds", "2"]) == 0
+def test_cli_validate_ode_runs_the_former_demo(tmp_path, capsys):
+    """The former ``quadnet demo`` (ODE vs online SGD, (p, p*) = (2, 1), gamma = 0.1, warm start M0 = (0.2, 0.1)^T,
+    N = 250, 500, 1000, alpha <= 20) is the ``validate ode`` command quoted in ``quadnet demo --help``."""
+    import shlex
+
+    from validation.cli import cmd_demo
+
+    assert " ".join(cmd_demo.FORMER_DEMO.split()) in " ".join(cmd_demo.__doc__.replace("\\\n", " ").split())
+    args = shlex.split(cmd_demo.FORMER_DEMO)[3:]
+    out = tmp_path / "ode.h5"
+    args[args.index("--seeds") + 1] = "2"
+    args[args.index("--out") + 1] = str(out)
+    assert main(["validate", "ode", *args, "--quiet"]) == 0
     text = capsys.readouterr().out
-    assert "ODE" in text and "SGD" in text and "D_eps" in text
+    assert "D_eps" in text and "fitted exponent" in text
     assert out.exists() and out.with_suffix(".png").exists()
     res = ODEComparison.load(out)
+    assert list(res.Ns) == [250, 500, 1000]
     w = res.width(1000)
-    # ODE from the demo's warm start reproduces the spec's O2 oracle (eps_g(10), eps_g(20))
+    # ODE from the former demo's warm start reproduces the spec's O2 oracle (eps_g(10), eps_g(20))
     i10, i20 = list(w.simulation.alpha).index(10.0), list(w.simulation.alpha).index(20.0)
     np.testing.assert_allclose(w.ode_eps_g[0][[i10, i20]], [0.2508747307, 0.0188534186], atol=1e-7)

@@ -62,6 +62,7 @@ BASE: dict[tuple[str, ...], list[str]] = {
                 "--eta", "0.05", "--steps", "4", "--d-eff", "12", "--samples", "2"],
     ("population",): ["--kappa", "0.5", "--kappa-star", "0.25", "--times", "0,0.5"],
     ("scaling",): ["--alpha-pl", "1", "--rank", "12", "--width", "12"],
+    ("demo",): ["--t-max", "0.5", "--d", "8", "--seeds", "2", "--d-eff", "6", "--samples", "2", "--runs", "2"],
     ("validate", "ode"): ["--p", "2", "--pstar", "1", "--gamma", "0.1", "--M0", "[[0.2],[0.1]]", "--alphas", "0,1",
                           "--N", "40", "--seeds", "1"],
     ("validate", "stationary"): ["--alpha", "1", "--kappa", "1", "--kappa-star", "0.5", "--lam", "0.05",

@@ -93,7 +93,8 @@ def cases_extensive() -> list:
 
 
 def cases_gradient_flow() -> list:
-    """Gradient-flow DMFT (second-order scheme) and the accuracy-targeted d = infinity curve, at tiny sizes."""
+    """Gradient-flow DMFT (second-order scheme), the accuracy-targeted d = infinity curve and the headline comparison
+    of ``quadnet demo`` (DMFT + stationary limit + GD), at tiny sizes."""
     import math
 
     from dmft.dynamics.curve import solve_curve
@@ -103,4 +104,8 @@ def cases_gradient_flow() -> list:
     small = ExtensiveWidthParams(alpha=4.0, kappa=math.inf, kappa_star=4.0, lam=0.05, noise=0.5)
     flow = solve_flow(small, FlowSettings(steps=tuple(flow_grid(0.4, 0.1)), d_eff=6, samples=2, seed=1))
     curve = solve_curve(small, 0.4, 0.05, d_eff=(6, 8, 12), runs=2, max_runs=2, seed=1, max_halvings=0)
-    return [flow, curve]
+    from validation.compare_dmft import compare_dmft, demo_flow_settings
+
+    noisy = ExtensiveWidthParams(alpha=1.0, kappa=1.0, kappa_star=0.5, lam=0.05, noise=0.5)
+    demo = compare_dmft(noisy, 0.4, demo_flow_settings(0.4, d_eff=6, samples=2, runs=2), d=8, seeds=2)
+    return [flow, curve, demo]

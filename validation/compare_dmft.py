@@ -1,5 +1,13 @@
 r"""DMFT vs finite-d gradient descent: side-by-side curves and relative deviations.
 
+Two comparisons live here:
+
+* :func:`run_validation` -> :class:`DMFTValidation`: the discrete-time DMFT of GD (step eta) against GD at several d,
+  with relative deviations (below);
+* :func:`compare_dmft` -> :class:`DMFTComparison`: the headline of the library (``quadnet demo``): the gradient-flow
+  DMFT curve (:func:`dmft.dynamics.gradient_flow.solve_flow`, numerical settings from :func:`demo_flow_settings`),
+  its t = infinity limit (:func:`dmft.stationary.solve_stationary`) and finite-d GD (several seeds) side by side.
+
 For a DMFT result (curves y(t) with standard errors s(t)) and GD simulations at dimensions d (seed means g_d(t),
 standard errors of the mean s_d(t)), on the common grid t_k = k eta (same eta):
 
@@ -11,19 +19,28 @@ note. :func:`run_validation` runs both sides and returns a :class:`DMFTValidatio
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from dmft.dynamics import DMFTResult, DMFTSettings, solve
+from dmft.dynamics.gradient_flow import FlowResult, FlowSettings, flow_settings, solve_flow
 from dmft.params import ExtensiveWidthParams
+from dmft.stationary import StationarySolution, solve_stationary
 from odes.common import check
 from odes.common.deprecation import deprecated_alias
 from odes.common.errors import ParameterError
-from odes.common.result import Result, coordinate, variable
+from odes.common.resources import check_memory
+from odes.common.result import SUMMARY_MAX_CHARS, Result, _jsonable, coordinate, variable
 from validation.gd_simulator import SENSING, GDSimulation, check_backend, check_gd_memory, simulate_gd_seeds
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -185,3 +202,224 @@ def run_validation(params: ExtensiveWidthParams, settings: DMFTSettings, ds: lis
 
 
 deviations = deprecated_alias("deviations", relative_deviations)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The headline comparison: gradient-flow DMFT, its stationary limit and finite-d GD (``quadnet demo``)
+
+#: spec set B (dmft_dynamics.md Sec. 4.1): noisy, converges by t ~ 7; the ``quadnet demo`` parameters
+DEMO_PARAMS = {"alpha": 1.0, "kappa": 1.0, "kappa_star": 0.5, "lam": 0.05, "noise": 0.5}
+
+#: every numerical choice of the demo's DMFT (grid and population), see :func:`demo_flow_settings`
+DEMO_FLOW = {"h": 0.05, "h0": 0.01, "growth": 1.1, "d_eff": 24, "samples": 4, "runs": 8}
+
+#: times of the printed table (those <= t_max, plus t_max)
+DEMO_TABLE_TIMES = (0.0, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
+
+
+def demo_flow_settings(t_max: float = 10.0, **kw: Any) -> FlowSettings:
+    r"""The DMFT settings of :func:`compare_dmft` / ``quadnet demo``: **the one place of every DMFT numerical choice
+    of the demo** (:data:`DEMO_FLOW`; keywords override them, any other keyword goes to
+    :class:`dmft.dynamics.gradient_flow.FlowSettings`).
+
+    Grid (:func:`dmft.dynamics.gradient_flow.flow_grid`): Heun steps h_k = min(h, h0 growth^k) on [0, t_max],
+    small in the fast initial transient, h = 0.05 below the explicit stability bound 1/(s_max h_max) = 0.0589 of
+    set B; Heun's error is O(h^2). Population: ``runs`` independent runs of ``samples`` d_eff x d_eff samples;
+    the curves are the run mean and the standard errors the run-to-run std / sqrt(runs) (the jackknife of a single
+    run understates the spread, spec Sec. 8). The finite-d_eff bias is ~ +1/d_eff relative (spec Sec. 8), i.e.
+    ~4 % at d_eff = 24."""
+    opts = {**DEMO_FLOW, **kw}
+    h, h0, growth = opts.pop("h"), opts.pop("h0"), opts.pop("growth")
+    return flow_settings(t_max, h, h0=h0, growth=growth, **opts)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class DMFTComparison(Result):
+    """Gradient-flow DMFT (``flow``), its stationary limit (``stationary``) and finite-d GD (``gd``, several
+    seeds) for one parameter set, plus the times of the side-by-side table and the wall-clock times.
+
+    Labelled data (:meth:`to_xarray`): curve coordinate ``t`` (the DMFT's Heun grid) with ``dmft_train_error``,
+    ``dmft_test_error`` and their ``*_se``; coordinate ``t_gd`` (= k eta) with the GD seed means
+    ``gd_train_error``, ``gd_test_error``, their ``*_se`` (sample std over seeds / sqrt(seeds)) and, with coordinate
+    ``seed``, ``gd_*_error_per_seed``; coordinate ``t_table`` with the table ``table_dmft_*``, ``table_gd_*`` (both
+    linearly interpolated, exact on grid points) and their ``*_se``; scalars ``stationary_train_error``,
+    ``stationary_test_error`` (t = infinity), ``d``, ``eta``, ``d_eff``, ``wall_time_dmft``, ``wall_time_gd``,
+    ``wall_time_stationary``; attributes ``sensing`` and the DMFT's ``dmft_settings_json``."""
+
+    curve_coord: ClassVar[str | None] = "t"
+
+    params: ExtensiveWidthParams
+    flow: FlowResult
+    stationary: StationarySolution
+    gd: GDSimulation
+    table_times: np.ndarray
+    wall_time_dmft: float = 0.0
+    wall_time_gd: float = 0.0
+    wall_time_stationary: float = 0.0
+
+    def table(self) -> tuple[list[str], list[list[float]]]:
+        """Header and rows (t, DMFT train, se, GD train, se, DMFT test, se, GD test, se) at ``table_times``,
+        then the row t = inf with the stationary values (NaN standard errors and GD)."""
+        ds = self.to_xarray()
+        names = [f"table_{src}_{q}_error{se}" for q in ("train", "test") for src in ("dmft", "gd")
+                 for se in ("", "_se")]
+        header = ["t", *[n[len("table_"):] for n in names]]
+        rows = [[float(t), *(float(ds[n].values[i]) for n in names)] for i, t in enumerate(self.table_times)]
+        nan = float("nan")
+        rows.append([math.inf, self.stationary.train_error, nan, nan, nan, self.stationary.test_error, nan, nan,
+                     nan])
+        return header, rows
+
+    def to_xarray(self) -> xr.Dataset:
+        """Labelled dataset (see the class docstring)."""
+        from dmft.dynamics.result import TEST_LONG_NAME, TRAIN_LONG_NAME
+
+        f, g, tt = self.flow, self.gd, np.asarray(self.table_times, dtype=float)
+        n = len(g.seeds)
+        se_gd = f"standard error of the mean over the {n} GD seeds (sample std / sqrt({n}))"
+        se_dmft = ("standard error of the DMFT curve (run-to-run std / sqrt(runs); jackknife over samples for "
+                   "one run)")
+        v: dict[str, tuple] = {}
+        for q, long in (("train", TRAIN_LONG_NAME), ("test", TEST_LONG_NAME)):
+            y, ys = getattr(f, q + "_error"), getattr(f, q + "_error_se")
+            m, ms = getattr(g, q + "_mean"), getattr(g, q + "_sem")
+            v[f"dmft_{q}_error"] = variable("t", y, "gradient-flow DMFT (d = infinity) " + long)
+            v[f"dmft_{q}_error_se"] = variable("t", ys, se_dmft)
+            v[f"gd_{q}_error"] = variable("t_gd", m, f"finite-d GD (d = {g.d}, {g.sensing} sensing) {long}, "
+                                                     "mean over seeds")
+            v[f"gd_{q}_error_se"] = variable("t_gd", ms, se_gd)
+            v[f"gd_{q}_error_per_seed"] = variable(("seed", "t_gd"), getattr(g, q + "_error"),
+                                                   f"finite-d GD {long}, per seed")
+            v[f"table_dmft_{q}_error"] = variable("t_table", np.interp(tt, f.t, y), "DMFT " + long + " at t_table")
+            v[f"table_dmft_{q}_error_se"] = variable("t_table", np.interp(tt, f.t, ys), se_dmft + " at t_table")
+            v[f"table_gd_{q}_error"] = variable("t_table", np.interp(tt, g.t, m), "GD " + long + " at t_table")
+            v[f"table_gd_{q}_error_se"] = variable("t_table", np.interp(tt, g.t, ms), se_gd + " at t_table")
+            v[f"stationary_{q}_error"] = variable((), getattr(self.stationary, q + "_error"),
+                                                  f"stationary (t = infinity) theory: {long}")
+        v["d"] = variable((), g.d, "GD dimension d")
+        v["eta"] = variable((), g.eta, "GD step size eta")
+        v["d_eff"] = variable((), f.settings.d_eff, "size of the DMFT's matrix samples d_eff")
+        v["wall_time_dmft"] = variable((), self.wall_time_dmft, "wall-clock time of the DMFT", "s")
+        v["wall_time_gd"] = variable((), self.wall_time_gd, "wall-clock time of all GD runs", "s")
+        v["wall_time_stationary"] = variable((), self.wall_time_stationary,
+                                             "wall-clock time of the stationary solve", "s")
+        coords = {"t": coordinate("t", f.t, "gradient-flow time t (DMFT Heun grid)"),
+                  "t_gd": coordinate("t_gd", g.t, "GD time t = k eta"),
+                  "seed": coordinate("seed", np.asarray(g.seeds, dtype=np.int64), "random seed of the GD run"),
+                  "t_table": coordinate("t_table", tt, "times of the side-by-side table")}
+        plain = dataclasses.asdict(f.settings)
+        return self.dataset(v, coords, {"sensing": g.sensing, "dmft_settings_json": json.dumps(plain, default=str)})
+
+    def to_json(self) -> dict[str, Any]:
+        """Protocol JSON (``t`` and the DMFT curves, the scalars) plus ``t_gd`` with the GD curves, ``t_table``
+        with the table values, ``seeds``, ``sensing``, ``table_header`` and ``table`` (:meth:`table`; the last row
+        is t = inf, the string ``"inf"``, with the stationary values and ``None`` elsewhere)."""
+        ds = self.to_xarray()
+        header, rows = self.table()
+        return {**super().to_json(), **self.json_along(ds, "t_gd"), **self.json_along(ds, "t_table"),
+                "seeds": np.asarray(self.gd.seeds).tolist(), "sensing": self.gd.sensing,
+                "table_header": header, "table": _jsonable(rows)}
+
+    def summary(self) -> str:
+        """Parameters, the side-by-side table (value ± standard error) and the wall-clock times."""
+        header, rows = self.table()
+        p = self.params
+        lines = [f"{type(self).__name__}: alpha={p.alpha:g} kappa={p.kappa_label} kappa*={p.kappa_star:g} "
+                 f"lam={p.lam:g} Delta={p.noise:g} sigma0={self.flow.settings.sigma0:g}; GD d={self.gd.d} "
+                 f"({len(self.gd.seeds)} seeds, eta={self.gd.eta:g}, {self.gd.sensing})",
+                 "  " + "  ".join(f"{c:>17}" for c in ("t", "DMFT train", "GD train", "DMFT test", "GD test"))]
+        for r in rows:
+            lines.append("  " + "  ".join(f"{c:>17}" for c in format_row(r)))
+        lines.append(f"  wall time: DMFT {self.wall_time_dmft:.1f} s, stationary {self.wall_time_stationary:.2f} s, "
+                     f"GD {self.wall_time_gd:.1f} s")
+        text = "\n".join(lines)
+        return text if len(text) < SUMMARY_MAX_CHARS else text[: SUMMARY_MAX_CHARS - 4] + " ..."
+
+    def plot(self, ax: Any = None, *, title: str | None = None) -> Any:
+        """Train and test error vs t: DMFT lines with ± s.e. bands, GD seed means with error bars, the stationary
+        values as dashed horizontal lines (:func:`validation.plots_dmft.plot_dmft_comparison`). Returns the axes."""
+        from validation.plots_dmft import plot_dmft_comparison
+
+        return plot_dmft_comparison(self, ax=ax, title=title)
+
+
+def format_row(row: Sequence[float]) -> list[str]:
+    """Cells ``t | DMFT train ± se | GD train ± se | DMFT test ± se | GD test ± se`` of a :meth:`DMFTComparison.table`
+    row; the t = inf row reads ``t = inf (stationary theory)`` with the stationary values (5 decimals)."""
+    t, vals = row[0], row[1:]
+    if math.isinf(t):
+        return ["t = inf (stationary theory)", f"{vals[0]:.5f}", "", f"{vals[4]:.5f}", ""]
+
+    def cell(x: float, se: float) -> str:
+        return f"{x:.4f}" if not math.isfinite(se) else f"{x:.4f} ± {se:.4f}"
+
+    return [f"{t:g}", *(cell(vals[k], vals[k + 1]) for k in (0, 2, 4, 6))]
+
+
+def flow_memory_bytes(settings: FlowSettings) -> tuple[float, float]:
+    r"""Bytes of the float64 arrays one :func:`dmft.dynamics.gradient_flow.solve_flow` run allocates, as
+    ``(d_eff part, grid part)``: with K steps, N = 2K + 1 evaluation points, Ns samples, d = d_eff,
+
+        d_eff part = 8 Ns d^2 (2 N + 4 (K + 1))      (histories D, Gamma; S^k, P_k, Q_k, P~_k)
+        grid part  = 8 (2 Ns + 5 + 2) N^2             (per-sample C_S, R_S rows; C_S, R_S, B, C_e, L; copies)."""
+    K = len(settings.steps)
+    N = 2 * K + 1
+    ns, d = settings.samples, settings.d_eff
+    return 8.0 * ns * d * d * (2 * N + 4 * (K + 1)), 8.0 * (2 * ns + 7) * N * N
+
+
+def compare_dmft(params: ExtensiveWidthParams, t_max: float = 10.0, flow: FlowSettings | None = None, *,
+                 d: int = 70, seeds: int | Sequence[int] = 4, eta: float = 0.05, sensing: str = "wishart",
+                 seed0: int = 0, table_times: Sequence[float] | None = None, keep_two_time: bool = False,
+                 quiet: bool = True, backend: str = "numpy", device: str | None = None) -> DMFTComparison:
+    r"""The d = infinity gradient-flow learning curves, their t = infinity limit, and finite-d GD beside them.
+
+    * DMFT: :func:`dmft.dynamics.gradient_flow.solve_flow` with ``flow`` (default :func:`demo_flow_settings`
+      (t_max)); its grid must end at ``t_max``. Two-time arrays are dropped unless ``keep_two_time``.
+    * Stationary limit: :func:`dmft.stationary.solve_stationary` (train/test at t = infinity: spectral
+      soft-thresholding of S* + sigma GOE, spec Sec. 2.4).
+    * GD: :func:`validation.gd_simulator.simulate_gd_seeds` at dimension ``d``, step ``eta`` (t_max/eta steps; GD
+      is explicit Euler of the same flow, O(eta) from it), ``sensing`` (default the real model, Wishart
+      Z = (x x^T - I)/sqrt d, whose O(1/d) corrections are larger than GOE's, spec Sec. 4.3), ``seeds`` (a count
+      from ``seed0``, or a list), initial scale sigma0 of the DMFT settings.
+
+    ``table_times``: times of :meth:`DMFTComparison.table` (default :data:`DEMO_TABLE_TIMES` up to t_max, plus
+    t_max). Everything is validated before the first solve (ParameterError naming the argument)."""
+    import time
+
+    t_max = check.positive("t_max", t_max)
+    flow = demo_flow_settings(t_max) if flow is None else flow
+    if not isinstance(flow, FlowSettings):
+        raise ParameterError("flow", f"must be a FlowSettings (e.g. demo_flow_settings(t_max)), got {flow!r}")
+    if abs(flow.times[-1] - t_max) > 1e-9 * t_max:
+        raise ParameterError("flow", f"its grid ends at t = {flow.times[-1]:g}, must end at t_max = {t_max:g}")
+    d = check.integer("d", d, lo=2)
+    eta = check.positive("eta", eta)
+    steps = int(round(t_max / eta))
+    if steps < 1 or abs(steps * eta - t_max) > 1e-9 * t_max:
+        raise ParameterError("eta", f"t_max / eta must be a whole number of GD steps, got {t_max:g} / {eta:g}")
+    if sensing not in SENSING:
+        raise ParameterError("sensing", f"must be one of {SENSING}, got {sensing!r}")
+    seed_ids = check.seed_list("seeds", seeds, seed0)
+    if table_times is None:
+        table_times = [x for x in DEMO_TABLE_TIMES if x < t_max * (1 - 1e-12)] + [t_max]
+    tt = check.array("table_times", table_times, shape=(None,), lo=0.0)
+    if tt.size == 0 or tt.max() > t_max:
+        raise ParameterError("table_times", f"valid range: a non-empty list of times in [0, {t_max:g}]")
+    check_backend(backend, device)
+    check_gd_memory(params, d, sensing)
+    d_part, t_part = flow_memory_bytes(flow)
+    check_memory("d_eff" if d_part >= t_part else "t_max", d_part + t_part,
+                 f"the DMFT run (d_eff = {flow.d_eff}, samples = {flow.samples}, {len(flow.steps)} steps)")
+    t0 = time.perf_counter()
+    stationary = solve_stationary(params)
+    t1 = time.perf_counter()
+    res = solve_flow(params, flow, quiet=quiet)
+    t2 = time.perf_counter()
+    if not keep_two_time:
+        res = dataclasses.replace(res, C_S=None, R_S=None, C_e=None, B=None)
+    gd = simulate_gd_seeds(params, d, eta, steps, seed_ids, sigma0=flow.sigma0, sensing=sensing, quiet=quiet,
+                           backend=backend, device=device)
+    t3 = time.perf_counter()
+    return DMFTComparison(params=params, flow=res, stationary=stationary, gd=gd, table_times=tt,
+                          wall_time_dmft=t2 - t1, wall_time_gd=t3 - t2, wall_time_stationary=t1 - t0)

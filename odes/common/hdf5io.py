@@ -86,6 +86,7 @@ LIBRARY_KINDS: dict[str, str] = {k: k for k in (
     "validation.compare_stationary:RecoveryCurve",
     "validation.compare_population:PopulationValidation",
     "validation.compare_dmft:DMFTValidation",
+    "validation.compare_dmft:DMFTComparison",
     "validation.online_sgd:OnlineSGDResult",
     "validation.population_sgd:SGDComparison",
     "validation.gd_simulator:GDSimulation",

@@ -5,9 +5,10 @@ Example::
     quadnet validate ode --p 2 --pstar 1 --gamma 0.1 --M0 '[[0.2],[0.1]]' --alphas 0,5,10,20 \\
         --N 500,1000,2000 --seeds 4 --out results.h5
 
-prints the deviation table (max over alpha of |sim - ODE| for eps_g, Q, M and rotation invariants, mean ± std
-over seeds, per N) and the fitted exponents of deviation vs N, and writes ``results.h5`` (an
-:class:`validation.compare_ode.ODEComparison`) and a PNG (``--plot``, default: ``--out`` with suffix .png).
+prints eps_g(alpha) of the ODE vs online SGD at the largest N (mean ± std over runs), the deviation table (max
+over alpha of |sim - ODE| for eps_g, Q, M and rotation invariants, mean ± std over seeds, per N) and the fitted
+exponents of deviation vs N, and writes ``results.h5`` (an :class:`validation.compare_ode.ODEComparison`) and a PNG
+(``--plot``, default: ``--out`` with suffix .png).
 ``--init V`` (default): warm start with Q_perp(0) = I (``--Q0`` sets Q(0), hence Q_perp(0) = Q0 - M0 T^-1 M0^T);
 without ``--M0`` the warm start is 0.3 x a random matrix with orthonormal columns (seeded by ``--seed``).
 ``--init R``: random initialisation (plateau + escape; deviations do NOT shrink with N, see docs/online_sgd.md).
@@ -66,10 +67,22 @@ def _handler(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace, res, *, title: str | None = None) -> int:
-    """The output of ``validate ode`` and ``demo``: the deviation table (or ``res.to_json()``, with the keys of
+    """The output of ``validate ode``: eps_g(alpha) of the ODE vs the simulation at the largest N, the deviation
+    table (or ``res.to_json()``, with the keys of
     quadnet 0.1 kept for one release), then ``--out`` and the PNG (:func:`common.finish`)."""
 
     def table() -> None:
+        big = res.width(res.Ns[-1])
+        sim = big.simulation
+        ode = big.ode_eps_g[sim.valid].mean(axis=0)
+        m, s = sim.mean("eps_g"), sim.std("eps_g")
+        print(f"generalisation error eps_g(alpha): ODE vs online SGD at N = {int(res.Ns[-1])} "
+              f"(mean ± std over {sim.n_valid} runs)")
+        common.print_table(["alpha", "ODE", "SGD", "(SGD-ODE)/std"],
+                           [[f"{a:g}", f"{o:.5f}", f"{mm:.5f} ± {ss:.5f}",
+                             f"{(mm - o) / ss:+.2f}" if ss > 1e-12 else "-"]
+                            for a, o, mm, ss in zip(sim.alpha, ode, m, s)])
+        print("\nmax deviation over alpha (mean ± std over runs) per N:")
         header, rows = res.table()
         cells = []
         for r in rows:
