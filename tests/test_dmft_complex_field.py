@@ -159,3 +159,25 @@ def test_complex_numba_kernel_equals_batched_sweep(target):
     r_b = heun_adjoint_batched(target, *(x[None] for x in (S, P, Q, Pt)), h, B, U[None], ops)[0]
     r_n = heun_adjoint(target, S, P, Q, Pt, h, B, U, np.empty((target, d, d), complex), 1, float(d * d))
     np.testing.assert_allclose(r_n, r_b, rtol=1e-11, atol=1e-14)
+
+
+def test_complex_field_at_small_d_eff_matches_oracle_o3():
+    """The point of the complex field: at d_eff = 8 the gradient-flow curve of set B is already at d = infinity
+    within the oracle's precision (spec O3, gradient flow: t = 1 train 0.498 test 0.598; t = 2 train 0.358 test
+    0.352; +- 2.5 %), while the real field at the same d_eff is ~+10 % high in the test error (O(1/d_eff) bias,
+    docs/dmft.md). Tolerance: 2.5 % (oracle) + 2 % (complex finite-size effect at d_eff = 8, measured -0.5 to
+    -1.6 %) + 3 run-to-run s.e."""
+    from dmft.dynamics.gradient_flow import flow_settings
+
+    common = dict(h0=0.01, growth=1.15, d_eff=8, samples=24, runs=2, seed=7)
+    cplx = solve_flow(SET_B, flow_settings(2.0, 0.05, field="complex", ensemble="wishart", **common))
+    real = solve_flow(SET_B, flow_settings(2.0, 0.05, **common))
+    oracle = {1.0: (0.498, 0.598), 2.0: (0.358, 0.352)}
+    at = lambda r, name, t: float(np.interp(t, r.t, getattr(r, name)))  # noqa: E731
+    for t, (train, test) in oracle.items():
+        for name, ref in (("train_error", train), ("test_error", test)):
+            y, se = at(cplx, name, t), at(cplx, name + "_se", t)
+            assert abs(y / ref - 1) <= 0.045 + 3 * se / y, (t, name, y, se, ref)
+        # the real field at the same d_eff carries its O(1/d_eff) excess (here ~ +0.9/8 = +11 % in the test error)
+        y, se = at(real, "test_error", t), at(real, "test_error_se", t)
+        assert y / test - 1 > 0.045 - 3 * se / y, (t, y, se)

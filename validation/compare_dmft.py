@@ -363,15 +363,8 @@ def format_row(row: Sequence[float]) -> list[str]:
 
 
 def flow_memory_bytes(settings: FlowSettings) -> tuple[float, float]:
-    r"""Bytes of the float64 arrays one :func:`dmft.dynamics.gradient_flow.solve_flow` run allocates, as
-    ``(d_eff part, grid part)``: with K steps, N = 2K + 1 evaluation points, Ns samples, d = d_eff,
-
-        d_eff part = 8 Ns d^2 (2 N + 4 (K + 1))      (histories D, Gamma; S^k, P_k, Q_k, P~_k)
-        grid part  = 8 (2 Ns + 5 + 2) N^2             (per-sample C_S, R_S rows; C_S, R_S, B, C_e, L; copies)."""
-    K = len(settings.steps)
-    N = 2 * K + 1
-    ns, d = settings.samples, settings.d_eff
-    return 8.0 * ns * d * d * (2 * N + 4 * (K + 1)), 8.0 * (2 * ns + 7) * N * N
+    """Bytes of one :func:`dmft.dynamics.gradient_flow.solve_flow` run: :meth:`FlowSettings.memory_bytes`."""
+    return settings.memory_bytes()
 
 
 def compare_dmft(params: ExtensiveWidthParams, t_max: float = 10.0, flow: FlowSettings | None = None, *,

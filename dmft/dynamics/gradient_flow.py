@@ -134,6 +134,17 @@ class FlowSettings:
         if self.field not in ensembles.FIELDS:
             raise ParameterError("field", f"must be one of {ensembles.FIELDS}, got {self.field!r}")
 
+    def memory_bytes(self) -> tuple[float, float]:
+        r"""Bytes of the arrays one :func:`solve_flow` run allocates, as ``(d_eff part, grid part)``: with K steps,
+        N = 2K + 1 evaluation points, Ns samples, d = d_eff, b = 8 (real) or 16 (complex) bytes per entry,
+
+            d_eff part = b Ns d^2 (2 N + 4 (K + 1))      (histories D, Gamma; S^k, P_k, Q_k, P~_k)
+            grid part  = 8 (2 Ns + 7) N^2                (per-sample C_S, R_S rows; C_S, R_S, B, C_e, L; copies)."""
+        K = len(self.steps)
+        N = 2 * K + 1
+        b = 16.0 if self.field == "complex" else 8.0
+        return b * self.samples * self.d_eff ** 2 * (2 * N + 4 * (K + 1)), 8.0 * (2 * self.samples + 7) * N * N
+
     @property
     def times(self) -> np.ndarray:
         """Main grid t_k, k = 0..K."""
