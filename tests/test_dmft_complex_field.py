@@ -181,3 +181,23 @@ def test_complex_field_at_small_d_eff_matches_oracle_o3():
         # the real field at the same d_eff carries its O(1/d_eff) excess (here ~ +0.9/8 = +11 % in the test error)
         y, se = at(real, "test_error", t), at(real, "test_error_se", t)
         assert y / test - 1 > 0.045 - 3 * se / y, (t, y, se)
+
+
+def test_complex_torch_backend_equals_numpy_on_cpu():
+    """The torch twin of the batched sweep on complex128 tensors equals numpy to rounding (skipped without torch);
+    a whole complex-field solve with backend="torch" equals backend="numba" to 1e-10."""
+    pytest.importorskip("torch")
+    (S0, Sstar, B, Xi, h, lam), (S, P, Q, Pt) = _instance()
+    d = S0.shape[0]
+    U = _herm(np.random.default_rng(5), d)
+    ops_np, ops_t = get_ops("numpy", field="complex"), get_ops("torch", "cpu", field="complex")
+    for target in (1, 2, 5, 6):
+        args = [x[None] for x in (S, P, Q, Pt)]
+        r_np = heun_adjoint_batched(target, *args, h, B, U[None], ops_np)
+        r_t = heun_adjoint_batched(target, *(ops_t.asarray(x) for x in args), h, B, ops_t.asarray(U[None]), ops_t)
+        np.testing.assert_allclose(r_t, r_np, rtol=1e-12, atol=1e-14)
+    kw = dict(steps=tuple(flow_grid(0.3, 0.05)), d_eff=5, samples=3, field="complex", ensemble="wishart", seed=2)
+    a = solve_flow(SET_B, FlowSettings(backend="numba", **kw))
+    b = solve_flow(SET_B, FlowSettings(backend="torch", device="cpu", **kw))
+    np.testing.assert_allclose(b.train_error, a.train_error, rtol=1e-10)
+    np.testing.assert_allclose(b.test_error, a.test_error, rtol=1e-10)

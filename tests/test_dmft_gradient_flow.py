@@ -239,11 +239,17 @@ def test_torch_backend_equals_numpy_on_cpu():
     assert torch.get_default_dtype() is not None
 
 
-def test_torch_backend_absent_is_a_parameter_error():
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        with pytest.raises(ParameterError, match="backend"):
-            solve_flow(SET_B, flow_settings(0.1, 0.05, d_eff=4, samples=2, backend="torch"))
-    else:
-        pytest.skip("torch is installed")
+def test_torch_backend_absent_is_a_parameter_error(monkeypatch):
+    """Without torch (hidden from the import system if it is installed), backend="torch" is a ParameterError."""
+    import sys
+
+    class _NoTorch:
+        def find_spec(self, name, path=None, target=None):
+            if name == "torch" or name.startswith("torch."):
+                raise ImportError("torch hidden by the test")
+
+    for name in [k for k in sys.modules if k == "torch" or k.startswith("torch.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [_NoTorch(), *sys.meta_path])
+    with pytest.raises(ParameterError, match="backend"):
+        solve_flow(SET_B, flow_settings(0.1, 0.05, d_eff=4, samples=2, backend="torch"))
