@@ -118,18 +118,11 @@ def test_torch_backend_equals_numpy(sensing, noise):
 
 def test_torch_backend_missing_gives_parameter_error(monkeypatch, capsys):
     """backend='torch' without torch: ParameterError naming the backend (and CLI exit 2 before any solve)."""
-    import sys
 
+    from tests.helpers import hide_torch
     from validation.cli import main
 
-    class _NoTorch:  # `import torch` raises ImportError, whether or not torch is installed or already imported
-        def find_spec(self, name, path=None, target=None):
-            if name == "torch" or name.startswith("torch."):
-                raise ImportError("torch hidden by the test")
-
-    for name in [k for k in sys.modules if k == "torch" or k.startswith("torch.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setattr(sys, "meta_path", [_NoTorch(), *sys.meta_path])
+    hide_torch(monkeypatch)
     with pytest.raises(ParameterError, match="torch is not installed"):
         gs.simulate_gd(P, 4, 0.05, 2, backend="torch")
     with pytest.raises(ParameterError, match="backend"):

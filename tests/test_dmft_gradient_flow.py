@@ -241,15 +241,8 @@ def test_torch_backend_equals_numpy_on_cpu():
 
 def test_torch_backend_absent_is_a_parameter_error(monkeypatch):
     """Without torch (hidden from the import system if it is installed), backend="torch" is a ParameterError."""
-    import sys
+    from tests.helpers import hide_torch
 
-    class _NoTorch:
-        def find_spec(self, name, path=None, target=None):
-            if name == "torch" or name.startswith("torch."):
-                raise ImportError("torch hidden by the test")
-
-    for name in [k for k in sys.modules if k == "torch" or k.startswith("torch.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setattr(sys, "meta_path", [_NoTorch(), *sys.meta_path])
+    hide_torch(monkeypatch)
     with pytest.raises(ParameterError, match="backend"):
         solve_flow(SET_B, flow_settings(0.1, 0.05, d_eff=4, samples=2, backend="torch"))
