@@ -24,7 +24,7 @@ CASES = {
     "kappa < 1, lam = 1, Delta = 2": (ExtensiveWidthParams(alpha=1.5, kappa=0.5, kappa_star=0.25, lam=1.0, noise=2.0),
                                       8.0, 16, 8, 4),
     "noiseless, lam = 0.2": (ExtensiveWidthParams(alpha=1.0, kappa=1.0, kappa_star=0.5, lam=0.2, noise=0.0),
-                             16.0, 12, 16, 4),
+                             16.0, 16, 8, 3),
 }
 
 
