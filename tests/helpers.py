@@ -31,3 +31,30 @@ def hide_torch(monkeypatch: Any) -> None:
     for name in [k for k in sys.modules if k == "torch" or k.startswith("torch.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setattr(sys, "meta_path", [_NoTorch(), *sys.meta_path])
+
+
+def heun_effective_forward(S0: Any, Sstar: Any, B: Any, Xi: Any, h: Any, lam: float, field_at: int | None = None,
+                           field: Any = None) -> list:
+    """Nonlinear Heun effective dynamics of the gradient-flow DMFT with fixed kernels B and noise Xi, written out
+    independently of the solver (the finite-difference reference of the adjoint tests); returns all evaluation
+    points s^i. Symmetric or Hermitian matrices: predictor S~ = P S P, corrector S' = Q^H S Q (Q^T for real).
+    ``field`` is added to g at evaluation point ``field_at``."""
+    import numpy as np
+
+    eye = np.eye(S0.shape[0])
+    s, g, Sk = [S0], [], S0
+    for k in range(len(h)):
+        for sub in (0, 1):
+            i = 2 * k + sub
+            gi = (s[i] - Sstar) + sum(B[i, m] * (s[m] - Sstar) for m in range(i)) + Xi[i]
+            if field_at == i:
+                gi = gi + field
+            g.append(gi)
+            if sub == 0:
+                P = eye - h[k] * (gi + lam * eye)
+                s.append(P @ Sk @ P)
+            else:
+                Q = eye - 0.5 * h[k] * (g[2 * k] + lam * eye + P @ (gi + lam * eye))
+                Sk = np.conj(Q.T) @ Sk @ Q
+                s.append(Sk)
+    return s

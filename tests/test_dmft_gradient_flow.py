@@ -14,6 +14,7 @@ from dmft.dynamics.gradient_flow import FlowSettings, flow_grid, flow_settings, 
 from dmft.params import ExtensiveWidthParams
 from odes.common.errors import ParameterError
 from odes.common.random_matrices import symmetric_basis
+from tests.helpers import heun_effective_forward as _heun_forward
 
 SET_B = ExtensiveWidthParams(alpha=1.0, kappa=1.0, kappa_star=0.5, lam=0.05, noise=0.5)
 
@@ -21,33 +22,6 @@ SET_B = ExtensiveWidthParams(alpha=1.0, kappa=1.0, kappa_star=0.5, lam=0.05, noi
 def _sym(rng, d, scale=1.0):
     a = rng.standard_normal((d, d)) * scale
     return (a + a.T) / 2
-
-
-def _heun_forward(S0, Sstar, B, Xi, h, lam, field_at=None, field=None):
-    """Nonlinear Heun effective dynamics with fixed kernels B and noise Xi; returns all evaluation points s^i."""
-    d = S0.shape[0]
-    eye = np.eye(d)
-    K = len(h)
-    s = [S0]
-    Sk = S0
-    g = []
-    for k in range(K):
-        for sub in (0, 1):
-            i = 2 * k + sub
-            D = [x - Sstar for x in s]
-            gi = D[i] + sum(B[i, m] * D[m] for m in range(i)) + Xi[i]
-            if field_at == i:
-                gi = gi + field
-            g.append(gi)
-            if sub == 0:
-                P = eye - h[k] * (gi + lam * eye)
-                s.append(P @ Sk @ P)
-            else:
-                A0 = g[2 * k] + lam * eye
-                Q = eye - 0.5 * h[k] * (A0 + P @ (gi + lam * eye))
-                Sk = Q.T @ Sk @ Q
-                s.append(Sk)
-    return s
 
 
 def _histories(S0, Sstar, B, Xi, h, lam):
