@@ -9,11 +9,12 @@ Model: alpha = 1.5, kappa = 0.5, kappa* = 0.25, lam = 0.01, Delta = 0.1, sigma0 
 T = 100 steps (t <= 4), GOE sensing. Full run: GD (``simulate_gd``, one seed per instance) at d = 40, 60, 80,
 120, 160 with 24 seeds each (d = 160: ~80 s per seed, ~4 GB GOE design) and the discrete-time DMFT
 (``dmft.dynamics.solve``, Ns = 4, one independent run per root seed 5000, 5001, ...) at d_eff = 24, 32, 48, 64,
-96, 128 with 48 runs each; about 45 min of one core for GD and 20 min for the DMFT (``--dmft-d 192
---dmft-runs 16`` adds the extra d_eff = 192 point of the docs). ``--quick``: GD d = 24, 32, 40 (6 seeds),
-DMFT d_eff = 16, 24, 32 (6 runs), ~1 min. ``--cache DIR`` stores one .npz per seed / run and reuses it (an
-interrupted run loses nothing). ``--summary`` writes the per-seed values at the compared times and the escape
-times (a few kB); ``--from-summary`` prints the tables from such a file without computing anything.
+96, 128 with 48 runs each and d_eff = 192 with 16; about 45 min of one core for GD and 35 min for the DMFT.
+``--quick``: GD d = 24, 32, 40 (6 seeds), DMFT d_eff = 16, 24, 32 (6 runs), ~1 min. ``--cache DIR`` stores one
+.npz per seed / run and reuses it (an interrupted run loses nothing). ``--summary`` writes the per-seed values at
+the compared times and the escape times (a few kB); ``--from-summary`` prints the tables from such a file without
+computing anything. The fits use every size present (``--gd-d``, ``--dmft-d``, ``--gd-seeds``, ``--dmft-runs``
+override the sizes / counts).
 
 Per compared time t (0.48, 1, 1.52, 2, 3, 4) and per side, the size means y(x) with seed-spread standard errors
 s(x) (sample std / sqrt(n)) are fitted by weighted least squares (weights 1/s^2) with three ansaetze:
@@ -45,8 +46,9 @@ PARAMS = ExtensiveWidthParams(alpha=1.5, kappa=0.5, kappa_star=0.25, lam=0.01, n
 ETA, STEPS, SIGMA0 = 0.04, 100, 0.1
 KS = np.array([12, 25, 38, 50, 75, 100])  # t = 0.48, 1, 1.52, 2, 3, 4
 LEVELS = (1.0, 0.2)
-FULL = {"gd_d": (40, 60, 80, 120, 160), "gd_seeds": 24, "dm_d": (24, 32, 48, 64, 96, 128), "dm_runs": 48}
-QUICK = {"gd_d": (24, 32, 40), "gd_seeds": 6, "dm_d": (16, 24, 32), "dm_runs": 6}
+FULL = {"gd_d": (40, 60, 80, 120, 160), "gd_seeds": 24, "dm_d": (24, 32, 48, 64, 96, 128, 192),
+        "dm_runs": {192: 16}, "dm_runs_default": 48}
+QUICK = {"gd_d": (24, 32, 40), "gd_seeds": 6, "dm_d": (16, 24, 32), "dm_runs": {}, "dm_runs_default": 6}
 DM_SEED0 = 5000
 ANSAETZE = {"L": (1.0,), "TW": (2.0 / 3.0,), "Q": (1.0, 2.0)}
 
@@ -82,13 +84,16 @@ def _one(kind: str, size: int, seed: int, cache: Path | None) -> dict:
     return out
 
 
-def collect(kind: str, sizes: tuple[int, ...], n: int, cache: Path | None, cached_only: bool = False) -> dict:
-    """Per size: train/test at KS (n, 6), escape times (n, len(LEVELS)), total wall time. ``cached_only``: use
-    the seeds present in ``cache`` (up to n), compute nothing."""
+def collect(kind: str, sizes: tuple[int, ...], n: int | dict[int, int], cache: Path | None,
+            cached_only: bool = False) -> dict:
+    """Per size: train/test at KS (n, 6), escape times (n, len(LEVELS)), total wall time; ``n``: seeds per size
+    (an int, or a dict size -> count). ``cached_only``: use the seeds present in ``cache`` (up to n), compute
+    nothing."""
     t = ETA * np.arange(STEPS + 1)
     out = {}
     for size in sizes:
-        seeds = range(n) if kind == "gd" else range(DM_SEED0, DM_SEED0 + n)
+        k = n[size] if isinstance(n, dict) else n
+        seeds = range(k) if kind == "gd" else range(DM_SEED0, DM_SEED0 + k)
         if cached_only:
             seeds = [s for s in seeds if (cache / f"{kind}_d{size}_s{s}.npz").exists()]
             if len(seeds) < 2:
@@ -225,12 +230,12 @@ def main(argv: list[str] | None = None) -> None:
     if a.dmft_d:
         cfg["dm_d"] = tuple(int(v) for v in a.dmft_d.split(","))
     cfg["gd_seeds"] = a.gd_seeds or cfg["gd_seeds"]
-    cfg["dm_runs"] = a.dmft_runs or cfg["dm_runs"]
+    runs = {x: a.dmft_runs or cfg["dm_runs"].get(x, cfg["dm_runs_default"]) for x in cfg["dm_d"]}
     if a.cache:
         a.cache.mkdir(parents=True, exist_ok=True)
     if a.cached_only and not a.cache:
         ap.error("--cached-only needs --cache")
-    dm = collect("dm", cfg["dm_d"], cfg["dm_runs"], a.cache, a.cached_only)
+    dm = collect("dm", cfg["dm_d"], runs, a.cache, a.cached_only)
     gd = collect("gd", cfg["gd_d"], cfg["gd_seeds"], a.cache, a.cached_only)
     if a.summary:
         save_summary(a.summary, gd, dm)
