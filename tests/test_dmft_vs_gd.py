@@ -80,7 +80,7 @@ def test_dmft_vs_gd_escape_phase_small_init():
     t ~ 0.5-2) at moderate sizes: mean of 24 independent DMFT runs (d_eff = 48, Ns = 4) against the mean of 40
     GOE-GD seeds at d = 60, raw (no extrapolation), at t = 1, 1.52, 2, 4 (train and test). Tolerance per time:
     3 sqrt(se_DMFT^2 + se_GD^2) (run / seed spreads) + (4/d_eff + 6/d) |DMFT|, the last term the finite-size
-    biases, bounded by the largest relative 1/size slopes measured at these times up to d_eff = 128 and
+    biases, bounded by the largest relative 1/size slopes measured at these times up to d_eff = 192 and
     d = 160 (DMFT 3.4, GD 4.8 +- 3, docs/dmft.md). The tolerance is 20-30 % of the value (measured
     |difference| / tolerance <= 0.16 on the benchmark runs); the curves fall like exp(-2 t) to exp(-2.4 t) in
     the escape phase, so it rejects a shift of the escape time by more than ~0.13 (13 %)."""
