@@ -14,4 +14,6 @@ def test_notebook_runs(tmp_path, monkeypatch):
     runpy.run_path(str(ROOT / "notebooks" / "dmft_learning_curves.py"), run_name="__main__")
     assert (tmp_path / "dmft_vs_gd.png").exists()
     assert (tmp_path / "dmft_late_time.png").exists()
+    assert (tmp_path / "dmft_escape_phase_sizes.png").exists()
+    assert (tmp_path / "dmft_field_bias.png").exists()
     assert os.environ["QUADNET_FAST"] == "1"
