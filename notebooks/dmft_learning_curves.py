@@ -137,9 +137,9 @@ fig, ax = plt.subplots(figsize=(6, 4))
 for field, ens, c in (("real", "quantile", "C0"), ("complex", "wishart", "C3")):
     ys, ss = [], []
     for d in SIZES:
-        ns = max(4, (32 * 64) // d ** 2) if not FAST else 4
+        ns = max(4, (64 * 64) // d ** 2) if not FAST else 4  # about equal Ns d_eff^2: equal noise per size
         r = solve_flow(SETS["B (noisy)"], flow_settings(2.0, 0.05, h0=0.01, growth=1.15, d_eff=d, samples=ns,
-                                                        runs=2 if FAST else 4, field=field, ensemble=ens, seed=5))
+                                                        runs=2 if FAST else 6, field=field, ensemble=ens, seed=5))
         ys.append(r.test_error[-1])
         ss.append(r.test_error_se[-1])
     ax.errorbar(1.0 / np.array(SIZES), ys, ss, fmt="o-", color=c, capsize=2, label=f"{field} field")
