@@ -171,3 +171,53 @@ def test_complex_torch_backend_equals_numpy_on_cpu():
     b = solve_flow(SET_B, FlowSettings(backend="torch", device="cpu", **kw))
     np.testing.assert_allclose(b.train_error, a.train_error, rtol=1e-10)
     np.testing.assert_allclose(b.test_error, a.test_error, rtol=1e-10)
+
+
+def test_response_from_a_subset_of_the_samples():
+    """``response_samples`` = n_R < Ns: the adjoint sweeps run on n_R samples only. With n_R = Ns the result is the
+    default run exactly; with n_R = 4 of 16 the curves agree with the all-samples curves within 4 combined run-to-run
+    standard errors (same d = infinity object, only the response estimate is noisier), and the group-jackknife
+    train errors are finite and positive."""
+    kw = dict(steps=tuple(flow_grid(1.0, 0.05, 0.01, 1.15)), d_eff=6, samples=16, field="complex",
+              ensemble="wishart")
+    a = solve_flow(SET_B, FlowSettings(seed=3, **kw))
+    b = solve_flow(SET_B, FlowSettings(seed=3, response_samples=16, **kw))
+    np.testing.assert_array_equal(a.train_error, b.train_error)
+    full = solve_flow(SET_B, FlowSettings(seed=4, runs=4, **kw))
+    sub = solve_flow(SET_B, FlowSettings(seed=5, runs=4, response_samples=4, **kw))
+    for name in ("train_error", "test_error"):
+        y1, y2 = getattr(full, name), getattr(sub, name)
+        se = np.hypot(getattr(full, name + "_se"), getattr(sub, name + "_se"))
+        assert np.all(np.abs(y1 - y2) <= 4 * se + 1e-12), name
+    one = solve_flow(SET_B, FlowSettings(seed=6, response_samples=4, **kw))
+    assert np.all(np.isfinite(one.train_error_se)) and np.all(one.train_error_se[1:] > 0)
+
+
+def test_fit_in_inverse_d_squared_recovers_exact_data():
+    """fit_inverse_d(power=2) on y = a + b/d^2 (no noise) returns a exactly and chi^2 = 0; on y = a + b/d it
+    misfits (chi^2 > 0): the power is really applied."""
+    from dmft.dynamics.extrapolate import fit_inverse_d
+
+    ds = np.array([8.0, 12.0, 16.0])
+    y = (0.3 - 0.5 / ds ** 2)[:, None]
+    s = np.full_like(y, 1e-3)
+    a, se, chi2 = fit_inverse_d(ds, y, s, power=2)
+    assert a[0] == pytest.approx(0.3, abs=1e-12) and chi2[0] == pytest.approx(0.0, abs=1e-12) and se[0] > 0
+    _, _, chi2_lin = fit_inverse_d(ds, (0.3 - 0.5 / ds)[:, None], s, power=2)
+    assert chi2_lin[0] > 1.0
+
+
+def test_memory_estimate_matches_the_allocations():
+    """FlowSettings.memory_bytes (complex entries 16 bytes) against the peak traced by tracemalloc during a solve
+    whose histories dominate (after a warm-up solve, so that numba's compilation is not counted): the arrays must
+    fit in [0.8, 1.5] x the estimate."""
+    import tracemalloc
+
+    st = FlowSettings(steps=tuple(flow_grid(2.0, 0.05)), d_eff=16, samples=8, field="complex", ensemble="wishart")
+    est = sum(st.memory_bytes())
+    solve_flow(SET_B, FlowSettings(steps=(0.05,), d_eff=4, samples=2, field="complex", ensemble="wishart"))
+    tracemalloc.start()
+    solve_flow(SET_B, st)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert 0.8 * est <= peak <= 1.5 * est, (peak, est)

@@ -362,11 +362,6 @@ def format_row(row: Sequence[float]) -> list[str]:
     return [f"{t:g}", *(cell(vals[k], vals[k + 1]) for k in (0, 2, 4, 6))]
 
 
-def flow_memory_bytes(settings: FlowSettings) -> tuple[float, float]:
-    """Bytes of one :func:`dmft.dynamics.gradient_flow.solve_flow` run: :meth:`FlowSettings.memory_bytes`."""
-    return settings.memory_bytes()
-
-
 def compare_dmft(params: ExtensiveWidthParams, t_max: float = 10.0, flow: FlowSettings | None = None, *,
                  d: int = 70, seeds: int | Sequence[int] = 4, eta: float = 0.05, sensing: str = "wishart",
                  seed0: int = 0, table_times: Sequence[float] | None = None, keep_two_time: bool = False,
@@ -407,7 +402,7 @@ def compare_dmft(params: ExtensiveWidthParams, t_max: float = 10.0, flow: FlowSe
         raise ParameterError("table_times", f"valid range: a non-empty list of times in [0, {t_max:g}]")
     check_backend(backend, device)
     check_gd_memory(params, d, sensing)
-    d_part, t_part = flow_memory_bytes(flow)
+    d_part, t_part = flow.memory_bytes()
     check_memory("d_eff" if d_part >= t_part else "t_max", d_part + t_part,
                  f"the DMFT run (d_eff = {flow.d_eff}, samples = {flow.samples}, {len(flow.steps)} steps)")
     t0 = time.perf_counter()

@@ -293,9 +293,10 @@ def _solve_one(params: ExtensiveWidthParams, st: FlowSettings, seedseq: np.rando
                 si = 0.5 * (si + H(si))
                 state.Sk[:, k] = si
             state.Dh[:, i] = si - state.Sstar
-            # C_S row per sample: (1/d) Re Tr(D^i D^l) = (1/d) Re sum conj(D^l) D^i, l <= i
+            # C_S row per sample: (1/d) Re Tr(D^i D^l) = (1/d) Re sum_ab D^l_ab conj(D^i_ab), l <= i (Hermitian D;
+            # conjugating the one new row, not the history)
             flat = state.Dh[:, :i + 1].reshape(ns, i + 1, d * d)
-            state.CSs[:, i, :i + 1] = np.real(np.conj(flat) @ flat[:, i, :, None])[..., 0] / d
+            state.CSs[:, i, :i + 1] = np.real(flat @ np.conj(flat[:, i, :, None]))[..., 0] / d
             if batched and i % 2 == 0:
                 bS[:, k] = ops.asarray(state.Sk[idx, k])
             if not np.isfinite(state.Dh[:, i]).all() or float(np.abs(state.Dh[:, i]).max()) > scale:
@@ -360,32 +361,11 @@ def _solve_one(params: ExtensiveWidthParams, st: FlowSettings, seedseq: np.rando
     main = np.arange(0, N, 2)
     test_s = 2.0 * np.einsum("sii->si", state.CSs)[:, main]
     test_se = test_s.std(axis=0, ddof=1) / math.sqrt(ns)
-    jack = _jackknife_train if nr == ns else _group_jackknife_train
-    train_se = jack(state, alpha, delta)[main]
+    train_se = _jackknife_train(state, alpha, delta, groups=None if nr == ns else 16)[main]
     return FlowResult(params=params, settings=st, t=st.times, train_error=np.diag(state.Ce)[main].copy(),
                       test_error=2.0 * np.diag(state.CS)[main], train_error_se=train_se, test_error_se=test_se,
                       eval_t=tev, C_S=state.CS, R_S=state.RS, C_e=state.Ce, B=state.B,
                       wall_time=time.perf_counter() - t0)
-
-
-def _group_jackknife_train(state: _State, alpha: float, delta: float, groups: int = 16) -> np.ndarray:
-    """Delete-a-group jackknife of train = diag(B (2 C_S + Delta) B^T) when the response comes from a subset of the
-    samples: group g removes the forward samples s = g mod G and the response samples r = g mod G together."""
-    from scipy.linalg import solve_triangular
-
-    ns, nr = state.CSs.shape[0], state.RSs.shape[0]
-    G = min(groups, nr)
-    n = state.CS.shape[0]
-    eye = np.eye(n)
-    vals = []
-    for g in range(G):
-        cs = state.CSs[np.arange(ns) % G != g].mean(axis=0)
-        cs = np.tril(cs) + np.tril(cs, -1).T
-        rs = state.RSs[np.arange(nr) % G != g].mean(axis=0)
-        b = solve_triangular(eye - rs / (2.0 * alpha), eye, lower=True, unit_diagonal=True)
-        vals.append(np.einsum("ka,ka->k", b @ (2.0 * cs + delta), b))
-    vals = np.array(vals)
-    return np.sqrt((G - 1) / G * ((vals - vals.mean(axis=0)) ** 2).sum(axis=0))
 
 
 def solve_flow(params: ExtensiveWidthParams, settings: FlowSettings, *, quiet: bool = True,

@@ -162,21 +162,24 @@ def forward_step(st: SolverState, params: ExtensiveWidthParams, settings: DMFTSe
         raise DivergenceError(f"effective process diverged (|S| > {scale:.3g}); reduce eta", time=(k + 1) * eta)
 
 
-def _jackknife_train(state: SolverState, alpha: float, delta: float) -> np.ndarray:
-    """Leave-one-sample-out standard error of train(k) = diag(B (2 C_S + Delta) B^T), B = (I - R_S/(2alpha))^{-1}."""
-    ns = state.CSs.shape[0]
+def _jackknife_train(state: SolverState, alpha: float, delta: float, groups: int | None = None) -> np.ndarray:
+    """Delete-a-group jackknife standard error of train(k) = diag(B (2 C_S + Delta) B^T),
+    B = (I - R_S/(2alpha))^{-1}: group g removes the forward samples s = g mod G from C_S and the response samples
+    r = g mod G from R_S (the responses may come from fewer samples than the forward process). ``groups`` None:
+    G = number of response samples, i.e. leave-one-sample-out when all samples carry responses."""
+    ns, nr = state.CSs.shape[0], state.RSs.shape[0]
+    G = nr if groups is None else min(groups, nr)
     n = state.CS.shape[0]
     eye = np.eye(n)
     vals = []
-    for s in range(ns):
-        keep = [i for i in range(ns) if i != s]
-        cs = state.CSs[keep].mean(axis=0)
+    for g in range(G):
+        cs = state.CSs[np.arange(ns) % G != g].mean(axis=0)
         cs = np.tril(cs) + np.tril(cs, -1).T
-        rs = state.RSs[keep].mean(axis=0)
+        rs = state.RSs[np.arange(nr) % G != g].mean(axis=0)
         b = solve_triangular(eye - rs / (2.0 * alpha), eye, lower=True, unit_diagonal=True)
         vals.append(np.einsum("ka,ka->k", b @ (2.0 * cs + delta), b))
     vals = np.array(vals)
-    return np.sqrt((ns - 1) / ns * ((vals - vals.mean(axis=0)) ** 2).sum(axis=0))
+    return np.sqrt((G - 1) / G * ((vals - vals.mean(axis=0)) ** 2).sum(axis=0))
 
 
 def _result(state: SolverState, params: ExtensiveWidthParams, settings: DMFTSettings, wall: float) -> DMFTResult:
