@@ -68,6 +68,9 @@ def test_cli_gradient_flow_target(capsys):
     assert payload["diagnostics"]["d_eff"] == [6, 8]
     assert main(["dmft", *MODEL, "--t-max", "1"]) == 2
     assert "gradient-flow" in capsys.readouterr().err
+    assert main(["dmft", *MODEL, "--steps", "2", "--field", "real"]) == 2  # --field without the curve: refused
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "field" in err[0]
     assert main(["dmft", *MODEL, "--gradient-flow", "--t-max", "-1"]) == 2
     assert "t-max" in capsys.readouterr().err
     assert main(["dmft", *MODEL, "--gradient-flow", "--t-max", "1", "--target-error", "0"]) == 2
