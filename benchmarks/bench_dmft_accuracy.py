@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 from dmft.dynamics.curve import solve_curve
+from dmft.dynamics.extrapolate import fit_inverse_d
 from dmft.params import ExtensiveWidthParams
 
 SET_B = ExtensiveWidthParams(alpha=1.0, kappa=1.0, kappa_star=0.5, lam=0.05, noise=0.5)
@@ -84,16 +85,11 @@ def gd_row(t_c: float, target: float, cap: float, sensing: str, ds: tuple = (40,
             continue
         est = {}
         for name in NAMES:
-            y = np.array([np.mean(vals[d][name]) for d in ds])
-            se = np.array([np.std(vals[d][name], ddof=1) / math.sqrt(n) for d in ds])
-            x = 1.0 / np.array(ds, float)
-            w = 1.0 / se ** 2
-            A = np.column_stack([np.ones_like(x), x])
-            cov = np.linalg.inv(A.T @ (A * w[:, None]))
-            a, b = cov @ (A.T @ (w * y))
-            chi2 = float(np.sum(w * (y - a - b * x) ** 2))
-            birge = max(1.0, math.sqrt(chi2 / max(len(ds) - 2, 1)))
-            est[name] = (float(a), float(math.sqrt(cov[0, 0]) * birge))
+            y = np.array([[np.mean(vals[d][name])] for d in ds])
+            se = np.array([[np.std(vals[d][name], ddof=1) / math.sqrt(n)] for d in ds])
+            a, se_a, chi2 = fit_inverse_d(np.array(ds, float), y, se)
+            birge = max(1.0, math.sqrt(chi2[0] / max(len(ds) - 2, 1)))
+            est[name] = (float(a[0]), float(se_a[0] * birge))
         rel = max(est[n][1] / abs(est[n][0]) for n in NAMES)
         if rel <= target or time.process_time() - c0 > cap:
             break

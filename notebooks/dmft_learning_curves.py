@@ -101,6 +101,7 @@ print(f"t = {rB.t[-1]:g}: DMFT test {rB.test_error[-1]:.4f} +- {rB.test_error_st
 import numpy as np
 
 from benchmarks.escape_phase_validation import load_summary
+from odes.common.numerics import fit_inverse_size
 
 gd_esc, dm_esc = load_summary(Path("benchmarks/data/escape_phase_summary.npz"))
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -110,12 +111,10 @@ for ax, (k, t) in zip(axes, ((2, 1.52), (3, 2.0))):
         y = np.array([data[int(s)]["test"][:, k].mean() for s in sizes])
         se = np.array([data[int(s)]["test"][:, k].std(ddof=1) / np.sqrt(len(data[int(s)]["test"])) for s in sizes])
         x = 1.0 / sizes
-        w = 1.0 / se ** 2
-        A = np.column_stack([np.ones_like(x), x])
-        a, b = np.linalg.solve(A.T @ (A * w[:, None]), A.T @ (w * y))
+        fit = fit_inverse_size(sizes, y, se, se_floor=0.0, scale_by_chi2=False)  # weighted a + b/d
         ax.errorbar(x, y, se, fmt="o", color=c, ms=4, capsize=2, label=lab)
         xx = np.linspace(0.0, x.max(), 50)
-        ax.plot(xx, a + b * xx, color=c, lw=1, ls="--")
+        ax.plot(xx, fit.intercept + fit.slope * xx, color=c, lw=1, ls="--")
     ax.set_xlabel("1 / size")
     ax.set_ylabel(f"test error at t = {t:g}")
     ax.legend(fontsize=8)
