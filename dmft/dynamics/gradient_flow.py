@@ -52,6 +52,7 @@ from dmft.params import ExtensiveWidthParams
 from odes.common import check
 from odes.common.errors import DivergenceError, ParameterError
 from odes.common.progress import progress
+from odes.common.resources import single_threaded_blas
 from odes.common.result import Result, coordinate, variable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -380,9 +381,10 @@ def solve_flow(params: ExtensiveWidthParams, settings: FlowSettings, *, quiet: b
             raise ParameterError("h", f"valid range: steps < {bound:.6g} (explicit stability bound "
                                       "1/(s_max h_max), s_max = (1+1/sqrt(kappa*))^2, h_max = (1+1/sqrt(2 alpha))^2)")
     root = np.random.SeedSequence(settings.seed) if seedseq is None else seedseq
-    if settings.runs == 1:
-        return _solve_one(params, settings, root, quiet=quiet)
-    res = [_solve_one(params, settings, ss, quiet=quiet) for ss in root.spawn(settings.runs)]
+    with single_threaded_blas():  # d_eff x d_eff products: threads cost more than they give
+        if settings.runs == 1:
+            return _solve_one(params, settings, root, quiet=quiet)
+        res = [_solve_one(params, settings, ss, quiet=quiet) for ss in root.spawn(settings.runs)]
     R = len(res)
     out = {}
     for name in ("train_error", "test_error"):
