@@ -77,6 +77,21 @@ def test_cli_gradient_flow_target(capsys):
     assert "target-error" in capsys.readouterr().err
 
 
+def test_cli_implicit_scheme(capsys):
+    """--scheme sdirk2: the implicit scheme's curve (steps beyond the explicit bound of this set); --scheme without
+    the curve is refused naming the option."""
+    from dmft.dynamics.settings import step_bound
+
+    assert main(["dmft", *MODEL, "--gradient-flow", "--t-max", "2", "--target-error", "0.5", "--d-eff", "4,6",
+                 "--samples", "4", "--max-runs", "2", "--scheme", "sdirk2", "--field", "real", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["test_error"][0] == pytest.approx(TEST0, rel=1e-10)
+    assert payload["diagnostics"]["h_max"] > step_bound(4.0, 4.0) and payload["t"][-1] == pytest.approx(2.0)
+    assert main(["dmft", *MODEL, "--steps", "2", "--scheme", "sdirk2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "scheme" in err[0]
+
+
 COVERAGE = {
     # field: (reference ladder, samples, runs), (cheap ladder, samples, runs)
     "real": (((8, 12, 16, 24), 4, 24), ((6, 8, 12), 4, 2)),

@@ -141,13 +141,21 @@ def _pool(results: dict[int, list[FlowResult]], name: str) -> tuple[np.ndarray, 
     return np.array(means), np.array(ses), dof
 
 
-#: default (d_eff ladder, samples per run) of each field
+#: default (d_eff ladder, samples per run) of each field (Heun scheme)
 LADDERS = {"complex": ((8, 12, 16), 16), "real": ((12, 16, 24), 4)}
+#: the same for the implicit SDIRK2 scheme, whose stage matrices are p x p (p = d^2 or d(d+1)/2): smaller d_eff,
+#: more samples, responses from 8 of them
+LADDERS_SDIRK2 = {"complex": ((6, 8, 10), 32), "real": ((8, 12, 16), 8)}
+SDIRK2_RESPONSE_SAMPLES = 8
+#: largest default SDIRK2 step (h = t_max/40 up to this)
+SDIRK2_H_MAX = 100.0
+#: "auto" picks the implicit scheme beyond this final time (Heun's steps are capped by its explicit stability bound)
+AUTO_IMPLICIT_T = 10.0
 
 
 def solve_curve(params: ExtensiveWidthParams, t_max: float, target_error: float = 0.02, *,
                 d_eff: tuple[int, ...] | None = None, samples: int | None = None, runs: int = 3,
-                max_runs: int = 16, field: str = "complex",
+                max_runs: int = 16, field: str = "complex", scheme: str = "auto",
                 h: float | None = None, h0: float | None = None, growth: float = 1.15, sigma0: float = 1.0,
                 seed: int = 0, max_wall: float | None = None, max_halvings: int = 2, step_pairs: int = 3,
                 quiet: bool = True) -> CurveResult:
@@ -158,12 +166,21 @@ def solve_curve(params: ExtensiveWidthParams, t_max: float, target_error: float 
     adding runs after this many seconds (the result then has ``reached`` False). ``field``: "complex" (default;
     the Hermitian beta = 2 effective process with complex-Wishart teacher/init, finite-d_eff bias O(1/d_eff^2),
     extrapolated in 1/d_eff^2 on the ladder (8, 12, 16) with 16 samples per run) or "real" (beta = 1, bias
-    O(1/d_eff), extrapolated in 1/d_eff on (12, 16, 24) with 4 samples). Raises ParameterError."""
+    O(1/d_eff), extrapolated in 1/d_eff on (12, 16, 24) with 4 samples). ``scheme``: "heun" (explicit, steps below
+    the stability bound), "sdirk2" (L-stable implicit, :mod:`dmft.dynamics.implicit_flow`: steps growing without
+    bound, default h = max(0.5, min(t_max/40, 100)), h0 = 0.05, ladders (6, 8, 10) x 32 samples complex /
+    (8, 12, 16) x 8 real) or "auto" (sdirk2 for t_max > 10). Raises ParameterError."""
     t_max = check.positive("t_max", t_max)
     if field not in LADDERS:
         raise ParameterError("field", f"must be one of {tuple(LADDERS)}, got {field!r}")
-    d_eff = LADDERS[field][0] if d_eff is None else d_eff
-    samples = LADDERS[field][1] if samples is None else check.integer("samples", samples, lo=2)
+    if scheme not in ("auto", "heun", "sdirk2"):
+        raise ParameterError("scheme", f"must be one of ('auto', 'heun', 'sdirk2'), got {scheme!r}")
+    if scheme == "auto":
+        scheme = "sdirk2" if t_max > AUTO_IMPLICIT_T else "heun"
+    ladders = LADDERS_SDIRK2 if scheme == "sdirk2" else LADDERS
+    d_eff = ladders[field][0] if d_eff is None else d_eff
+    samples = ladders[field][1] if samples is None else check.integer("samples", samples, lo=2)
+    response_samples = min(samples, SDIRK2_RESPONSE_SAMPLES) if scheme == "sdirk2" else None
     power = 2.0 if field == "complex" else 1.0
     ensemble = "wishart" if field == "complex" else "quantile"
     target_error = check.real("target_error", target_error, lo=0.0, lo_open=True, hi=1.0)
@@ -174,17 +191,22 @@ def solve_curve(params: ExtensiveWidthParams, t_max: float, target_error: float 
     step_pairs = min(check.integer("step_pairs", step_pairs, lo=1), runs)  # pairs reuse the first runs
     max_runs = check.integer("max_runs", max_runs, lo=2)
     runs = min(runs, max_runs)
-    bound = step_bound(params.alpha, params.kappa_star)
-    h = min(0.1, 0.8 * bound) if h is None else check.positive("h", h)
-    if h >= bound:
-        raise ParameterError("h", f"valid range: h < {bound:.6g} (explicit stability bound)")
-    h0 = h / 5.0 if h0 is None else check.positive("h0", h0)
+    if scheme == "sdirk2":
+        h = max(0.5, min(t_max / 40.0, SDIRK2_H_MAX)) if h is None else check.positive("h", h)
+        h0 = 0.05 if h0 is None else check.positive("h0", h0)
+    else:
+        bound = step_bound(params.alpha, params.kappa_star)
+        h = min(0.1, 0.8 * bound) if h is None else check.positive("h", h)
+        if h >= bound:
+            raise ParameterError("h", f"valid range: h < {bound:.6g} (explicit stability bound)")
+        h0 = h / 5.0 if h0 is None else check.positive("h0", h0)
     t_start = time.perf_counter()
     root = np.random.SeedSequence(seed)
     halvings = 0
     while True:
         base = FlowSettings(steps=tuple(flow_grid(t_max, h, min(h0, h), growth)), d_eff=ds[0], samples=samples,
-                            sigma0=sigma0, seed=0, field=field, ensemble=ensemble)
+                            sigma0=sigma0, seed=0, field=field, ensemble=ensemble, scheme=scheme,
+                            response_samples=response_samples)
         seeds = {d: [] for d in ds}
         results: dict[int, list[FlowResult]] = {d: [] for d in ds}
         n_target = runs

@@ -61,6 +61,10 @@ if TYPE_CHECKING:  # pragma: no cover
 _BLOWUP = 1e8
 
 
+#: time integrators of :func:`solve_flow`: explicit Heun (this module) or the L-stable implicit SDIRK2
+#: (:mod:`dmft.dynamics.implicit_flow`)
+SCHEMES = ("heun", "sdirk2")
+
 #: largest number of steps of a gradient-flow grid: the (2K+1)^2 two-time arrays take ~0.4 GB each at K = 5000
 MAX_GRID_STEPS = 5000
 
@@ -79,12 +83,15 @@ def flow_grid(t_max: float, h: float, h0: float | None = None, growth: float = 1
         return np.full(K, t_max / K)
     h0 = check.positive("h0", h0)
     growth = check.real("growth", growth, lo=1.0)
-    steps, t, k = [], 0.0, 0
+    steps, t, g = [], 0.0, h0
     while t < t_max * (1 - 1e-12):
-        hk = min(h, h0 * growth ** k, t_max - t)
+        hk = min(h, g, t_max - t)
         steps.append(hk)
         t += hk
-        k += 1
+        g = min(g * growth, h)  # no overflow: the ramp stops at h
+        if len(steps) > MAX_GRID_STEPS:
+            raise ParameterError("t_max", f"the graded grid (h0 = {h0:g}, growth = {growth:g}, h = {h:g}) of "
+                                          f"t_max = {t_max:g} steps exceeds {MAX_GRID_STEPS} steps")
     return np.array(steps)
 
 
@@ -113,6 +120,7 @@ class FlowSettings:
     device: str | None = None
     field: str = "real"
     response_samples: int | None = None
+    scheme: str = "heun"
 
     def __post_init__(self) -> None:
         s = lambda k, v: object.__setattr__(self, k, v)
@@ -134,6 +142,17 @@ class FlowSettings:
             s("response_samples", check.integer("response_samples", self.response_samples, lo=2, hi=self.samples))
         if self.field not in ensembles.FIELDS:
             raise ParameterError("field", f"must be one of {ensembles.FIELDS}, got {self.field!r}")
+        if self.scheme not in SCHEMES:
+            raise ParameterError("scheme", f"must be one of {SCHEMES}, got {self.scheme!r}")
+        if self.scheme == "sdirk2":
+            if self.probes != 1:
+                raise ParameterError("probes", "valid range: 1 with scheme='sdirk2' (one fixed probe per response "
+                                               "sample; use more response samples instead)")
+            if not self.fixed_probes:
+                raise ParameterError("fixed_probes", "valid range: True with scheme='sdirk2' (forward tangents "
+                                                     "carry one probe for all target times)")
+            if self.backend not in ("numba", "numpy"):
+                raise ParameterError("backend", "valid range: 'numpy' (or the default) with scheme='sdirk2'")
 
     def memory_bytes(self) -> tuple[float, float]:
         r"""Bytes of the arrays one :func:`solve_flow` run allocates, as ``(d_eff part, grid part)``: with K steps,
@@ -144,7 +163,13 @@ class FlowSettings:
         K = len(self.steps)
         N = 2 * K + 1
         b = 16.0 if self.field == "complex" else 8.0
-        return b * self.samples * self.d_eff ** 2 * (2 * N + 4 * (K + 1)), 8.0 * (2 * self.samples + 7) * N * N
+        grid = 8.0 * (2 * self.samples + 7) * N * N
+        if self.scheme == "sdirk2":  # forward tangents V (n_R, N, p, N) and the stage matrices (Ns, p, p)
+            p = ensembles.real_dimension(self.d_eff, self.field)
+            nr = self.response_samples or self.samples
+            return b * self.samples * self.d_eff ** 2 * 3 * N + 8.0 * 6 * self.samples * p * p, \
+                grid + 8.0 * nr * p * N * (N + 2)
+        return b * self.samples * self.d_eff ** 2 * (2 * N + 4 * (K + 1)), grid
 
     @property
     def times(self) -> np.ndarray:
@@ -153,11 +178,12 @@ class FlowSettings:
 
     @property
     def eval_times(self) -> np.ndarray:
-        """Times of the evaluation points i = 0..2K (i = 2k: t_k; i = 2k+1: t_{k+1})."""
+        """Times of the evaluation points i = 0..2K (i = 2k: t_k; i = 2k+1: t_{k+1} for Heun's predictor,
+        t_k + gamma h_k for the first SDIRK2 stage)."""
         t = self.times
         out = np.empty(2 * len(self.steps) + 1)
         out[0::2] = t
-        out[1::2] = t[1:]
+        out[1::2] = t[1:] if self.scheme == "heun" else t[:-1] + (1.0 - 1.0 / math.sqrt(2.0)) * np.array(self.steps)
         return out
 
 
@@ -375,16 +401,20 @@ def solve_flow(params: ExtensiveWidthParams, settings: FlowSettings, *, quiet: b
     random streams (used by :func:`dmft.dynamics.curve.solve_curve`). ``settings.runs > 1``: independent seeds
     spawned from the root, curves = mean, standard errors = run-to-run std/sqrt(runs). Raises ParameterError (a step
     beyond the explicit stability bound, when ``check_stability``), DivergenceError (a run that blows up)."""
-    if settings.check_stability:
+    if settings.check_stability and settings.scheme == "heun":
         bound = step_bound(params.alpha, params.kappa_star)
         if max(settings.steps) >= bound:
             raise ParameterError("h", f"valid range: steps < {bound:.6g} (explicit stability bound "
                                       "1/(s_max h_max), s_max = (1+1/sqrt(kappa*))^2, h_max = (1+1/sqrt(2 alpha))^2)")
     root = np.random.SeedSequence(settings.seed) if seedseq is None else seedseq
+    if settings.scheme == "sdirk2":
+        from dmft.dynamics.implicit_flow import solve_one as one
+    else:
+        one = _solve_one
     with single_threaded_blas():  # d_eff x d_eff products: threads cost more than they give
         if settings.runs == 1:
-            return _solve_one(params, settings, root, quiet=quiet)
-        res = [_solve_one(params, settings, ss, quiet=quiet) for ss in root.spawn(settings.runs)]
+            return one(params, settings, root, quiet=quiet)
+        res = [one(params, settings, ss, quiet=quiet) for ss in root.spawn(settings.runs)]
     R = len(res)
     out = {}
     for name in ("train_error", "test_error"):

@@ -162,11 +162,13 @@ def forward_step(st: SolverState, params: ExtensiveWidthParams, settings: DMFTSe
         raise DivergenceError(f"effective process diverged (|S| > {scale:.3g}); reduce eta", time=(k + 1) * eta)
 
 
-def _jackknife_train(state: SolverState, alpha: float, delta: float, groups: int | None = None) -> np.ndarray:
+def _jackknife_train(state: SolverState, alpha: float, delta: float, groups: int | None = None,
+                     diag: np.ndarray | None = None) -> np.ndarray:
     """Delete-a-group jackknife standard error of train(k) = diag(B (2 C_S + Delta) B^T),
     B = (I - R_S/(2alpha))^{-1}: group g removes the forward samples s = g mod G from C_S and the response samples
     r = g mod G from R_S (the responses may come from fewer samples than the forward process). ``groups`` None:
-    G = number of response samples, i.e. leave-one-sample-out when all samples carry responses."""
+    G = number of response samples, i.e. leave-one-sample-out when all samples carry responses. ``diag`` (Ns, N):
+    per-sample same-time responses R_S(k,k) of an implicit scheme (B then has a non-unit diagonal)."""
     ns, nr = state.CSs.shape[0], state.RSs.shape[0]
     G = nr if groups is None else min(groups, nr)
     n = state.CS.shape[0]
@@ -176,7 +178,9 @@ def _jackknife_train(state: SolverState, alpha: float, delta: float, groups: int
         cs = state.CSs[np.arange(ns) % G != g].mean(axis=0)
         cs = np.tril(cs) + np.tril(cs, -1).T
         rs = state.RSs[np.arange(nr) % G != g].mean(axis=0)
-        b = solve_triangular(eye - rs / (2.0 * alpha), eye, lower=True, unit_diagonal=True)
+        if diag is not None:
+            rs = rs + np.diag(diag[np.arange(ns) % G != g].mean(axis=0))
+        b = solve_triangular(eye - rs / (2.0 * alpha), eye, lower=True, unit_diagonal=diag is None)
         vals.append(np.einsum("ka,ka->k", b @ (2.0 * cs + delta), b))
     vals = np.array(vals)
     return np.sqrt((G - 1) / G * ((vals - vals.mean(axis=0)) ** 2).sum(axis=0))

@@ -77,6 +77,9 @@ def _run_dmft(args) -> int:
     if args.field is not None:
         raise ParameterError("field", "applies to the accuracy-targeted curve: use it with --gradient-flow --t-max T "
                                       "(the fixed-eta GD solver is real-symmetric)")
+    if args.scheme is not None:
+        raise ParameterError("scheme", "applies to the accuracy-targeted curve: use it with --gradient-flow --t-max T "
+                                       "(the fixed-eta mode is gradient descent itself)")
     params, settings, d_effs = _build(args)
     quiet = args.quiet or args.json
     if args.checkpoint_every is not None and not args.checkpoint and not args.resume:
@@ -137,7 +140,7 @@ def _run_curve(args) -> int:
     d_effs = common.int_list("d-eff", str(args.d_eff)) if args.d_eff is not None else []
     kw = {"d_eff": tuple(d_effs)} if len(d_effs) > 1 else {}
     res = solve_curve(params, args.t_max, args.target_error, samples=args.samples, max_runs=args.max_runs,
-                      field=args.field or "complex",
+                      field=args.field or "complex", scheme=args.scheme or "auto",
                       sigma0=args.sigma0, seed=args.seed, max_wall=args.max_wall, quiet=args.quiet or args.json,
                       **kw)
     payload = {**res.to_json(), "diagnostics": res.diagnostics()} if args.json else None
@@ -196,6 +199,10 @@ def register(sub, vsub) -> None:
                    help="with --t-max: relative accuracy (one s.e., bias included) of train/test at every t "
                         "(default 0.02)")
     p.add_argument("--max-runs", type=int, default=16, help="with --t-max: most runs per d_eff (default 16)")
+    p.add_argument("--scheme", choices=("auto", "heun", "sdirk2"), default=None,
+                   help="with --t-max: time integrator of the gradient-flow DMFT: explicit Heun, L-stable implicit "
+                        "SDIRK2 (large steps at late times: t = 100-1000 on ~100 steps), or auto (default: SDIRK2 "
+                        "for t-max > 10)")
     p.add_argument("--field", choices=("complex", "real"), default=None,
                    help="with --t-max: effective process over complex-Hermitian matrices (default; finite-d_eff "
                         "bias O(1/d_eff^2), ladder 8,12,16) or real symmetric ones (bias O(1/d_eff), ladder 12,16,24)")
