@@ -16,4 +16,5 @@ def test_notebook_runs(tmp_path, monkeypatch):
     assert (tmp_path / "dmft_late_time.png").exists()
     assert (tmp_path / "dmft_escape_phase_sizes.png").exists()
     assert (tmp_path / "dmft_field_bias.png").exists()
+    assert (tmp_path / "dmft_long_time.png").exists()
     assert os.environ["QUADNET_FAST"] == "1"

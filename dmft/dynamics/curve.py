@@ -1,6 +1,7 @@
 r"""Accuracy-targeted front door: the d = infinity gradient-flow curve with an error bar that includes the bias.
 
-:func:`solve_curve` runs the Heun gradient-flow DMFT (:mod:`dmft.dynamics.gradient_flow`) at a ladder of d_eff
+:func:`solve_curve` runs the gradient-flow DMFT (:mod:`dmft.dynamics.gradient_flow`: explicit Heun, or for long times
+the L-stable implicit SDIRK2 scheme of :mod:`dmft.dynamics.implicit_flow`, ``scheme``) at a ladder of d_eff
 values (several independent runs each), extrapolates every time point linearly in 1/d_eff^q
 (:func:`dmft.dynamics.extrapolate.fit_inverse_d`; q = 2 for the default complex-Hermitian effective process,
 ``field="complex"``, whose finite-d_eff bias is O(1/d_eff^2); q = 1 for the real one) and estimates the time-step

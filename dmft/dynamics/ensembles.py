@@ -55,8 +55,18 @@ def innovations(rng: np.random.Generator, n: int, d: int, field: str = "real") -
 
 
 def field_probes(rng: np.random.Generator, n: int, d: int, field: str = "real") -> np.ndarray:
-    """n Hutchinson probes of the field (symmetric or Hermitian), E <U, J U> = Tr_p J."""
-    return probes_hermitian(rng, n, d) if field == "complex" else probes(rng, n, d)
+    """n spherical Hutchinson probes of the field (symmetric or Hermitian): the Gaussian probes of :func:`probes` /
+    :func:`probes_hermitian` rescaled to <U, U> = p exactly (uniform on the sphere of radius sqrt p in the p real
+    coordinates), so still E[u u^T] = I and E <U, J U> = Tr_p J, without the variance of the probe's norm
+    (sum_a J_aa (u_a^2 - 1)); measured: 2.7x less variance of the DMFT train error (docs/dmft.md)."""
+    U = probes_hermitian(rng, n, d) if field == "complex" else probes(rng, n, d)
+    norm2 = np.real(np.einsum("nab,nab->n", np.conj(U), U))
+    return U * np.sqrt(real_dimension(d, field) / norm2)[:, None, None]
+
+
+def spherical(u: np.ndarray) -> np.ndarray:
+    """Rows of u (n, p) rescaled to |u|^2 = p (spherical probes from Gaussian ones; see :func:`field_probes`)."""
+    return u * np.sqrt(u.shape[1] / np.einsum("np,np->n", u, u))[:, None]
 
 
 def real_dimension(d: int, field: str = "real") -> int:

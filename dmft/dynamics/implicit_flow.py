@@ -38,9 +38,10 @@ Responses. In the real coordinates of the p-dimensional space of symmetric (p = 
 matrices, the tangent of a stage is  ds = L^{-1} F dS_in - L^{-1} N dC,  N(X) = c (R X s + s X R),  L = I + b N,
 F(X) = R X R  (p x p matrices built on an orthonormal basis, :func:`field_basis`; cheap at the small d_eff the
 complex field allows). Hence the same-time response is exact per sample,  R_S(i,i) = -(1/p) Tr L^{-1} N,  and
-R_S(i, j<i) comes from forward tangents with one fixed Hutchinson probe u ~ N(0, I_p) per response sample injected
-at every source j (E u.J u = Tr J), propagated with the same maps and the memory sum_{m<i} B(i,m) ds^m. Stage 2 adds
-the input tangent dY = dM1 S M1 + M1 S dM1 + M1 dS M1, dM1 = -(1-gamma) h R1 dA1 R1, dA1 = b1 ds^{2k+1} + dC^{2k+1}.
+R_S(i, j<i) comes from forward tangents with one fixed spherical Hutchinson probe u (|u|^2 = p) per response sample
+injected at every source j (E u.J u = Tr J), propagated with the same maps and the memory sum_{m<i} B(i,m) ds^m.
+Stage 2 adds the input tangent dY = dM1 S M1 + M1 S dM1 + M1 dS M1, dM1 = -(1-gamma) h R1 dA1 R1,
+dA1 = b1 ds^{2k+1} + dC^{2k+1}.
 Checked against central differences of an independent W-form replay of the tableau (tests).
 
 Cost per run (N = 2K + 1 points, Ns samples, n_R response samples, P passes per stage):
@@ -56,7 +57,7 @@ import time
 
 import numpy as np
 
-from dmft.dynamics import ensembles
+from dmft.dynamics import control_variates, ensembles
 from dmft.dynamics.solver import NUGGET, _jackknife_train, cholesky_row
 from dmft.params import ExtensiveWidthParams
 from odes.common.errors import DivergenceError
@@ -200,7 +201,7 @@ def solve_one(params: ExtensiveWidthParams, st, seedseq: np.random.SeedSequence,
                       for _ in range(ns)])
     S0 = np.stack([st.sigma0 ** 2 * ensembles.mp_matrix(rng, d, ratio0, st.ensemble, st.field) for _ in range(ns)])
     rng_noise = np.random.default_rng(ss_noise)
-    u = np.random.default_rng(ss_probe).standard_normal((nr, p))
+    u = ensembles.spherical(np.random.default_rng(ss_probe).standard_normal((nr, p)))  # E u u^T = I
     dt = complex if st.field == "complex" else float
     eye = np.eye(d)
     c0 = 1.0 / (2.0 * math.sqrt(alpha))
@@ -228,6 +229,8 @@ def solve_one(params: ExtensiveWidthParams, st, seedseq: np.random.SeedSequence,
     R1 = M1 = None
     S_prev = [None, None]  # stage inputs of the last stage of each type (for the first guesses)
     scale = 1e8 * (1.0 + float(np.abs(Sstar).max()))
+    Xi_main = np.zeros((K + 1, ns, d, d), dt)  # each sample's noise at the main points (control variates)
+    Xi_main[0] = c0 * L[0, 0] * Gam[0]
     bar = progress(total=N - 1, desc="DMFT (SDIRK2)", quiet=quiet)
     try:
         for i in range(1, N):
@@ -339,6 +342,7 @@ def solve_one(params: ExtensiveWidthParams, st, seedseq: np.random.SeedSequence,
             else:
                 V_main[:] = 0.0
                 V_main[:, :, :i + 1] = Vi
+                Xi_main[i // 2] = c0 * np.tensordot(L[i, :i + 1], Gam[:i + 1], axes=(0, 0))
             if not np.isfinite(s_i).all() or float(np.abs(s_i).max()) > scale:
                 raise DivergenceError(f"effective process diverged (|S| > {scale:.3g}); reduce the step",
                                       time=float(tev[i]))
@@ -349,8 +353,11 @@ def solve_one(params: ExtensiveWidthParams, st, seedseq: np.random.SeedSequence,
         keep.update(Sstar=Sstar, S0=S0, Gam=Gam, L=L, u=u, s=s_hist, RSs=RSs, RSx=RSx)
     main = np.arange(0, N, 2)
     test_s = 2.0 * np.einsum("sii->si", CSs)[:, main]
-    test_se = test_s.std(axis=0, ddof=1) / math.sqrt(ns)
+    if st.control_variates:
+        test, test_se = control_variates.test_error_cv(test_s, Xi_main, Sstar, L[main], c0, st.field)
+    else:
+        test, test_se = 2.0 * np.diag(CS)[main], test_s.std(axis=0, ddof=1) / math.sqrt(ns)
     train_se = _jackknife_train(_Rows(CSs, RSs, CS), alpha, delta, groups=None if nr == ns else 16, diag=RSx)[main]
     return FlowResult(params=params, settings=st, t=st.times, train_error=np.diag(Ce)[main].copy(),
-                      test_error=2.0 * np.diag(CS)[main], train_error_se=train_se, test_error_se=test_se,
+                      test_error=test, train_error_se=train_se, test_error_se=test_se,
                       eval_t=tev, C_S=CS, R_S=RS, C_e=Ce, B=B, wall_time=time.perf_counter() - t0)
