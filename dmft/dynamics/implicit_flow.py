@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -61,6 +62,9 @@ from dmft.dynamics import control_variates, ensembles
 from dmft.dynamics.solver import NUGGET, _jackknife_train, cholesky_row
 from dmft.params import ExtensiveWidthParams
 from odes.common.errors import DivergenceError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dmft.dynamics.gradient_flow import FlowResult, FlowSettings
 
 GAMMA = 1.0 - 1.0 / math.sqrt(2.0)
 
@@ -141,24 +145,33 @@ def _cs_row(Dpast: np.ndarray, Di: np.ndarray, d: int) -> np.ndarray:
     return out / d
 
 
+def newton_step(fld: _Field, S_in: np.ndarray, Sstar: np.ndarray, C: np.ndarray, b: float, c: float, lam: float,
+                s: np.ndarray) -> tuple:
+    """One Newton step, for every sample, on the stage equation F(s) = s - R S_in R = 0,
+    R = (I + c (b (s - S*) + C + lam))^{-1}; its Jacobian is I + b N with N(X) = c (R X T + T X R), T = R S_in R (at
+    the solution T = s, and the same matrices give the stage tangent). Returns (s_new, R, T, N, (I + b N)^{-1},
+    relative residual max|F| / (1 + max|s|)) -- R, T, N evaluated at the input s."""
+    eye = np.eye(S_in.shape[-1])
+    R = _herm(np.linalg.inv(eye + c * (b * (s - Sstar) + C + lam * eye)))
+    T = _herm(R @ S_in @ R)
+    F = s - T
+    res = float(np.abs(F).max()) / (1.0 + float(np.abs(s).max()))
+    Nm = c * fld.sandwich(R, T)
+    Jinv = np.linalg.inv(np.eye(fld.p) + b * Nm)
+    s_new = _herm(s - fld.unvec((Jinv @ fld.vec(F)[..., None])[..., 0]))
+    return s_new, R, T, Nm, Jinv, res
+
+
 def stage_solve(fld: _Field, S_in: np.ndarray, Sstar: np.ndarray, C: np.ndarray, b: float, c: float, lam: float,
                 s0: np.ndarray, *, tol: float = 1e-12, maxit: int = 50, time_: float | None = None) -> tuple:
-    """Solve s = R S_in R, R = (I + c (b (s - S*) + C + lam))^{-1} for every sample by Newton's method
-    (Jacobian I + b N(R, T), N(X) = c (R X T + T X R), T = R S_in R). Returns (s, R)."""
-    d = S_in.shape[-1]
-    eye = np.eye(d)
-    s = s0.copy()
-    res = np.inf
+    """Solve the stage equation of :func:`newton_step` (C, b fixed) for every sample by Newton's method; returns
+    (s, R). DivergenceError with the last residual if it does not converge in ``maxit`` steps."""
+    s, res = s0.copy(), np.inf
     for _ in range(maxit):
-        A = b * (s - Sstar) + C + lam * eye
-        R = _herm(np.linalg.inv(eye + c * A))
-        T = _herm(R @ S_in @ R)
-        F = s - T
-        res = float(np.abs(F).max())
-        if res <= tol * (1.0 + float(np.abs(s).max())):
+        s_new, R, T, _, _, res = newton_step(fld, S_in, Sstar, C, b, c, lam, s)
+        if res <= tol:
             return T, R
-        J = np.eye(fld.p) + b * c * fld.sandwich(R, T)
-        s = _herm(s - fld.unvec(np.linalg.solve(J, fld.vec(F)[..., None])[..., 0]))
+        s = s_new
         if not np.isfinite(s).all():
             break
     raise DivergenceError(f"implicit stage did not converge (Newton residual {res:.3e}); reduce the step",
@@ -172,9 +185,9 @@ class _Rows:
         self.CSs, self.RSs, self.CS = CSs, RSs, CS
 
 
-def solve_one(params: ExtensiveWidthParams, st, seedseq: np.random.SeedSequence, *, quiet: bool = True,
-              tol: float = 1e-8, maxit: int = 60, trace: list | None = None,
-              keep: dict | None = None):
+def solve_one(params: ExtensiveWidthParams, st: FlowSettings, seedseq: np.random.SeedSequence, *,
+              quiet: bool = True, tol: float = 1e-8, maxit: int = 60, trace: list | None = None,
+              keep: dict | None = None) -> FlowResult:
     """One SDIRK2 DMFT run (module docstring) with the numerical settings ``st`` (a
     :class:`dmft.dynamics.gradient_flow.FlowSettings` with ``scheme="sdirk2"``); returns a ``FlowResult`` on the
     main grid t_k (two-time objects on the evaluation points, stage times in ``eval_t``). ``tol``: convergence of
@@ -275,16 +288,7 @@ def solve_one(params: ExtensiveWidthParams, st, seedseq: np.random.SeedSequence,
                 cholesky_row(L, row, i, NUGGET * Ce[0, 0], time=float(tev[i]))
                 mem = np.tensordot(B[i, :i], D[:i], axes=(0, 0))
                 noise = c0 * np.tensordot(L[i, :i + 1], Gam[:i + 1], axes=(0, 0))
-                A = b * (s_i - Sstar) + _herm(mem + noise) + lam * eye
-                R = _herm(np.linalg.inv(eye + c * A))
-                T = _herm(R @ S_in @ R)
-                F = s_i - T
-                res = float(np.abs(F).max()) / (1.0 + float(np.abs(s_i).max()))
-                # one Newton step on the stage equation (Jacobian I + b N, N(X) = c (R X T + T X R)); at the
-                # solution T = s^i and the same matrices give the stage tangent
-                Nm = c * fld.sandwich(R, T)
-                Jinv = np.linalg.inv(np.eye(p) + b * Nm)
-                s_new = _herm(s_i - fld.unvec((Jinv @ fld.vec(F)[..., None])[..., 0]))
+                s_new, R, T, Nm, Jinv, res = newton_step(fld, S_in, Sstar, _herm(mem + noise), b, c, lam, s_i)
                 E = Jinv @ Nm
                 RSx[:, i] = -np.trace(E, axis1=1, axis2=2) / p
                 kd_new = RSx[:, i].mean() / (2.0 * alpha)
