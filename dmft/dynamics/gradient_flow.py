@@ -90,8 +90,9 @@ def flow_grid(t_max: float, h: float, h0: float | None = None, growth: float = 1
         t += hk
         g = min(g * growth, h)  # no overflow: the ramp stops at h
         if len(steps) > MAX_GRID_STEPS:
-            raise ParameterError("t_max", f"the graded grid (h0 = {h0:g}, growth = {growth:g}, h = {h:g}) of "
-                                          f"t_max = {t_max:g} steps exceeds {MAX_GRID_STEPS} steps")
+            raise ParameterError("t_max", f"t_max = {t_max:g} needs a graded grid whose number of steps exceeds "
+                                          f"{MAX_GRID_STEPS} (h0 = {h0:g}, growth = {growth:g}, h = {h:g}): use a "
+                                          "larger h")
     return np.array(steps)
 
 
