@@ -305,3 +305,12 @@ def test_spherical_probes_are_unbiased_for_the_trace(field):
     assert abs(q.mean() - np.trace(J)) < 5 * q.std() / math.sqrt(q.size)
     cov = u.T @ u / u.shape[0]
     assert np.allclose(cov, np.eye(fld.p), atol=0.05)
+
+
+def test_a_step_beyond_well_posedness_is_refused_not_answered():
+    """Steps of 1e6 from t = 0: I + gamma h A is indefinite and Newton lands on the spurious stationary point W = 0
+    (test error exactly 2(1 + 1/kappa*) = 6); the solver refuses instead of returning that curve."""
+    from odes.common.errors import DivergenceError
+
+    with pytest.raises(DivergenceError, match="too large"):
+        solve_flow(SET_B, FlowSettings(steps=(1e6,) * 3, d_eff=6, samples=4, field="complex", scheme="sdirk2"))

@@ -148,6 +148,21 @@ LADDERS = {"complex": ((8, 12, 16), 16), "real": ((12, 16, 24), 4)}
 #: more samples, responses from 8 of them
 LADDERS_SDIRK2 = {"complex": ((6, 8, 10), 32), "real": ((8, 12, 16), 8)}
 SDIRK2_RESPONSE_SAMPLES = 8
+#: candidate d_eff of the implicit scheme's ladder (see :func:`sdirk2_ladder`)
+SDIRK2_CANDIDATES = (6, 8, 10, 12, 16)
+
+
+def sdirk2_ladder(params: ExtensiveWidthParams, field: str) -> tuple[int, ...]:
+    """Default d_eff ladder of the implicit scheme: the three smallest of :data:`SDIRK2_CANDIDATES` at which the
+    teacher and student widths kappa* d_eff and kappa d_eff are integers (a rounded width, e.g. kappa* = 1/4 at
+    d_eff = 6, changes the rank of S* and biases that rung by ~25 %), else :data:`LADDERS_SDIRK2`."""
+    def whole(x: float) -> bool:
+        return math.isinf(x) or abs(x - round(x)) < 1e-9
+
+    ok = [d for d in SDIRK2_CANDIDATES if whole(params.kappa_star * d) and whole(params.kappa * d)]
+    return tuple(ok[:3]) if len(ok) >= 3 else LADDERS_SDIRK2[field][0]
+
+
 #: largest default SDIRK2 step (h = t_max/40 up to this)
 SDIRK2_H_MAX = 100.0
 #: "auto" picks the implicit scheme beyond this final time (Heun's steps are capped by its explicit stability bound)
@@ -169,8 +184,9 @@ def solve_curve(params: ExtensiveWidthParams, t_max: float, target_error: float 
     extrapolated in 1/d_eff^2 on the ladder (8, 12, 16) with 16 samples per run) or "real" (beta = 1, bias
     O(1/d_eff), extrapolated in 1/d_eff on (12, 16, 24) with 4 samples). ``scheme``: "heun" (explicit, steps below
     the stability bound), "sdirk2" (L-stable implicit, :mod:`dmft.dynamics.implicit_flow`: steps growing without
-    bound, default h = max(0.5, min(t_max/40, 100)), h0 = 0.05, ladders (6, 8, 10) x 32 samples complex /
-    (8, 12, 16) x 8 real) or "auto" (sdirk2 for t_max > 10). Raises ParameterError."""
+    bound, default h = max(0.5, min(t_max/40, 100)), h0 = 0.05, 32 samples complex / 8 real, ladder
+    :func:`sdirk2_ladder`, (6, 8, 10) where the widths allow) or "auto" (sdirk2 for t_max > 10). Raises
+    ParameterError."""
     t_max = check.positive("t_max", t_max)
     if field not in LADDERS:
         raise ParameterError("field", f"must be one of {tuple(LADDERS)}, got {field!r}")
@@ -179,7 +195,8 @@ def solve_curve(params: ExtensiveWidthParams, t_max: float, target_error: float 
     if scheme == "auto":
         scheme = "sdirk2" if t_max > AUTO_IMPLICIT_T else "heun"
     ladders = LADDERS_SDIRK2 if scheme == "sdirk2" else LADDERS
-    d_eff = ladders[field][0] if d_eff is None else d_eff
+    if d_eff is None:
+        d_eff = sdirk2_ladder(params, field) if scheme == "sdirk2" else ladders[field][0]
     samples = ladders[field][1] if samples is None else check.integer("samples", samples, lo=2)
     response_samples = min(samples, SDIRK2_RESPONSE_SAMPLES) if scheme == "sdirk2" else None
     power = 2.0 if field == "complex" else 1.0

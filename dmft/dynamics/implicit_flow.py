@@ -312,6 +312,14 @@ def solve_one(params: ExtensiveWidthParams, st: FlowSettings, seedseq: np.random
                 raise DivergenceError(f"implicit stage {i} and its DMFT row did not converge in {maxit} iterations "
                                       f"(last change of the K row {change:.3e}, stage residual {res:.3e}); reduce "
                                       "the step", time=float(tev[i]))
+            # the stage must be the continuation of the flow (W -> W R with R = (I + gamma h A)^{-1} positive
+            # definite, as for h -> 0); a step so large that I + gamma h A is indefinite can land on another fixed
+            # point of the stage map (e.g. the spurious stationary point W = 0)
+            lam_min = float(np.linalg.eigvalsh(R).min())
+            if lam_min <= 0.0:
+                raise DivergenceError(f"implicit stage {i}: the step {h[k]:g} is too large (I + gamma h A is not "
+                                      f"positive definite; smallest eigenvalue of its inverse {lam_min:.3e}); "
+                                      "reduce the step", time=float(tev[i]))
             if trace is not None:
                 trace.append((i, n_iter))
             # commit row i: C_S from the converged s^i, then B, C_e and the Cholesky row from it and the converged K
