@@ -80,6 +80,9 @@ def _run_dmft(args) -> int:
     if args.scheme is not None:
         raise ParameterError("scheme", "applies to the accuracy-targeted curve: use it with --gradient-flow --t-max T "
                                        "(the fixed-eta mode is gradient descent itself)")
+    for opt, given in (("target-at", args.target_at is not None), ("no-stationary-cv", args.no_stationary_cv)):
+        if given:
+            raise ParameterError(opt, "applies to the accuracy-targeted curve: use it with --gradient-flow --t-max T")
     params, settings, d_effs = _build(args)
     quiet = args.quiet or args.json
     if args.checkpoint_every is not None and not args.checkpoint and not args.resume:
@@ -142,7 +145,7 @@ def _run_curve(args) -> int:
     res = solve_curve(params, args.t_max, args.target_error, samples=args.samples, max_runs=args.max_runs,
                       field=args.field or "complex", scheme=args.scheme or "auto",
                       sigma0=args.sigma0, seed=args.seed, max_wall=args.max_wall, quiet=args.quiet or args.json,
-                      **kw)
+                      target_at=args.target_at, stationary_cv=False if args.no_stationary_cv else None, **kw)
     payload = {**res.to_json(), "diagnostics": res.diagnostics()} if args.json else None
 
     def table() -> None:
@@ -202,12 +205,18 @@ def register(sub, vsub) -> None:
     p.add_argument("--scheme", choices=("auto", "heun", "sdirk2"), default=None,
                    help="with --t-max: time integrator of the gradient-flow DMFT: explicit Heun, L-stable implicit "
                         "SDIRK2 (large steps at late times: t = 100-1000 on ~100 steps), or auto (default: SDIRK2 "
-                        "for t-max > 10)")
+                        "for t-max >= 5)")
     p.add_argument("--field", choices=("complex", "real"), default=None,
                    help="with --t-max: effective process over complex-Hermitian matrices (default; finite-d_eff "
                         "bias O(1/d_eff^2), ladder 8,12,16) or real symmetric ones (bias O(1/d_eff), ladder 12,16,24)")
     p.add_argument("--max-wall", type=float, default=None,
                    help="with --t-max: stop adding runs after this many seconds (result then marked not reached)")
+    p.add_argument("--target-at", type=float, default=None,
+                   help="with --t-max: judge --target-error at this time only (default: the max over the curve)")
+    p.add_argument("--no-stationary-cv", action="store_true",
+                   help="with --t-max and the SDIRK2 scheme: do not use the stationary theory as a control variate "
+                        "(default: each run is continued to T_inf >> t-max and its late value minus the stationary "
+                        "value corrects it; off by itself where the stationary theory has no solution)")
     common.set_handler(p, _run_dmft)
 
     v = vsub.add_parser("dmft", help="DMFT vs finite-d gradient descent (table, HDF5, plot)")
