@@ -90,6 +90,15 @@ def test_cli_implicit_scheme(capsys):
     assert main(["dmft", *MODEL, "--steps", "2", "--scheme", "sdirk2"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "scheme" in err[0]
+    assert main(["dmft", *MODEL, "--gradient-flow", "--t-max", "2", "--target-error", "0.5", "--d-eff", "4,6",
+                 "--samples", "4", "--max-runs", "2", "--scheme", "sdirk2", "--field", "real", "--no-stationary-cv",
+                 "--target-at", "1", "--json"]) == 0
+    diag = json.loads(capsys.readouterr().out)["diagnostics"]
+    assert diag["stationary_cv"] == "off" and diag["target_at"] == 1.0
+    for opt in (["--target-at", "1"], ["--no-stationary-cv"]):  # without the curve: refused naming the option
+        assert main(["dmft", *MODEL, "--steps", "2", *opt]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and opt[0].lstrip("-") in err[0]
 
 
 COVERAGE = {
