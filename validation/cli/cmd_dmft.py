@@ -138,6 +138,8 @@ def _run_curve(args) -> int:
     check.positive("t-max", args.t_max)
     check.real("target-error", args.target_error, lo=0.0, lo_open=True, hi=1.0)
     check.integer("max-runs", args.max_runs, lo=2)
+    if args.target_at is not None:
+        check.real("target-at", args.target_at, lo=0.0, hi=args.t_max)
     params = ExtensiveWidthParams(alpha=args.alpha, kappa=args.kappa, kappa_star=args.kappa_star, lam=args.lam,
                                   noise=args.noise)
     d_effs = common.int_list("d-eff", str(args.d_eff)) if args.d_eff is not None else []
