@@ -273,3 +273,51 @@ def test_stationary_control_variate_bars_cover_the_spec_truth_at_t10():
     z = np.abs(np.array(z))
     print("stationary-cv coverage at t = 10: within 1.96 se:", np.mean(z < 1.96), "within 1 se:", np.mean(z < 1.0))
     assert np.mean(z < 1.96) >= 0.8, z
+
+
+def test_step_error_control_variate_removes_the_pair_noise_it_explains():
+    """_step_error on synthetic pairs with a known step error e: delta_r(t) = y_h - y_{h/2} = e + g (z_h - z_{h/2})
+    + small noise. With beta = g the estimate is (4/3)|e| to within the small noise (4/3 x 4 x 1e-4/sqrt(8)), and the
+    significant part is positive; without beta the pair noise (sd g x 0.05 x sqrt 2) swamps e and nothing is
+    significant. A pair lacking late values falls back to the plain difference."""
+    from dmft.dynamics.curve import _Run, _step_error
+
+    rng = np.random.default_rng(3)
+    e, g, n = 0.004, 1.2, 8
+    pairs = []
+    for _ in range(n):
+        zc, zf = rng.normal(0, 0.05, 2)
+        base = rng.normal(0.3, 0.01)
+        yc = np.array([base, base + e + g * (zc - zf) + rng.normal(0, 1e-4)])
+        yf = np.array([base, 0.0, base])  # halved grid: the common points are [::2]
+        late = {"train_error": (0.0, zc), "test_error": (0.0, zc)}
+        pairs.append((_Run(yc, yc, late), _Run(yf, yf, {k: (0.0, zf) for k in late})))
+    err, sig = _step_error(pairs, "train_error", np.array([0.0, g]))
+    assert err[0] == 0.0 and err[1] == pytest.approx(4 / 3 * e, abs=4 / 3 * 4 * 1e-4 / math.sqrt(n))
+    assert sig[1] > 0
+    _, sig_plain = _step_error(pairs, "train_error", None)
+    assert sig_plain[1] == 0.0
+    pairs[0] = (pairs[0][0], _Run(pairs[0][1].train_error, pairs[0][1].test_error, None))
+    err_fb, _ = _step_error(pairs, "train_error", np.array([0.0, g]))
+    assert err_fb[1] == pytest.approx(_step_error(pairs, "train_error", None)[0][1])
+
+
+def test_converged_flags_runs_still_moving_at_t_inf():
+    """_converged: late values that still drift by 2 % over the last continuation step (with 0.1 % noise) are
+    flagged at a 2 % target (limit 0.2 % of the stationary value, 3 s.e. ~ 0.03 %); settled ones are not."""
+    from dmft.dynamics.curve import _converged, _Run
+
+    rng = np.random.default_rng(4)
+    stat = {"train_error": 0.3, "test_error": 0.27}
+
+    def runs(drift):
+        out = {}
+        for d in (4, 6):
+            out[d] = []
+            for _ in range(4):
+                late = {k: (v, v * (1 + drift + 1e-3 * rng.standard_normal())) for k, v in stat.items()}
+                out[d].append(_Run(np.zeros(2), np.zeros(2), late))
+        return out
+
+    assert _converged(runs(0.0), stat, 0.02)
+    assert not _converged(runs(0.02), stat, 0.02)
