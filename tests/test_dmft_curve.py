@@ -276,30 +276,45 @@ def test_stationary_control_variate_bars_cover_the_spec_truth_at_t10():
 
 
 def test_step_error_control_variate_removes_the_pair_noise_it_explains():
-    """_step_error on synthetic pairs with a known step error e: delta_r(t) = y_h - y_{h/2} = e + g (z_h - z_{h/2})
-    + small noise. With beta = g the estimate is (4/3)|e| to within the small noise (4/3 x 4 x 1e-4/sqrt(8)), and the
-    significant part is positive; without beta the pair noise (sd g x 0.05 x sqrt 2) swamps e and nothing is
-    significant. A pair lacking late values falls back to the plain difference."""
-    from dmft.dynamics.curve import _Run, _step_error
+    """_step_error on synthetic pairs (run on h, partner on 2h, on the main grid) with a known step error e:
+    y_2h - y_h = 3 e + g (z_2h - z_h) + small noise. With beta = g the estimate is |e| to within the small noise
+    (4 x 1e-4/(3 sqrt 8)), its standard error is sd(delta)/sqrt(n), and the significant part is positive; without
+    beta the pair noise (sd g x 0.05 x sqrt 2 / 3) swamps e and nothing is significant. The Heun factor -4/3 (partner
+    on h/2) scales the estimate by 4. A pair lacking late values falls back to the plain difference."""
+    from dmft.dynamics.curve import NAMES, STEP_FACTOR, _Run, _step_error
 
     rng = np.random.default_rng(3)
     e, g, n = 0.004, 1.2, 8
-    pairs = []
+    pairs, deltas = [], []
     for _ in range(n):
-        zc, zf = rng.normal(0, 0.05, 2)
+        zh, zp = rng.normal(0, 0.05, 2)
         base = rng.normal(0.3, 0.01)
-        yc = np.array([base, base + e + g * (zc - zf) + rng.normal(0, 1e-4)])
-        yf = np.array([base, 0.0, base])  # halved grid: the common points are [::2]
-        late = {"train_error": (0.0, zc), "test_error": (0.0, zc)}
-        pairs.append((_Run(yc, yc, late), _Run(yf, yf, {k: (0.0, zf) for k in late})))
-    err, sig = _step_error(pairs, "train_error", np.array([0.0, g]))
-    assert err[0] == 0.0 and err[1] == pytest.approx(4 / 3 * e, abs=4 / 3 * 4 * 1e-4 / math.sqrt(n))
+        eps = rng.normal(0, 1e-4)
+        yh = np.array([base, base])
+        yp = np.array([base, base + 3 * e + g * (zp - zh) + eps])
+        deltas.append(e + eps / 3)
+        pairs.append((_Run(yh, yh, {k: (0.0, zh) for k in NAMES}), _Run(yp, yp, {k: (0.0, zp) for k in NAMES})))
+    err, sig, se = _step_error(pairs, "train_error", np.array([0.0, g]), STEP_FACTOR["sdirk2"])
+    assert err[0] == 0.0 and err[1] == pytest.approx(e, abs=4 * 1e-4 / (3 * math.sqrt(n)))
+    assert se[1] == pytest.approx(np.std(deltas, ddof=1) / math.sqrt(n), rel=1e-9)
     assert sig[1] > 0
-    _, sig_plain = _step_error(pairs, "train_error", None)
+    _, sig_plain, _ = _step_error(pairs, "train_error", None, STEP_FACTOR["sdirk2"])
     assert sig_plain[1] == 0.0
+    err_heun, _, _ = _step_error(pairs, "train_error", np.array([0.0, g]), STEP_FACTOR["heun"])
+    assert err_heun[1] == pytest.approx(4 * err[1], rel=1e-12)
     pairs[0] = (pairs[0][0], _Run(pairs[0][1].train_error, pairs[0][1].test_error, None))
-    err_fb, _ = _step_error(pairs, "train_error", np.array([0.0, g]))
+    err_fb, _, _ = _step_error(pairs, "train_error", np.array([0.0, g]))
     assert err_fb[1] == pytest.approx(_step_error(pairs, "train_error", None)[0][1])
+
+
+def test_merged_grid_keeps_every_second_point_and_the_last():
+    from dmft.dynamics.gradient_flow import FlowSettings, merged
+
+    for steps in ((0.1, 0.2, 0.3, 0.4), (0.1, 0.2, 0.3, 0.4, 0.5)):
+        st = FlowSettings(steps=steps, scheme="sdirk2")
+        t, tm = st.times, merged(st).times
+        expect = np.concatenate([t[::2], t[-1:]]) if len(steps) % 2 else t[::2]
+        np.testing.assert_allclose(tm, expect, rtol=0, atol=1e-15)
 
 
 def test_converged_flags_runs_still_moving_at_t_inf():

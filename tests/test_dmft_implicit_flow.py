@@ -5,6 +5,7 @@ matrices (the stage solve), a W-form replay of Alexander's SDIRK2 tableau with a
 differences (responses, including the exact same-time trace), the Heun solver at small steps (order 2, same limit)
 and the stationary theory (late times, large steps)."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -104,12 +105,14 @@ def _replay(params, steps, B, Lc, Gam, Sstar, S0, field_at=None, field=None):
     return s
 
 
-@pytest.mark.parametrize("field", ["real", "complex"])
-def test_responses_match_finite_differences_of_an_independent_w_form_replay(field):
-    """R_S(i, j<i) of each response sample (u.ds^i/dg^j(U)/p, probe U) and the exact per-sample same-time response
-    R_S(i,i) = (1/p) Tr ds^i/dg^i against central differences of the W-form replay (frozen kernels)."""
+@pytest.mark.parametrize("field,kind", [("real", "eigen"), ("complex", "eigen"), ("real", "spherical")])
+def test_responses_match_finite_differences_of_an_independent_w_form_replay(field, kind):
+    """R_S(i, j<i) of each response sample (u_j.ds^i/dg^j(U_j)/p, probe U_j of source j) and the exact per-sample
+    same-time response R_S(i,i) = (1/p) Tr ds^i/dg^i against central differences of the W-form replay (frozen
+    kernels)."""
     d, steps = 3, (0.2, 0.5, 0.9)
-    st = FlowSettings(steps=steps, d_eff=d, samples=3, response_samples=2, field=field, scheme="sdirk2")
+    st = FlowSettings(steps=steps, d_eff=d, samples=3, response_samples=2, field=field, scheme="sdirk2",
+                      probe_kind=kind)
     keep: dict = {}
     r = solve_one(SET_B, st, np.random.SeedSequence(5), tol=1e-13, keep=keep)
     fld = _Field(d, field)
@@ -118,9 +121,11 @@ def test_responses_match_finite_differences_of_an_independent_w_form_replay(fiel
     args = (SET_B, steps, r.B, keep["L"], keep["Gam"][:, sm], keep["Sstar"][sm], keep["S0"][sm])
     base = _replay(*args)
     assert max(np.abs(base[i] - keep["s"][i, sm]).max() for i in range(len(base))) < 1e-10
-    U = fld.unvec(keep["u"][sm])
+    if kind == "spherical":
+        assert np.array_equal(keep["U"][sm], np.repeat(keep["u"][sm][:, None], keep["U"].shape[2], axis=1))
     eps = 1e-6
     for j in (1, 2, 3, 4):
+        U = fld.unvec(keep["U"][sm, :, j])
         sp, sn = _replay(*args, field_at=j, field=eps * U), _replay(*args, field_at=j, field=-eps * U)
         for i in range(j + 1, 2 * len(steps) + 1):
             fd = float(np.real(np.sum(np.conj(U) * (sp[i] - sn[i])))) / (2 * eps * p)
@@ -314,3 +319,67 @@ def test_a_step_beyond_well_posedness_is_refused_not_answered():
 
     with pytest.raises(DivergenceError, match="too large"):
         solve_flow(SET_B, FlowSettings(steps=(1e6,) * 3, d_eff=6, samples=4, field="complex", scheme="sdirk2"))
+
+
+@pytest.mark.parametrize("field", ["real", "complex"])
+def test_stage_probes_are_unbiased_and_exact_for_maps_diagonal_in_their_basis(field):
+    """stage_probes: |u|^2 = p; the Monte-Carlo mean of u u^T is I within its standard error; for a map diagonal in
+    the pair basis of X (Z -> A Z B + B Z A with A, B functions of X) u.J u = Tr_p J for every draw, for a generic
+    map the mean of u.J u is Tr_p J within 4 standard errors."""
+    from dmft.dynamics.implicit_flow import _signs, stage_probes
+
+    d = 4
+    fld = _Field(d, field)
+    p = fld.p
+    rng = np.random.default_rng(3)
+    G = rng.standard_normal((d, d)) + (1j * rng.standard_normal((d, d)) if field == "complex" else 0.0)
+    X = (G + np.conj(G.T)) / 2.0
+    n = 4000
+    u = stage_probes(fld, np.repeat(X[None], n, axis=0), _signs(rng, n, p))
+    assert np.allclose(np.einsum("np,np->n", u, u), p, rtol=1e-12)
+    cov = u.T @ u / n
+    assert np.abs(cov - np.eye(p)).max() < 5.0 / math.sqrt(n)
+    w, O = np.linalg.eigh(X)
+    A = (O * np.exp(w)) @ np.conj(O.T)
+    Bm = (O * (1.0 + w ** 2)) @ np.conj(O.T)
+    J = fld.sandwich(A[None], Bm[None])[0] / 2.0
+    est = np.einsum("np,pq,nq->n", u, J, u)
+    assert np.allclose(est, np.trace(J), rtol=1e-10)
+    Jg = rng.standard_normal((p, p))
+    est = np.einsum("np,pq,nq->n", u, Jg, u)
+    assert abs(est.mean() - np.trace(Jg)) < 4.0 * est.std(ddof=1) / math.sqrt(n)
+    assert est.std() > 1.0  # a generic map does carry probe noise
+
+
+def test_match_points_pairs_each_parent_point_with_the_nearest_free_child_point():
+    from dmft.dynamics.implicit_flow import match_points
+
+    parent = np.array([0.0, 0.3, 1.0, 1.3, 2.0])
+    child = np.array([0.0, 0.15, 0.5, 0.65, 1.0, 1.15, 1.5, 1.65, 2.0])
+    assert match_points(parent, child).tolist() == [0, 1, 4, 5, 8]
+    assert match_points(child, child).tolist() == list(range(child.size))
+    with pytest.raises(ParameterError, match="noise_parent"):
+        match_points(child, parent)
+
+
+def test_noise_parent_shares_the_parent_runs_innovations_on_the_halved_grid():
+    """A halved-grid run with noise_parent = the parent grid's evaluation times gets, at the points matched to the
+    parent's, exactly the parent run's innovations (same seed), and fresh ones elsewhere; the parent run is the
+    ordinary run. Refused with the Heun scheme and for non-increasing times."""
+    from dmft.dynamics.gradient_flow import halved
+    from dmft.dynamics.implicit_flow import match_points
+
+    steps = (0.1, 0.2, 0.4)
+    parent = FlowSettings(steps=steps, d_eff=3, samples=3, field="complex", scheme="sdirk2")
+    child = dataclasses.replace(halved(parent), noise_parent=tuple(parent.eval_times))
+    kp, kc = {}, {}
+    solve_one(SET_B, parent, np.random.SeedSequence(9), keep=kp)
+    solve_one(SET_B, child, np.random.SeedSequence(9), keep=kc)
+    idx = match_points(parent.eval_times, child.eval_times)
+    np.testing.assert_array_equal(kc["Gam"][idx], kp["Gam"])
+    others = np.setdiff1d(np.arange(child.eval_times.size), idx)
+    assert not any(np.allclose(kc["Gam"][i], g) for i in others for g in kp["Gam"])
+    with pytest.raises(ParameterError, match="noise_parent"):
+        FlowSettings(steps=steps, noise_parent=(0.0, 0.1))
+    with pytest.raises(ParameterError, match="noise_parent"):
+        FlowSettings(steps=steps, scheme="sdirk2", noise_parent=(0.0, 0.2, 0.1))

@@ -5,16 +5,18 @@ the L-stable implicit SDIRK2 scheme of :mod:`dmft.dynamics.implicit_flow`, ``sch
 values (several independent runs each), extrapolates every time point linearly in 1/d_eff^q
 (:func:`dmft.dynamics.extrapolate.fit_inverse_d`; q = 2 for the default complex-Hermitian effective process,
 ``field="complex"``, whose finite-d_eff bias is O(1/d_eff^2); q = 1 for the real one) and estimates the time-step
-error from runs on the halved grid
-(same seeds as runs of the smallest d_eff: common random numbers, so the difference is mostly step error):
+error from seed-paired runs on a partner grid (the same seeds as runs of the smallest d_eff; with the implicit scheme
+also the same innovations and probe signs, ``noise_parent``):
 
     y(t)          = a(t)                               from y_d(t) = a(t) + b(t)/d_eff^q  (weights 1/se_d^2),
     se_stat(t)    = f_t se(a) max(1, sqrt(chi2/dof))  (Birge ratio: inflated when the 1/d_eff^q model misfits;
                                                        f_t = t_{0.975, nu}/z_{0.975}: Student-t factor of the
                                                        pooled run-to-run variance with nu = sum_d (runs_d - 1) dof),
-    err_step(t)   = (4/3) |mean (y_h(t) - y_{h/2}(t))|  (Heun is 2nd order: y_h - y_GF ~= (4/3)(y_h - y_{h/2});
-                                                       mean over ``step_pairs`` seed-paired runs at the smallest
-                                                       d_eff; the pairing cancels most, not all, Monte-Carlo noise),
+    err_step(t)   = |mean (y_{2h}(t) - y_h(t))| / 3        (SDIRK2: the merged grid, steps 2h, cheap and unconditionally
+                                                       stable; both schemes are 2nd order, y_h - y_GF ~= (y_2h - y_h)/3)
+                  = (4/3) |mean (y_h(t) - y_{h/2}(t))|  (Heun, whose steps are capped by stability: the halved grid;
+                                                       y_h - y_GF ~= (4/3)(y_h - y_{h/2})); mean over the seed pairs
+                                                       (``step_pairs`` to start, more when their noise dominates),
     se_total(t)^2 = se_stat(t)^2 + err_step(t)^2       (reported as ``train_error_se`` / ``test_error_se``).
 
 Stationary control variate (implicit scheme, default on where :func:`dmft.stationary.solve_stationary` has a
@@ -22,14 +24,15 @@ solution): every run is continued past t_max to T_inf (:func:`continuation_steps
 y_stationary, whose mean vanishes as d_eff -> infinity, corrects it by regression, per time, with one slope pooled
 over the rungs (:func:`pool_rungs`); the intercept of the 1/d_eff^q fit is unchanged, its variance falls by
 1 - rho^2 (rho: correlation of y(t) with y(T_inf) over the runs; measured on set B: test error 70-1000x less
-variance for t >= 10, train error 1.2-3x, docs/dmft.md). The halved-grid pairs get the same correction.
+variance for t >= 10, docs/dmft.md). The step-error pairs get the same correction.
 
 Adaptive loop: start with ``runs`` runs per d_eff; while the largest relative total error over the curve, max_t
 se_total/|y| (or its value at ``target_at``), exceeds ``target_error``: if the step part alone is above target/2 by
 more than twice its own standard error over the seed pairs (so that Monte-Carlo noise in the difference does not
 trigger it), halve the grid (and redo the ladder; at most ``max_halvings`` times); otherwise add runs (statistical
-part ~ 1/sqrt(runs)) up to ``max_runs`` per d_eff. The result says whether the target was reached (``reached``) and
-the accuracy achieved (``achieved_error``).
+part ~ 1/sqrt(runs)) up to ``max_runs`` per d_eff, and, if the step part is above target/2 without being significant
+(the pairs' noise), step pairs (at most doubling per round) until its standard error is about target/4. The result
+says whether the target was reached (``reached``) and the accuracy achieved (``achieved_error``).
 Per-d_eff standard errors come from the run-to-run spread (runs >= 2), not the within-run jackknife (which misses
 the common-mode feedback of the kernels, docs/dmft.md), pooled over d_eff with the variance model
 var_d = v(t) (d_min/d)^2 (relative fluctuations O(1/d_eff)), so that few runs per d_eff still give a usable
@@ -48,7 +51,7 @@ import numpy as np
 from scipy import stats
 
 from dmft.dynamics.extrapolate import fit_inverse_d
-from dmft.dynamics.gradient_flow import FlowSettings, curve_variables, flow_grid, halved, solve_flow
+from dmft.dynamics.gradient_flow import FlowSettings, curve_variables, flow_grid, halved, merged, solve_flow
 from dmft.dynamics.settings import step_bound
 from dmft.params import ExtensiveWidthParams
 from odes.common import check
@@ -314,7 +317,7 @@ def solve_curve(params: ExtensiveWidthParams, t_max: float, target_error: float 
     if d_eff is None:
         d_eff = sdirk2_ladder(params, field) if scheme == "sdirk2" else ladders[field][0]
     samples = ladders[field][1] if samples is None else check.integer("samples", samples, lo=2)
-    response_samples = min(samples, SDIRK2_RESPONSE_SAMPLES) if scheme == "sdirk2" else None
+    response_samples = None  # responses from every sample
     power = 2.0 if field == "complex" else 1.0
     ensemble = "wishart" if field == "complex" else "quantile"
     target_error = check.real("target_error", target_error, lo=0.0, lo_open=True, hi=1.0)
@@ -355,15 +358,17 @@ def solve_curve(params: ExtensiveWidthParams, t_max: float, target_error: float 
         cont = base if stat is None else _continued(base, t_max, h_cap)
         seeds = {d: [] for d in ds}
         results: dict[int, list[_Run]] = {d: [] for d in ds}
-        n_target = runs
-        pairs = None
+        n_target, n_pairs = runs, step_pairs
+        pairs: list[tuple[_Run, _Run]] = []
         while True:
-            while any(len(results[d]) < n_target for d in ds):  # round robin over the ladder
+            want_runs = {d: n_target for d in ds}
+            want_runs[ds[0]] = max(n_target, n_pairs)  # each step pair reuses a run of the smallest d_eff
+            while any(len(results[d]) < want_runs[d] for d in ds):  # round robin over the ladder
                 if max_wall is not None and min(len(r) for r in results.values()) >= 2 and \
                         time.perf_counter() - t_start > max_wall:
                     break
                 for d in ds:
-                    if len(results[d]) >= n_target:
+                    if len(results[d]) >= want_runs[d]:
                         continue
                     ss = root.spawn(1)[0]
                     seeds[d].append(ss)
@@ -382,26 +387,22 @@ def solve_curve(params: ExtensiveWidthParams, t_max: float, target_error: float 
                             else:
                                 stat, cont = None, base
                                 cv_note = "off: the continuation to T_inf diverged"
-            if pairs is None:  # time-step error: halved grid, same seeds as the first smallest-d_eff runs
-                fine_st = halved(dataclasses.replace(base, d_eff=ds[0]))
-                fine_st = fine_st if stat is None else _continued(fine_st, t_max, h_cap)
-                pairs = []
-                for s0, coarse in list(zip(seeds[ds[0]], results[ds[0]]))[:step_pairs]:
-                    try:
-                        pairs.append((coarse, _one_run(params, fine_st, s0, 2 * n_main - 1, quiet)))
-                    except DivergenceError:  # its continuation: this pair without the control variate
-                        pairs.append((coarse, _one_run(params, halved(dataclasses.replace(base, d_eff=ds[0])), s0,
-                                                       2 * n_main - 1, quiet)))
+            # time-step error: the halved grid with the seeds (and, implicit scheme, the innovations and probe signs:
+            # ``noise_parent``) of the first smallest-d_eff runs
+            while len(pairs) < min(n_pairs, len(results[ds[0]])):
+                s0, coarse = seeds[ds[0]][len(pairs)], results[ds[0]][len(pairs)]
+                pairs.append((coarse, _partner_run(params, base, cont if coarse.late is not None else base, ds[0],
+                                                   t_max, h_cap, s0, quiet)))
             cv_on = stat is not None and all(r.late is not None for rs in results.values() for r in rs)
             if cv_on and not _converged(results, stat, target_error):
                 stat, cont, cv_on = None, base, False
                 cv_note = "off: the runs had not converged at T_inf"
-            fit, step_part, step_sig = {}, {}, {}
+            fit, step_part, step_sig, step_se = {}, {}, {}, {}
             for name in NAMES:
                 yd = {d: np.array([getattr(r, name) for r in results[d]]) for d in ds}
                 zd = {d: np.array([r.late[name][1] - stat[name] for r in results[d]]) for d in ds} if cv_on else None
                 y, s, dof_runs, beta = pool_rungs(yd, zd)
-                step_part[name], step_sig[name] = _step_error(pairs, name, beta)
+                step_part[name], step_sig[name], step_se[name] = _step_error(pairs, name, beta, STEP_FACTOR[scheme])
                 a, se, chi2 = fit_inverse_d(np.array(ds, dtype=float), y, s, power)
                 dof = len(ds) - 2
                 chi2_dof = chi2 / dof if dof > 0 else np.zeros_like(chi2)
@@ -412,14 +413,26 @@ def solve_curve(params: ExtensiveWidthParams, t_max: float, target_error: float 
             rel_tot = max(_rel(fit[n][3], fit[n][0])[sel].max() for n in NAMES)
             rel_step = max(_rel(step_part[n], fit[n][0])[sel].max() for n in NAMES)
             rel_step_sig = max(_rel(step_sig[n], fit[n][0])[sel].max() for n in NAMES)
+            rel_step_se = max(_rel(step_se[n], fit[n][0])[sel].max() for n in NAMES)
             rel_stat = max(_rel(fit[n][1], fit[n][0])[sel].max() for n in NAMES)
             out_of_time = max_wall is not None and time.perf_counter() - t_start > max_wall
             halve = rel_step_sig > target_error / 2 and halvings < max_halvings
-            if rel_tot <= target_error or halve or n_target >= max_runs or out_of_time:
+            if rel_tot <= target_error or halve or out_of_time:
                 break
-            want = target_error ** 2 - rel_step ** 2
-            factor = (rel_stat ** 2 / max(want, 1e-300))
-            n_target = min(max_runs, max(n_target + 1, math.ceil(n_target * factor)))
+            grown = False
+            if rel_step > target_error / 2 and n_pairs < max_runs:
+                # the step part is mostly the pairs' Monte-Carlo noise (else it would be significant and halve the
+                # grid): more pairs, until its standard error is about target/4
+                grow = math.ceil(n_pairs * (rel_step_se / (target_error / 4)) ** 2)
+                n_pairs = min(max_runs, 2 * n_pairs, max(n_pairs + 1, grow))
+                grown = True
+            want = target_error ** 2 - min(rel_step, target_error / 2) ** 2
+            if rel_stat ** 2 > want and n_target < max_runs:
+                factor = rel_stat ** 2 / want
+                n_target = min(max_runs, max(n_target + 1, math.ceil(n_target * factor)))
+                grown = True
+            if not grown:
+                break
         if halve and not out_of_time:
             h, h0 = h / 2.0, h0 / 2.0
             halvings += 1
@@ -437,26 +450,60 @@ def solve_curve(params: ExtensiveWidthParams, t_max: float, target_error: float 
                        target_at=target_at)
 
 
-def _step_error(pairs: list[tuple[_Run, _Run]], name: str, beta: np.ndarray | None
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Time-step error of ``name`` from seed-paired runs on the grid and the halved grid (SDIRK2 and Heun are both
-    2nd order: y_h - y_GF ~= (4/3)(y_h - y_{h/2})): err = (4/3)|mean_pairs delta|, delta = y_h - y_{h/2} at the
-    common points, minus beta (z_h - z_{h/2}) with the control variate (both late values have the same mean: the
-    implicit scheme's fixed points do not depend on the step, so the correction is unbiased and removes the part of
-    the Monte-Carlo noise of the pair that the late value explains). Also returns the part of err above twice its
-    own standard error over the pairs (the significant part, which decides a halving)."""
+def _partner_run(params: ExtensiveWidthParams, base: FlowSettings, parent: FlowSettings, d: int, t_max: float,
+                 h_cap: float, ss: np.random.SeedSequence, quiet: bool) -> _Run:
+    """The step-error partner of the run of ``parent`` (at d_eff = d) with seed ``ss``, as a ``_Run`` on the main
+    grid of ``base``: implicit scheme, the merged grid (steps 2h, :func:`merged`; linear interpolation between its
+    points, which are every second point of the main grid), sharing the parent run's random draws
+    (``noise_parent``); Heun (steps capped by stability), the halved grid. Continued like the parent if the parent
+    was; if that continuation diverges, the partner's main grid alone (the pair then has no control variate)."""
+    implicit = base.scheme == "sdirk2"
+    main = dataclasses.replace(base, d_eff=d)
+    grid = merged(main) if implicit else halved(main)
+    t_main, t_grid = main.times, grid.times
+
+    def run(st: FlowSettings, par: FlowSettings) -> _Run:
+        if implicit:
+            st = dataclasses.replace(st, noise_parent=tuple(par.eval_times))
+        r = _one_run(params, st, ss, len(t_grid), quiet)
+        on_main = {name: np.interp(t_main, t_grid, getattr(r, name)) for name in NAMES}
+        return _Run(late=r.late, **on_main)
+
+    if parent is not base:
+        try:
+            return run(_continued(grid, t_max, h_cap), dataclasses.replace(parent, d_eff=d))
+        except DivergenceError:
+            pass
+    return run(grid, main)
+
+
+#: the step-error estimate from a run on the grid h and its partner (same seed): err = FACTOR x (y_partner - y_h);
+#: both schemes are 2nd order: y_h - y_GF ~= (4/3)(y_h - y_{h/2}) = (y_{2h} - y_h)/3
+STEP_FACTOR = {"sdirk2": 1.0 / 3.0, "heun": -4.0 / 3.0}
+
+
+def _step_error(pairs: list[tuple[_Run, _Run]], name: str, beta: np.ndarray | None, factor: float = 1.0 / 3.0
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Time-step error of ``name`` from seed-paired runs (the run on the grid h, its partner on the merged grid 2h
+    or the halved grid h/2, on the main grid: :func:`_partner_run`): err = |mean_pairs delta|,
+    delta = ``factor`` (y_partner - y_h) (:data:`STEP_FACTOR`: 1/3 for 2h, -4/3 for h/2), minus
+    ``factor`` beta (z_partner - z_h) with the control variate (both late values have the same mean: the implicit
+    scheme's fixed points do not depend on the step, so the correction is unbiased and removes the part of the
+    Monte-Carlo noise of the pair that the late value explains). Also returns the part of err above twice its own
+    standard error over the pairs (the significant part, which decides a halving) and that standard error
+    sd(delta)/sqrt(pairs) (which decides whether to add pairs)."""
     if any(c.late is None or f.late is None for c, f in pairs):
         beta = None
     delta = []
-    for coarse, fine in pairs:
-        dl = getattr(coarse, name) - getattr(fine, name)[::2]
+    for main, partner in pairs:
+        dl = getattr(partner, name) - getattr(main, name)
         if beta is not None:
-            dl = dl - beta * (coarse.late[name][1] - fine.late[name][1])
-        delta.append(dl)
+            dl = dl - beta * (partner.late[name][1] - main.late[name][1])
+        delta.append(factor * dl)
     delta = np.array(delta)
-    err = (4.0 / 3.0) * np.abs(delta.mean(axis=0))
-    noise = (4.0 / 3.0) * 2.0 * delta.std(axis=0, ddof=1) / math.sqrt(len(delta)) if len(delta) > 1 else 0.0
-    return err, np.maximum(0.0, err - noise)
+    err = np.abs(delta.mean(axis=0))
+    se = delta.std(axis=0, ddof=1) / math.sqrt(len(delta)) if len(delta) > 1 else np.zeros_like(err)
+    return err, np.maximum(0.0, err - 2.0 * se), se
 
 
 def _converged(results: dict[int, list[_Run]], stat: dict[str, float], target_error: float) -> bool:

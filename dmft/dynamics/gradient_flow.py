@@ -64,6 +64,8 @@ _BLOWUP = 1e8
 #: time integrators of :func:`solve_flow`: explicit Heun (this module) or the L-stable implicit SDIRK2
 #: (:mod:`dmft.dynamics.implicit_flow`)
 SCHEMES = ("heun", "sdirk2")
+#: Hutchinson probes of the implicit scheme (:mod:`dmft.dynamics.implicit_flow`), default first
+PROBE_KINDS = ("eigen", "spherical")
 
 #: largest number of steps of a gradient-flow grid: the (2K+1)^2 two-time arrays take ~0.4 GB each at K = 5000
 MAX_GRID_STEPS = 5000
@@ -108,7 +110,13 @@ class FlowSettings:
     probes in one batched sweep, :mod:`dmft.dynamics.flow_backend`; torch optional, on ``device``). ``scheme``:
     "heun" (explicit, this module) or "sdirk2" (L-stable implicit, :mod:`dmft.dynamics.implicit_flow`).
     ``control_variates`` (default True): the test error is the regression control-variate estimate on each sample's
-    noise statistics (:mod:`dmft.dynamics.control_variates`; ~5x less variance at late times)."""
+    noise statistics (:mod:`dmft.dynamics.control_variates`; ~5x less variance at late times). ``probe_kind``
+    (implicit scheme): "eigen" (default) -- a fresh Rademacher probe per source time in the eigenbasis of that stage
+    (:func:`dmft.dynamics.implicit_flow.stage_probes`; no probe noise once the run settles), or "spherical" -- one
+    spherical probe per response sample for all source times; the Heun scheme has "spherical" only.
+    ``noise_parent`` (implicit scheme): the evaluation times of another grid (e.g. :func:`halved`'s parent) whose run
+    with the same seed should share this run's innovations and probe signs at the nearest points (common random
+    numbers for the step-error estimate; :class:`dmft.dynamics.implicit_flow._Draws`)."""
 
     steps: tuple
     d_eff: int = 40
@@ -126,6 +134,8 @@ class FlowSettings:
     response_samples: int | None = None
     scheme: str = "heun"
     control_variates: bool = True
+    probe_kind: str | None = None
+    noise_parent: tuple | None = None
 
     def __post_init__(self) -> None:
         s = lambda k, v: object.__setattr__(self, k, v)
@@ -161,6 +171,18 @@ class FlowSettings:
                                                      "carry one probe for all target times)")
             if self.backend not in ("numba", "numpy"):
                 raise ParameterError("backend", "valid range: 'numpy' (or the default) with scheme='sdirk2'")
+        kinds = PROBE_KINDS if self.scheme == "sdirk2" else ("spherical",)
+        kind = kinds[0] if self.probe_kind is None else self.probe_kind
+        if kind not in kinds:
+            raise ParameterError("probe_kind", f"must be one of {kinds} with scheme={self.scheme!r}, got {kind!r}")
+        s("probe_kind", kind)
+        if self.noise_parent is not None:
+            if self.scheme != "sdirk2":
+                raise ParameterError("noise_parent", "valid only with scheme='sdirk2'")
+            par = check.array("noise_parent", self.noise_parent, shape=(None,))
+            if par.size == 0 or not np.isfinite(par).all() or (np.diff(par) <= 0).any():
+                raise ParameterError("noise_parent", "valid range: increasing finite evaluation times")
+            s("noise_parent", tuple(float(x) for x in par))
 
     def memory_bytes(self) -> tuple[float, float]:
         r"""Bytes of the arrays one :func:`solve_flow` run allocates, as ``(d_eff part, grid part)``: with K steps,
@@ -455,3 +477,12 @@ def flow_settings(t_max: float, h: float, *, h0: float | None = None, growth: fl
 def halved(settings: FlowSettings) -> FlowSettings:
     """The same grid with every step split in two (for the time-step error estimate h -> h/2)."""
     return dataclasses.replace(settings, steps=tuple(np.repeat(np.array(settings.steps) / 2.0, 2)))
+
+
+def merged(settings: FlowSettings) -> FlowSettings:
+    """The grid with consecutive steps merged in pairs (h_0 + h_1, h_2 + h_3, ...; an odd last step kept): its
+    points are the even-numbered points of ``settings`` and the last one (the step-error partner h -> 2h)."""
+    h = np.array(settings.steps)
+    k = h.size // 2
+    steps = h[:2 * k].reshape(k, 2).sum(axis=1)
+    return dataclasses.replace(settings, steps=tuple(np.concatenate([steps, h[2 * k:]])))

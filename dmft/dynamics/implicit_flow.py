@@ -38,8 +38,11 @@ Responses. In the real coordinates of the p-dimensional space of symmetric (p = 
 matrices, the tangent of a stage is  ds = L^{-1} F dS_in - L^{-1} N dC,  N(X) = c (R X s + s X R),  L = I + b N,
 F(X) = R X R  (p x p matrices built on an orthonormal basis, :func:`field_basis`; cheap at the small d_eff the
 complex field allows). Hence the same-time response is exact per sample,  R_S(i,i) = -(1/p) Tr L^{-1} N,  and
-R_S(i, j<i) comes from forward tangents with one fixed spherical Hutchinson probe u (|u|^2 = p) per response sample
-injected at every source j (E u.J u = Tr J), propagated with the same maps and the memory sum_{m<i} B(i,m) ds^m.
+R_S(i, j<i) = u_j.J(i,j) u_j / p comes from forward tangents: per response sample, the probe u_j of source j
+(|u_j|^2 = p, E u_j u_j^T = I, so E u.J u = Tr J) is injected at j, propagated with the same maps and the memory
+sum_{m<i} B(i,m) ds^m, and read out at every later i with the same u_j. ``probe_kind="eigen"`` (default): u_j is
+drawn once stage j has converged, Rademacher in the eigenbasis of s^j + R^j (:func:`stage_probes`; no probe noise
+where the stage maps commute, as they do at a stationary point); "spherical": one fixed spherical probe u for all j.
 Stage 2 adds the input tangent dY = dM1 S M1 + M1 S dM1 + M1 dS M1, dM1 = -(1-gamma) h R1 dA1 R1,
 dA1 = b1 ds^{2k+1} + dC^{2k+1}.
 Checked against central differences of an independent W-form replay of the tableau (tests).
@@ -61,7 +64,7 @@ import numpy as np
 from dmft.dynamics import control_variates, ensembles
 from dmft.dynamics.solver import NUGGET, _jackknife_train, cholesky_row
 from dmft.params import ExtensiveWidthParams
-from odes.common.errors import DivergenceError
+from odes.common.errors import DivergenceError, ParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
     from dmft.dynamics.gradient_flow import FlowResult, FlowSettings
@@ -130,6 +133,91 @@ class _Field:
         return 2.0 * np.swapaxes(self.vec(XEY), -1, -2)
 
 
+def stage_probes(fld: _Field, X: np.ndarray, eps: np.ndarray) -> np.ndarray:
+    r"""Rademacher Hutchinson probes in the pair basis of the eigenvectors of X (one per sample, X: (n, d, d)
+    Hermitian; eps: (n, p) independent signs +-1): with X = O diag(x) O^H and the orthonormal basis E_q of
+    :func:`field_basis`,
+
+        U = O (sum_q eps_q E_q) O^H   =>   |u|^2 = p,  E[u u^T] = I,  E <U, J U> = Tr_p J,
+
+    and u^T J u - Tr_p J = sum_{q != q'} eps_q eps_q' J~_{qq'} involves only the off-diagonal part of J in the basis
+    O E_q O^H. :func:`solve_one` takes X = s + R at each stage (s the stage point, R = (I + c A)^{-1}): every stage
+    map (X -> R X R, N, L^{-1}) is diagonal in the pair basis of a matrix that commutes with s and A, and at a
+    stationary point A commutes with s (A = 0 on the range of s), so the responses of a settled run carry no probe
+    noise at all; X = s + R also splits the null space of s (where only A acts) by the eigenvalues of R. Returns
+    (n, p) probe coordinates."""
+    _, O = np.linalg.eigh(X)
+    return fld.vec(O @ fld.unvec(eps) @ np.conj(np.swapaxes(O, -1, -2)))
+
+
+def _signs(rng: np.random.Generator, n: int, p: int) -> np.ndarray:
+    return rng.choice((-1.0, 1.0), size=(n, p))
+
+
+def match_points(parent: np.ndarray, child: np.ndarray) -> np.ndarray:
+    """For each point of the sorted ``parent`` times the index of a distinct ``child`` point, increasing, each as
+    near in time as the order allows (greedy; child = a refinement of parent, e.g. the halved grid). The first
+    points are matched to each other."""
+    out = np.empty(parent.size, dtype=int)
+    j = 0
+    for i, t in enumerate(parent):
+        lo = j
+        hi = child.size - (parent.size - i)  # leave a child point for every later parent point
+        if hi < lo:
+            raise ParameterError("noise_parent", "has more evaluation points than this grid")
+        k = lo + int(np.argmin(np.abs(child[lo:hi + 1] - t)))
+        out[i] = k
+        j = k + 1
+    return out
+
+
+class _Draws:
+    """The random draws of a run, per evaluation point: GUE/GOE innovations and (eigen probes) the probe signs.
+    Without a parent grid they are drawn point by point from the noise / probe streams (the historical order). With
+    ``noise_parent`` (the evaluation times of another grid run with the same seed) the pair shares its randomness
+    (common random numbers for the step-error estimate): the parent run's draws are reproduced from the same streams
+    and matched by :func:`match_points` -- on a finer grid each parent draw goes to the nearest point and the other
+    points get draws from a separate stream; on a coarser grid each point takes the draw of the nearest parent
+    point. Either way each run alone has independent draws at every point (the same law)."""
+
+    def __init__(self, st, seedseq, rng_noise, rng_probe, ns, nr, d, p, N, tev):
+        self.st, self.ns, self.nr, self.d, self.p = st, ns, nr, d, p
+        self.rng_noise, self.rng_probe = rng_noise, rng_probe
+        self.eigen = st.probe_kind == "eigen"
+        self.gam = self.eps = None
+        if st.noise_parent is None:
+            return
+        parent = np.asarray(st.noise_parent, dtype=float)
+        gp = [ensembles.innovations(rng_noise, ns, d, st.field) for _ in parent]
+        ep = [None] + [_signs(rng_probe, nr, p) for _ in parent[1:]] if self.eigen else None
+        self.gam, self.eps = [None] * N, [None] * N
+        if parent.size > N:  # coarser than the parent: point i takes the draws of parent point idx[i]
+            for i, k in enumerate(match_points(tev, parent)):
+                self.gam[i] = gp[k]
+                self.eps[i] = ep[k] if self.eigen else None
+            return
+        for k, i in enumerate(match_points(parent, tev)):
+            self.gam[i] = gp[k]
+            self.eps[i] = ep[k] if self.eigen else None
+        extra = np.random.default_rng(np.random.SeedSequence(seedseq.entropy,
+                                                             spawn_key=tuple(seedseq.spawn_key) + (7919,)))
+        for i in range(N):
+            if self.gam[i] is None:
+                self.gam[i] = ensembles.innovations(extra, ns, d, st.field)
+            if self.eigen and i and self.eps[i] is None:
+                self.eps[i] = _signs(extra, nr, p)
+
+    def innovation(self, i: int) -> np.ndarray:
+        if self.gam is not None:
+            return self.gam[i]
+        return ensembles.innovations(self.rng_noise, self.ns, self.d, self.st.field)
+
+    def signs(self, i: int) -> np.ndarray:
+        if self.eps is not None:
+            return self.eps[i]
+        return _signs(self.rng_probe, self.nr, self.p)
+
+
 def _herm(a: np.ndarray) -> np.ndarray:
     return 0.5 * (a + np.conj(np.swapaxes(a, -1, -2)))
 
@@ -193,8 +281,9 @@ def solve_one(params: ExtensiveWidthParams, st: FlowSettings, seedseq: np.random
     main grid t_k (two-time objects on the evaluation points, stage times in ``eval_t``). ``tol``: convergence of
     the per-stage self-consistency (K row, absolute) and of the stage equation (relative residual); ``trace``: if a
     list, (stage, iterations) are appended; ``keep``: if a dict, the internals (S*, S(0), innovations, Cholesky
-    factor, probes, stage points, per-sample responses) are stored in it (for the tests). DivergenceError if a
-    stage does not converge in ``maxit`` iterations (the message gives the last change) or the process blows up."""
+    factor, probe u and per-source probes U, stage points, per-sample responses) are stored in it (for the tests).
+    DivergenceError if a stage does not converge in ``maxit`` iterations (the message gives the last change) or
+    the process blows up."""
     from dmft.dynamics.gradient_flow import FlowResult
     from odes.common.progress import progress
 
@@ -214,18 +303,23 @@ def solve_one(params: ExtensiveWidthParams, st: FlowSettings, seedseq: np.random
                       for _ in range(ns)])
     S0 = np.stack([st.sigma0 ** 2 * ensembles.mp_matrix(rng, d, ratio0, st.ensemble, st.field) for _ in range(ns)])
     rng_noise = np.random.default_rng(ss_noise)
-    u = ensembles.spherical(np.random.default_rng(ss_probe).standard_normal((nr, p)))  # E u u^T = I
+    rng_probe = np.random.default_rng(ss_probe)
+    u = ensembles.spherical(rng_probe.standard_normal((nr, p)))  # E u u^T = I
+    eigen = st.probe_kind == "eigen"
+    tev = st.eval_times
+    draws = _Draws(st, seedseq, rng_noise, rng_probe, ns, nr, d, fld.p, N, tev)
+    U = np.zeros((nr, p, N))  # the probe of each source column j (spherical: u for all j)
+    U[:, :, :] = u[:, :, None]
     dt = complex if st.field == "complex" else float
     eye = np.eye(d)
     c0 = 1.0 / (2.0 * math.sqrt(alpha))
-    tev = st.eval_times
     # histories with the time index first (contiguous prefixes [:i] for the memory and noise sums)
     s_hist = np.zeros((N, ns, d, d), dt)
     D = np.zeros((N, ns, d, d), dt)
     Gam = np.zeros((N, ns, d, d), dt)
     s_hist[0] = S0
     D[0] = S0 - Sstar
-    Gam[0] = ensembles.innovations(rng_noise, ns, d, st.field)
+    Gam[0] = draws.innovation(0)
     CSs = np.zeros((ns, N, N))
     RSs = np.zeros((nr, N, N))
     RSx = np.zeros((ns, N))
@@ -252,7 +346,7 @@ def solve_one(params: ExtensiveWidthParams, st: FlowSettings, seedseq: np.random
             stage1 = i % 2 == 1
             Sk = s_hist[2 * k]
             S_in = Sk if stage1 else _herm(M1 @ Sk @ M1)
-            Gam[i] = ensembles.innovations(rng_noise, ns, d, st.field)
+            Gam[i] = draws.innovation(i)
             if stage1:
                 dSin = V_main[:, :, :i + 1]
             else:  # dY = Ys dS^k + Ya dA1, fixed during the iteration
@@ -296,10 +390,10 @@ def solve_one(params: ExtensiveWidthParams, st: FlowSettings, seedseq: np.random
                 # R_S(i,j) = mean_r [a_r . dSin_r[:, j] - b w_r . sum_m K(i,m) G_r[m][:, j]] / p,
                 # a_r = F_r^T u_r, w_r = E_r^T u_r  =>  (I + b M) K(i,:i) = k0
                 Fm = Jinv[:nr] @ (0.5 * fld.sandwich(R[:nr], R[:nr]))
-                a_ = (np.swapaxes(Fm, 1, 2) @ u[..., None])[..., 0]
-                w_ = (np.swapaxes(E[:nr], 1, 2) @ u[..., None])[..., 0]
-                k0 = np.tensordot(a_, dSin[:, :, :i], axes=([0, 1], [0, 1])) / (nr * p * 2.0 * alpha)
-                Mm = (w_.ravel() @ Gi)[:, :i].T / (nr * p * 2.0 * alpha)
+                a_ = np.swapaxes(Fm, 1, 2) @ U[:, :, :i]
+                w_ = (np.swapaxes(E[:nr], 1, 2) @ U[:, :, :i]).reshape(nr * p, i)
+                k0 = np.einsum("rqj,rqj->j", a_, dSin[:, :, :i]) / (nr * p * 2.0 * alpha)
+                Mm = np.einsum("xj,mxj->jm", w_, Gi[:, :, :i]) / (nr * p * 2.0 * alpha)
                 K_new = np.linalg.solve(np.eye(i) + b * Mm, k0)
                 change = max(float(np.abs(K_new - Koff).max()), abs(kd_new - kd))
                 if not (np.isfinite(s_new).all() and np.isfinite(K_new).all()):
@@ -338,13 +432,15 @@ def solve_one(params: ExtensiveWidthParams, st: FlowSettings, seedseq: np.random
             Ce[:i + 1, i] = row
             cholesky_row(L, row, i, NUGGET * Ce[0, 0], time=float(tev[i]))
             dC = b * (Koff @ G[:i].reshape(i, -1)).reshape(nr, p, N)[:, :, :i + 1]
-            dC[:, :, i] += u
+            if eigen:
+                U[:, :, i] = stage_probes(fld, s_i[:nr] + R[:nr], draws.signs(i))
+            dC[:, :, i] += U[:, :, i]
             Vi = Fm @ dSin - E[:nr] @ dC
-            RSs[:, i, :i] = np.einsum("rp,rpj->rj", u, Vi[:, :, :i]) / p
+            RSs[:, i, :i] = np.einsum("rpj,rpj->rj", U[:, :, :i], Vi[:, :, :i]) / p
             RS[i, :i] = Koff * 2.0 * alpha
             RS[i, i] = kd * 2.0 * alpha
             Gnew = b * Vi + dC
-            Gnew[:, :, i] -= u
+            Gnew[:, :, i] -= U[:, :, i]
             G[i].reshape(nr, p, N)[:, :, :i + 1] = Gnew
             if stage1:
                 R1 = R
@@ -362,7 +458,7 @@ def solve_one(params: ExtensiveWidthParams, st: FlowSettings, seedseq: np.random
     finally:
         bar.close()
     if keep is not None:
-        keep.update(Sstar=Sstar, S0=S0, Gam=Gam, L=L, u=u, s=s_hist, RSs=RSs, RSx=RSx)
+        keep.update(Sstar=Sstar, S0=S0, Gam=Gam, L=L, u=u, U=U, s=s_hist, RSs=RSs, RSx=RSx)
     main = np.arange(0, N, 2)
     test_s = 2.0 * np.einsum("sii->si", CSs)[:, main]
     if st.control_variates:
