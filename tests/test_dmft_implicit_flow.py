@@ -379,6 +379,15 @@ def test_noise_parent_shares_the_parent_runs_innovations_on_the_halved_grid():
     np.testing.assert_array_equal(kc["Gam"][idx], kp["Gam"])
     others = np.setdiff1d(np.arange(child.eval_times.size), idx)
     assert not any(np.allclose(kc["Gam"][i], g) for i in others for g in kp["Gam"])
+    # a coarser partner (the merged grid of a longer one) takes the parent's draw at its nearest point
+    from dmft.dynamics.gradient_flow import merged
+
+    fine = FlowSettings(steps=(0.1, 0.1, 0.2, 0.2, 0.4), d_eff=3, samples=3, field="complex", scheme="sdirk2")
+    coarse = dataclasses.replace(merged(fine), noise_parent=tuple(fine.eval_times))
+    kf, kco = {}, {}
+    solve_one(SET_B, fine, np.random.SeedSequence(9), keep=kf)
+    solve_one(SET_B, coarse, np.random.SeedSequence(9), keep=kco)
+    np.testing.assert_array_equal(kco["Gam"], kf["Gam"][match_points(coarse.eval_times, fine.eval_times)])
     with pytest.raises(ParameterError, match="noise_parent"):
         FlowSettings(steps=steps, noise_parent=(0.0, 0.1))
     with pytest.raises(ParameterError, match="noise_parent"):
