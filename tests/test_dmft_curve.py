@@ -240,6 +240,7 @@ def test_solve_curve_with_the_stationary_control_variate():
     off = solve_curve(p, 3.0, 0.5, stationary_cv=False, **kw)
     assert on.stationary_cv == "on" and off.stationary_cv == "off" and on.target_at == 3.0
     assert on.cv_beta_test is not None and off.cv_beta_test is None
+    _saved_curve_opens_in_xarray_and_is_checked(on)
     for name in ("train_error", "test_error"):
         y_on, y_off = getattr(on, name), getattr(off, name)
         se = np.hypot(getattr(on, name + "_se"), getattr(off, name + "_se"))
@@ -336,3 +337,46 @@ def test_converged_flags_runs_still_moving_at_t_inf():
 
     assert _converged(runs(0.0), stat, 0.02)
     assert not _converged(runs(0.02), stat, 0.02)
+
+
+def _saved_curve_opens_in_xarray_and_is_checked(r) -> None:
+    """A saved CurveResult with the control variate: xarray opens it with the t coordinate, the cv slopes along t,
+    target_at and the stationary_cv attribute; load gives back an equal curve; a byte changed in a data array is
+    refused by the checksum."""
+    import tempfile
+    from pathlib import Path
+
+    import h5py
+    import xarray as xr
+
+    from odes.common import hdf5io
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "curve.h5"
+        r.save(path)
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            np.testing.assert_array_equal(ds["t"].values, r.t)
+            assert ds["cv_beta_test"].dims == ("t",) and float(ds["target_at"]) == r.target_at
+            assert ds.attrs["stationary_cv"] == r.stationary_cv
+        back = hdf5io.load(path)
+        np.testing.assert_array_equal(back.test_error, r.test_error)
+        assert back.stationary_cv == r.stationary_cv and back.target_at == r.target_at
+        with h5py.File(path, "r+") as f:
+            f["train_error"][0] = f["train_error"][0] + 1.0
+        with pytest.raises(hdf5io.CorruptFileError):
+            hdf5io.load(path)
+
+
+def test_partner_values_reach_the_main_grid_through_the_difference():
+    """on_main_grid: at the common points the partner's own values; in between main + the linearly interpolated
+    difference -- exact for a curved main curve and a difference linear in t (no interpolation error of the curve);
+    a partner point off the main grid is refused."""
+    from dmft.dynamics.curve import on_main_grid
+
+    t = np.array([0.0, 0.1, 0.3, 0.6, 1.0])
+    y = np.exp(-3 * t) + t ** 2
+    tg = t[[0, 2, 4]]
+    out = on_main_grid(t, y, tg, y[[0, 2, 4]] + 0.01 + 0.02 * tg)
+    np.testing.assert_allclose(out, y + 0.01 + 0.02 * t, rtol=0, atol=1e-15)
+    with pytest.raises(ValueError):
+        on_main_grid(t, y, np.array([0.0, 0.5, 1.0]), np.zeros(3))
